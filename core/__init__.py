@@ -1,0 +1,1 @@
+"""Channel-agnostic core: events, scenarios as state machines, templates, identity."""

@@ -1,0 +1,94 @@
+"""The core's own message types: what comes in from a channel and what goes out to one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    VK = "vk"
+    EMAIL = "email"
+    SMS = "sms"
+    WEB = "web"
+
+
+class EventKind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    CONTACT = "contact"
+    PHOTO = "photo"
+    BUTTON = "button"
+
+
+@dataclass(frozen=True)
+class SharedContact:
+    phone: str
+    # True only when the channel vouches that the number belongs to the sender
+    # (Telegram's own-contact share); typed numbers are never verified.
+    is_own: bool
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    channel: Channel
+    account_id: str
+    kind: EventKind
+    update_id: str | None = None
+    text: str = ""
+    command: str = ""
+    args: str = ""
+    payload: str = ""
+    contact: SharedContact | None = None
+    photo: bytes | None = None
+    display_name: str = ""
+    locale_hint: str | None = None
+
+    @classmethod
+    def from_text(cls, channel: Channel, account_id: str, text: str, **extra: Any) -> InboundEvent:
+        """A typed message; ``/word args`` (also ``/word@bot``) becomes a command."""
+        stripped = text.strip()
+        if stripped.startswith("/") and len(stripped) > 1:
+            head, _, args = stripped.partition(" ")
+            command = head.split("@", 1)[0].lower()
+            return cls(channel, account_id, EventKind.COMMAND, text=stripped, command=command,
+                       args=args.strip(), **extra)
+        return cls(channel, account_id, EventKind.TEXT, text=stripped, **extra)
+
+    @classmethod
+    def button(cls, channel: Channel, account_id: str, payload: str, **extra: Any) -> InboundEvent:
+        """A pressed button; a payload that looks like a command acts as that command."""
+        if payload.startswith("/"):
+            event = cls.from_text(channel, account_id, payload, **extra)
+            return InboundEvent(**{**event.__dict__, "payload": payload})
+        return cls(channel, account_id, EventKind.BUTTON, payload=payload, **extra)
+
+    def describe(self) -> str:
+        """A short, log-safe summary (photo bytes are never logged)."""
+        match self.kind:
+            case EventKind.PHOTO:
+                return f"[photo {len(self.photo or b'')} bytes]"
+            case EventKind.CONTACT:
+                return f"[contact {self.contact.phone if self.contact else ''}]"
+            case EventKind.BUTTON:
+                return f"[button {self.payload}]"
+            case _:
+                return self.text
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message for one person, still as a template key: each channel renders it itself.
+
+    ``channel``/``account_id`` name the address for a reply; when they are None
+    the channel router picks the best reachable account of the person.
+    """
+
+    person_id: int
+    template: str
+    params: dict[str, Any] = field(default_factory=dict)
+    locale: str = "ru"
+    channel: Channel | None = None
+    account_id: str | None = None

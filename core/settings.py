@@ -1,0 +1,80 @@
+"""Configuration from the environment and ``.env``; every value is checked at start-up."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_DATABASES = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+Locale = Literal["ru", "en"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./promo.db"
+    locale: Locale = "ru"
+    locales: tuple[str, ...] = ("ru", "en")
+    time_zone: str = "Europe/Moscow"
+    phone_region: str = Field("RU", min_length=2, max_length=2)
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    vk_bot_token: SecretStr | None = None
+    vk_group_id: int | None = None
+    vk_api_base: str = "https://api.vk.com/method/"
+
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8080, ge=0, le=65535)
+
+    rules_url: str = "http://127.0.0.1:8080/rules"
+    consent_version: str = "2026-11"
+    link_code_ttl_minutes: int = Field(10, ge=1, le=24 * 60)
+    link_code_max_failures: int = Field(5, ge=1, le=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in SUPPORTED_DATABASES:
+            raise ValueError("expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return f"{SUPPORTED_DATABASES[scheme]}://{rest}"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r} (try Europe/Moscow)") from e
+        return value
+
+    @field_validator("telegram_api_base", "vk_api_base", "rules_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the first bad setting the way it is written in the environment."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"configuration error: {name}: {message}"

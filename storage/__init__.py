@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 (async) storage: models, migrations, and the core's ``Store`` implemented on them."""

@@ -1,0 +1,240 @@
+"""The core's ``Store``/``Transaction`` on SQLAlchemy: rows in, the core's own records out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import ConflictError
+from core.events import Channel, InboundEvent, OutgoingMessage
+from core.identity import Account, LinkCode, Person
+from core.ports import ScenarioState
+from storage.models import (
+    Base,
+    ChannelAccountRow,
+    ConsentRow,
+    LinkCodeRow,
+    LinkFailureRow,
+    MessageLogRow,
+    OutboxRow,
+    PersonMergeRow,
+    PersonRow,
+    ProcessedUpdateRow,
+    ScenarioStateRow,
+)
+
+# Errors a concurrent writer causes; the engine retries the whole event on them.
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+PERSON_FIELDS = ("name", "email", "source", "registered_at")
+
+R = TypeVar("R")
+
+
+def _is_retryable(error: DBAPIError) -> bool:
+    if isinstance(error, IntegrityError):
+        return True
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code in RETRYABLE_SQLSTATES or "database is locked" in str(error.orig)
+
+
+def _record(cls: type[R], row: Any, **renamed: Any) -> R:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values = {name: getattr(row, name) for name in names if name not in renamed and hasattr(row, name)}
+    return cls(**values, **renamed)
+
+
+class SqlStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlTransaction]:
+        try:
+            async with self.sessions() as session, session.begin():
+                yield SqlTransaction(session)
+        except DBAPIError as e:
+            if _is_retryable(e):
+                raise ConflictError(str(e.orig)) from e
+            raise
+
+
+class SqlTransaction:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # updates ---------------------------------------------------------------------------------
+
+    async def was_processed(self, channel: Channel, update_id: str) -> bool:
+        row = await self.session.get(ProcessedUpdateRow, (channel.value, update_id))
+        return row is not None
+
+    async def mark_processed(self, channel: Channel, update_id: str, now: datetime) -> None:
+        self.session.add(ProcessedUpdateRow(channel=channel.value, update_id=update_id, processed_at=now))
+        await self.session.flush()
+
+    # people and accounts ---------------------------------------------------------------------
+
+    async def find_account(self, channel: Channel, external_id: str) -> Account | None:
+        row = await self.session.scalar(select(ChannelAccountRow).where(
+            ChannelAccountRow.channel == channel.value, ChannelAccountRow.external_id == external_id))
+        return None if row is None else _record(Account, row, channel=Channel(row.channel))
+
+    async def create_person(self, locale: str, now: datetime) -> Person:
+        row = PersonRow(locale=locale, created_at=now, phone_verified=False, email_verified=False)
+        self.session.add(row)
+        await self.session.flush()
+        return _record(Person, row)
+
+    async def add_account(self, person_id: int, channel: Channel, external_id: str,
+                          display_name: str, now: datetime) -> Account:
+        row = ChannelAccountRow(person_id=person_id, channel=channel.value, external_id=external_id,
+                                display_name=display_name[:128], created_at=now)
+        self.session.add(row)
+        await self.session.flush()
+        return _record(Account, row, channel=channel)
+
+    async def save_account(self, account: Account) -> None:
+        row = await self.session.get_one(ChannelAccountRow, account.id)
+        row.person_id, row.display_name = account.person_id, account.display_name[:128]
+        row.last_seen_at, row.unreachable_since = account.last_seen_at, account.unreachable_since
+
+    async def accounts_of(self, person_id: int) -> list[Account]:
+        rows = await self.session.scalars(select(ChannelAccountRow).where(
+            ChannelAccountRow.person_id == person_id).order_by(ChannelAccountRow.id))
+        return [_record(Account, row, channel=Channel(row.channel)) for row in rows]
+
+    async def get_person(self, person_id: int) -> Person:
+        row = await self.session.get_one(PersonRow, person_id)
+        return _record(Person, row)
+
+    async def save_person(self, person: Person) -> None:
+        row = await self.session.get_one(PersonRow, person.id)
+        for field in fields(Person):
+            if field.name not in ("id", "created_at"):
+                setattr(row, field.name, getattr(person, field.name))
+        await self.session.flush()  # a taken phone number fails here, inside the step
+
+    async def find_person_by_phone(self, phone: str) -> Person | None:
+        row = await self.session.scalar(select(PersonRow).where(PersonRow.phone == phone))
+        return None if row is None else _record(Person, row)
+
+    async def add_consent(self, person_id: int, text_version: str, channel: Channel, now: datetime) -> None:
+        self.session.add(ConsentRow(person_id=person_id, kind="personal_data", text_version=text_version,
+                                    channel=channel.value, accepted_at=now))
+
+    # scenario states -------------------------------------------------------------------------
+
+    async def load_states(self, person_id: int) -> dict[str, ScenarioState]:
+        rows = await self.session.scalars(select(ScenarioStateRow).where(ScenarioStateRow.person_id == person_id))
+        return {row.scenario: ScenarioState(row.person_id, row.scenario, row.state, row.active,
+                                            dict(row.data), row.version) for row in rows}
+
+    async def save_state(self, state: ScenarioState, now: datetime) -> None:
+        values = {"state": state.state, "active": state.active, "data": dict(state.data), "updated_at": now}
+        if state.version == 0:
+            self.session.add(ScenarioStateRow(person_id=state.person_id, scenario=state.scenario,
+                                              version=1, **values))
+            await self.session.flush()
+        else:
+            result = await self.session.execute(update(ScenarioStateRow).where(
+                ScenarioStateRow.person_id == state.person_id, ScenarioStateRow.scenario == state.scenario,
+                ScenarioStateRow.version == state.version).values(version=state.version + 1, **values))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConflictError(f"{state.scenario} of person {state.person_id} changed concurrently")
+        state.version += 1
+
+    # link codes ------------------------------------------------------------------------------
+
+    async def create_link_code(self, code: LinkCode) -> LinkCode:
+        row = LinkCodeRow(person_id=code.person_id, code=code.code, channel=code.channel.value,
+                          account_external_id=code.account_id, created_at=code.created_at,
+                          expires_at=code.expires_at)
+        self.session.add(row)
+        await self.session.flush()
+        code.id = row.id
+        return code
+
+    async def find_link_code(self, code: str) -> LinkCode | None:
+        row = await self.session.scalar(select(LinkCodeRow).where(LinkCodeRow.code == code)
+                                        .order_by(LinkCodeRow.created_at.desc(), LinkCodeRow.id.desc()).limit(1))
+        if row is None:
+            return None
+        return _record(LinkCode, row, channel=Channel(row.channel), account_id=row.account_external_id)
+
+    async def expire_link_codes(self, person_id: int, now: datetime) -> None:
+        await self.session.execute(update(LinkCodeRow).where(
+            LinkCodeRow.person_id == person_id, LinkCodeRow.used_at.is_(None),
+            LinkCodeRow.expires_at > now).values(expires_at=now))
+
+    async def save_link_code(self, code: LinkCode) -> None:
+        row = await self.session.get_one(LinkCodeRow, code.id)
+        row.used_at, row.expires_at = code.used_at, code.expires_at
+
+    async def record_link_failure(self, channel: Channel, external_id: str, now: datetime) -> None:
+        self.session.add(LinkFailureRow(channel=channel.value, external_id=external_id, failed_at=now))
+
+    async def count_link_failures(self, channel: Channel, external_id: str, since: datetime) -> int:
+        await self.session.flush()
+        return await self.session.scalar(select(func.count()).select_from(LinkFailureRow).where(
+            LinkFailureRow.channel == channel.value, LinkFailureRow.external_id == external_id,
+            LinkFailureRow.failed_at >= since)) or 0
+
+    # merging ---------------------------------------------------------------------------------
+
+    async def merge_persons(self, survivor_id: int, absorbed_id: int, reason: str,
+                            now: datetime) -> dict[str, int]:
+        """Move everything the absorbed person owns to the survivor and leave an audit row.
+
+        Every table with a ``person_id`` column moves, so a table added later moves too.
+        The absorbed person's scenario states are dropped: the survivor's are the ones to keep.
+        """
+        await self.session.flush()
+        await self.session.execute(delete(ScenarioStateRow).where(ScenarioStateRow.person_id == absorbed_id))
+        moved: dict[str, int] = {}
+        for table in Base.metadata.sorted_tables:
+            if "person_id" in table.c and table.name != ScenarioStateRow.__tablename__:
+                result = await self.session.execute(table.update().where(
+                    table.c.person_id == absorbed_id).values(person_id=survivor_id))
+                if result.rowcount:  # type: ignore[attr-defined]
+                    moved[table.name] = result.rowcount  # type: ignore[attr-defined]
+        await self.session.execute(update(PersonRow).where(PersonRow.merged_into_id == absorbed_id)
+                                   .values(merged_into_id=survivor_id))
+        self.session.expire_all()  # the bulk moves above bypassed the loaded rows
+        survivor = await self.session.get_one(PersonRow, survivor_id)
+        absorbed = await self.session.get_one(PersonRow, absorbed_id)
+        for name in PERSON_FIELDS:
+            if getattr(survivor, name) is None:
+                setattr(survivor, name, getattr(absorbed, name))
+        phone, phone_verified = absorbed.phone, absorbed.phone_verified
+        absorbed.phone, absorbed.merged_into_id = None, survivor_id
+        await self.session.flush()  # free the unique phone before the survivor may take it
+        if survivor.phone is None and phone is not None:
+            survivor.phone, survivor.phone_verified = phone, phone_verified
+        self.session.add(PersonMergeRow(survivor_id=survivor_id, absorbed_id=absorbed_id, reason=reason,
+                                        moved=moved, merged_at=now))
+        await self.session.flush()
+        return moved
+
+    # messages --------------------------------------------------------------------------------
+
+    async def log_inbound(self, person_id: int, event: InboundEvent, now: datetime) -> None:
+        self.session.add(MessageLogRow(person_id=person_id, channel=event.channel.value,
+                                       external_id=event.account_id, direction="in", kind=event.kind.value,
+                                       body=event.describe()[:4000], created_at=now))
+
+    async def enqueue(self, message: OutgoingMessage, now: datetime) -> None:
+        channel = message.channel.value if message.channel else None
+        self.session.add(OutboxRow(person_id=message.person_id, channel=channel, external_id=message.account_id,
+                                   template=message.template, params=dict(message.params),
+                                   locale=message.locale, status="pending", attempts=0,
+                                   next_attempt_at=now, created_at=now))
+        self.session.add(MessageLogRow(person_id=message.person_id, channel=channel,
+                                       external_id=message.account_id, direction="out", kind="template",
+                                       body=message.template, params=dict(message.params), created_at=now))

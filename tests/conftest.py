@@ -1,0 +1,182 @@
+"""Shared fixtures: every storage test runs on a real SQLite file and, where present, real PostgreSQL.
+
+PostgreSQL is looked for at ``TEST_POSTGRES_URL`` (default: 127.0.0.1:5432, database ``test``).
+When it answers, its tests must run: a run that skipped or deselected them fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import text
+
+from core.engine import Engine
+from core.scenarios import core_scenarios
+from core.settings import Settings
+from storage.database import create_engine, migrate, session_factory
+from storage.models import Base
+from storage.store import SqlStore
+from tests.chat import Chat
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_answers() -> bool:
+    parts = urlsplit(POSTGRES_URL)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+POSTGRES_PRESENT = _postgres_answers()
+_postgres_outcomes: dict[str, int] = {"collected": 0, "skipped": 0}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+            _postgres_outcomes["collected"] += 1
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "postgres" in report.keywords:
+        _postgres_outcomes["skipped"] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not POSTGRES_PRESENT or session.testscollected == 0:
+        return
+    if _postgres_outcomes["collected"] == 0 and not session.config.option.keyword:
+        return  # a run of files that hold no database tests
+    if _postgres_outcomes["skipped"] or _postgres_outcomes["collected"] == 0:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            f"FAILED: PostgreSQL answers at {POSTGRES_URL} but its tests did not all run "
+            f"({_postgres_outcomes})", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A throw-away database for this run, migrated once; tests empty its tables."""
+    if not POSTGRES_PRESENT:
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}")
+    name = f"promo_test_{uuid.uuid4().hex[:10]}"
+    admin_url = POSTGRES_URL
+
+    async def admin(sql: str) -> None:
+        engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            await connection.execute(text(sql))
+        await engine.dispose()
+
+    async def prepare(url: str) -> None:
+        engine = create_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(prepare(url))
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (migrating per test is slower)."""
+    path = tmp_path_factory.mktemp("template") / "promo.db"
+
+    async def prepare() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(prepare())
+    return path
+
+
+@pytest.fixture
+def database_url(database: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if database == "sqlite":
+        target = tmp_path / "promo.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite+aiosqlite:///{target}"
+    url = str(request.getfixturevalue("postgres_database"))
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+
+    async def empty() -> None:
+        engine = create_engine(url)
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+
+    asyncio.run(empty())
+    return url
+
+
+@pytest.fixture
+async def db_engine(database_url: str):
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def store(db_engine) -> SqlStore:
+    return SqlStore(session_factory(db_engine))
+
+
+class Clock:
+    """A hand-moved clock, so expiry is tested without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=database_url)
+
+
+@pytest.fixture
+def engine(store: SqlStore, settings: Settings, clock: Clock) -> Engine:
+    return Engine(store, core_scenarios(), settings, clock=clock)
+
+
+@pytest.fixture
+def telegram(engine: Engine) -> Chat:
+    return Chat.telegram(engine, "1001")
+
+
+@pytest.fixture
+def vk(engine: Engine) -> Chat:
+    return Chat.vk(engine, "2001")
