@@ -146,14 +146,13 @@ class Engine:
         raise AssertionError("unreachable")
 
     async def _identify(self, tx: Transaction, event: InboundEvent, now: datetime) -> tuple[Person, Account]:
-        account = await tx.find_account(event.channel, event.account_id)
-        if account is None:
-            locale = self._locale_for(event.locale_hint)
-            person = await tx.create_person(locale, now)
+        found = await tx.find_account_and_person(event.channel, event.account_id)
+        if found is None:
+            person = await tx.create_person(self._locale_for(event.locale_hint), now)
             account = await tx.add_account(person.id, event.channel, event.account_id,
                                            event.display_name, now)
         else:
-            person = await tx.get_person(account.person_id)
+            account, person = found
         account.last_seen_at = now
         account.unreachable_since = None  # they just wrote to us, so the channel works
         if event.display_name:
@@ -167,10 +166,8 @@ class Engine:
         return language if language in self.settings.locales else self.settings.locale
 
     async def _apply(self, tx: Transaction, event: InboundEvent, now: datetime) -> list[OutgoingMessage]:
-        if event.update_id is not None:
-            if await tx.was_processed(event.channel, event.update_id):
-                return []
-            await tx.mark_processed(event.channel, event.update_id, now)
+        if event.update_id is not None and not await tx.claim_update(event.channel, event.update_id, now):
+            return []
         person, account = await self._identify(tx, event, now)
         states = await tx.load_states(person.id)
         active = next((s for s in states.values() if s.active), None)
@@ -186,10 +183,8 @@ class Engine:
 
     async def _apply_failure(self, tx: Transaction, event: InboundEvent, now: datetime) -> list[OutgoingMessage]:
         """The step crashed and was rolled back: record the update so it is not retried forever, and say so."""
-        if event.update_id is not None:
-            if await tx.was_processed(event.channel, event.update_id):
-                return []
-            await tx.mark_processed(event.channel, event.update_id, now)
+        if event.update_id is not None and not await tx.claim_update(event.channel, event.update_id, now):
+            return []
         person, _ = await self._identify(tx, event, now)
         reply = OutgoingMessage(person.id, "common.error", {}, person.locale, event.channel, event.account_id)
         await tx.enqueue(reply, now)

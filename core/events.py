@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     CONTACT = "contact"
     PHOTO = "photo"
     BUTTON = "button"
+    UNSUPPORTED = "unsupported"  # a sticker, voice note, location…: something we cannot use
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class InboundEvent:
     payload: str = ""
     contact: SharedContact | None = None
     photo: bytes | None = None
+    attachment_error: str | None = None  # "too_large", "download_failed": the channel could not fetch it
     display_name: str = ""
     locale_hint: str | None = None
 

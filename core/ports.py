@@ -21,15 +21,30 @@ class ScenarioState:
     version: int = 0  # 0: not stored yet
 
 
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: int
+    person_id: int
+    channel: str | None
+    account_id: str | None
+    template: str
+    params: dict[str, Any]
+    locale: str
+    attempts: int
+
+
 class Transaction(Protocol):
     """One unit of work: everything done through it commits together or not at all.
 
     Methods raise ``ConflictError`` when a concurrent writer got there first.
     """
 
-    async def was_processed(self, channel: Channel, update_id: str) -> bool: ...
-    async def mark_processed(self, channel: Channel, update_id: str, now: datetime) -> None: ...
+    async def claim_update(self, channel: Channel, update_id: str, now: datetime) -> bool:
+        """Record an update as applied; False when it already was (a redelivery)."""
+        ...
 
+    async def find_account_and_person(self, channel: Channel,
+                                      external_id: str) -> tuple[Account, Person] | None: ...
     async def find_account(self, channel: Channel, external_id: str) -> Account | None: ...
     async def create_person(self, locale: str, now: datetime) -> Person: ...
     async def add_account(self, person_id: int, channel: Channel, external_id: str,
@@ -58,6 +73,14 @@ class Transaction(Protocol):
 
     async def log_inbound(self, person_id: int, event: InboundEvent, now: datetime) -> None: ...
     async def enqueue(self, message: OutgoingMessage, now: datetime) -> None: ...
+
+    async def claim_due_messages(self, now: datetime, lease_until: datetime, limit: int) -> list[QueuedMessage]:
+        """Due pending messages, leased to this caller (others skip them until ``lease_until``)."""
+        ...
+    async def finish_message(self, message_id: int, status: str, now: datetime, *, channel: str | None = None,
+                             account_id: str | None = None, error: str | None = None) -> None: ...
+    async def postpone_message(self, message_id: int, until: datetime, error: str) -> None: ...
+    async def mark_unreachable(self, channel: str, external_id: str, now: datetime) -> None: ...
 
 
 class Store(Protocol):

@@ -6,7 +6,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SUPPORTED_DATABASES = {
@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     vk_bot_token: SecretStr | None = None
     vk_group_id: int | None = None
     vk_api_base: str = "https://api.vk.com/method/"
+
+    bot_mode: Literal["polling", "webhook"] = "polling"
+    webhook_path_secret: str = ""  # webhook mode: Telegram's X-Telegram-Bot-Api-Secret-Token
+    vk_callback_secret: str = ""
+    vk_confirmation_code: str = ""
+    sandbox: bool | None = None  # None: on exactly when no bot token is configured
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
@@ -67,6 +73,21 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an http(s) URL, got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _webhook_needs_secrets(self) -> Settings:
+        if self.bot_mode == "webhook":
+            if self.telegram_bot_token and len(self.webhook_path_secret) < 16:
+                raise ValueError("WEBHOOK_PATH_SECRET: webhook mode needs a secret of 16+ characters")
+            if self.vk_bot_token and not (self.vk_callback_secret and self.vk_confirmation_code):
+                raise ValueError("VK_CALLBACK_SECRET: webhook mode needs VK_CALLBACK_SECRET and VK_CONFIRMATION_CODE")
+        return self
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        if self.sandbox is not None:
+            return self.sandbox
+        return self.telegram_bot_token is None and self.vk_bot_token is None
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
@@ -75,6 +96,7 @@ class Settings(BaseSettings):
 def describe_error(error: ValidationError) -> str:
     """One line naming the first bad setting the way it is written in the environment."""
     first = error.errors()[0]
-    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
     message = first["msg"].removeprefix("Value error, ")
-    return f"configuration error: {name}: {message}"
+    if first["loc"]:
+        return f"configuration error: {str(first['loc'][0]).upper()}: {message}"
+    return f"configuration error: {message}"

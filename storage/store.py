@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import fields
@@ -9,13 +11,15 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import ConflictError
 from core.events import Channel, InboundEvent, OutgoingMessage
 from core.identity import Account, LinkCode, Person
-from core.ports import ScenarioState
+from core.ports import QueuedMessage, ScenarioState
 from storage.models import (
     Base,
     ChannelAccountRow,
@@ -53,9 +57,17 @@ def _record(cls: type[R], row: Any, **renamed: Any) -> R:
 class SqlStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        bind = sessions.kw.get("bind")
+        # SQLite has one writer at a time anyway; queueing here avoids its sleeping busy handler.
+        self._writer = asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
+        async with self._writer or contextlib.nullcontext(), self._transaction() as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[SqlTransaction]:
         try:
             async with self.sessions() as session, session.begin():
                 yield SqlTransaction(session)
@@ -71,15 +83,22 @@ class SqlTransaction:
 
     # updates ---------------------------------------------------------------------------------
 
-    async def was_processed(self, channel: Channel, update_id: str) -> bool:
-        row = await self.session.get(ProcessedUpdateRow, (channel.value, update_id))
-        return row is not None
-
-    async def mark_processed(self, channel: Channel, update_id: str, now: datetime) -> None:
-        self.session.add(ProcessedUpdateRow(channel=channel.value, update_id=update_id, processed_at=now))
-        await self.session.flush()
+    async def claim_update(self, channel: Channel, update_id: str, now: datetime) -> bool:
+        insert = sqlite_insert if self.session.bind.dialect.name == "sqlite" else postgresql_insert
+        result = await self.session.execute(insert(ProcessedUpdateRow).values(
+            channel=channel.value, update_id=update_id, processed_at=now).on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # people and accounts ---------------------------------------------------------------------
+
+    async def find_account_and_person(self, channel: Channel, external_id: str) -> tuple[Account, Person] | None:
+        found = (await self.session.execute(select(ChannelAccountRow, PersonRow).join(
+            PersonRow, PersonRow.id == ChannelAccountRow.person_id).where(
+            ChannelAccountRow.channel == channel.value, ChannelAccountRow.external_id == external_id))).first()
+        if found is None:
+            return None
+        account, person = found
+        return _record(Account, account, channel=channel), _record(Person, person)
 
     async def find_account(self, channel: Channel, external_id: str) -> Account | None:
         row = await self.session.scalar(select(ChannelAccountRow).where(
@@ -227,7 +246,7 @@ class SqlTransaction:
     async def log_inbound(self, person_id: int, event: InboundEvent, now: datetime) -> None:
         self.session.add(MessageLogRow(person_id=person_id, channel=event.channel.value,
                                        external_id=event.account_id, direction="in", kind=event.kind.value,
-                                       body=event.describe()[:4000], created_at=now))
+                                       body=event.describe()[:4000], params=None, created_at=now))
 
     async def enqueue(self, message: OutgoingMessage, now: datetime) -> None:
         channel = message.channel.value if message.channel else None
@@ -238,3 +257,31 @@ class SqlTransaction:
         self.session.add(MessageLogRow(person_id=message.person_id, channel=channel,
                                        external_id=message.account_id, direction="out", kind="template",
                                        body=message.template, params=dict(message.params), created_at=now))
+
+    # delivery --------------------------------------------------------------------------------
+
+    async def claim_due_messages(self, now: datetime, lease_until: datetime, limit: int) -> list[QueuedMessage]:
+        rows = (await self.session.scalars(
+            select(OutboxRow).where(OutboxRow.status.in_(("pending", "sending")), OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.id).limit(limit).with_for_update(skip_locked=True))).all()
+        for row in rows:
+            row.status, row.next_attempt_at = "sending", lease_until
+        return [QueuedMessage(row.id, row.person_id, row.channel, row.external_id, row.template, dict(row.params),
+                              row.locale, row.attempts) for row in rows]
+
+    async def finish_message(self, message_id: int, status: str, now: datetime, *, channel: str | None = None,
+                             account_id: str | None = None, error: str | None = None) -> None:
+        row = await self.session.get_one(OutboxRow, message_id)
+        row.status, row.last_error, row.attempts = status, error, row.attempts + 1
+        if status == "sent":
+            row.sent_at, row.channel, row.external_id = now, channel, account_id
+
+    async def postpone_message(self, message_id: int, until: datetime, error: str) -> None:
+        row = await self.session.get_one(OutboxRow, message_id)
+        row.status, row.next_attempt_at, row.last_error = "pending", until, error
+        row.attempts += 1
+
+    async def mark_unreachable(self, channel: str, external_id: str, now: datetime) -> None:
+        await self.session.execute(update(ChannelAccountRow).where(
+            ChannelAccountRow.channel == channel, ChannelAccountRow.external_id == external_id,
+            ChannelAccountRow.unreachable_since.is_(None)).values(unreachable_since=now))

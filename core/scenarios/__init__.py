@@ -10,3 +10,8 @@ from core.scenarios.registration import REGISTRATION
 
 def core_scenarios() -> list[Scenario]:
     return [REGISTRATION, LINKING, PROFILE]
+
+
+def all_scenarios() -> list[Scenario]:
+    """Every scenario the platform runs."""
+    return core_scenarios()

@@ -1,0 +1,1 @@
+"""Channel adapters: each module is the only place that imports its channel's library."""

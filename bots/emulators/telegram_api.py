@@ -1,0 +1,314 @@
+"""A local Telegram Bot API: the URL shapes, envelopes, long polling, files and errors aiogram relies on.
+
+Emulated users are scripted from Python (tests, the sandbox page): they write,
+press buttons, share contacts and send photos; what the bot sends them is kept
+per chat. ``block`` makes sends to a user fail with 403, ``throttle`` answers
+the next sends with 429 and ``retry_after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 7_000_000_001
+ALLOWED_HTML = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
+                "tg-spoiler", "blockquote", "tg-emoji"}
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+class _HtmlCheck(HTMLParser):
+    """Telegram refuses text with unknown or unbalanced tags: so must we, to catch escaping bugs."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.error: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_HTML:
+            self.error = self.error or f"Unsupported start tag \"{tag}\""
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.error = self.error or f"Unexpected end tag \"{tag}\""
+
+
+def html_problem(text: str) -> str | None:
+    checker = _HtmlCheck()
+    checker.feed(text)
+    checker.close()
+    if checker.error is None and checker.stack:
+        return f"Can't find end tag corresponding to start tag \"{checker.stack[-1]}\""
+    return checker.error
+
+
+@dataclass
+class BotMessage:
+    message_id: int
+    chat_id: int
+    text: str
+    parse_mode: str | None
+    reply_markup: dict[str, Any] | None
+    photo: bool = False
+    date: int = field(default_factory=lambda: int(time.time()))
+
+
+class TelegramApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+
+class TelegramEmulator:
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+        self.update_ids = itertools.count(1)
+        self.message_ids = itertools.count(1)
+        self.arrived = asyncio.Condition()
+        self.sent: dict[int, list[BotMessage]] = {}
+        self.files: dict[str, bytes] = {}
+        self.blocked: set[int] = set()
+        self.throttled: dict[int, tuple[int, int]] = {}  # chat -> (how many sends, retry_after)
+        self.calls: list[tuple[float, str, dict[str, Any]]] = []
+        self.users: dict[int, dict[str, Any]] = {}
+        self.offset_confirmed = 0
+        self.app = web.Application(client_max_size=MAX_UPLOAD)
+        self.app.router.add_route("*", "/bot{token}/{method}", self._method)
+        self.app.router.add_get("/file/bot{token}/{path:.*}", self._file)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+        self.base_url = f"http://{host}:{bound[1]}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # the user side -----------------------------------------------------------------------------
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return self.users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": f"User{user_id}",
+                                               "language_code": "ru"})
+
+    def set_user(self, user_id: int, first_name: str, language_code: str = "ru") -> None:
+        self._user(user_id).update(first_name=first_name, language_code=language_code)
+
+    async def push_update(self, update: dict[str, Any]) -> int:
+        update_id = update.setdefault("update_id", next(self.update_ids))
+        async with self.arrived:
+            self.updates.append(update)
+            self.arrived.notify_all()
+        return int(update_id)
+
+    def _message(self, user_id: int, **content: Any) -> dict[str, Any]:
+        user = self._user(user_id)
+        return {"message_id": next(self.message_ids), "date": int(time.time()), "from": user,
+                "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]}, **content}
+
+    async def user_text(self, user_id: int, text: str) -> int:
+        content: dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return await self.push_update({"message": self._message(user_id, **content)})
+
+    async def user_contact(self, user_id: int, phone: str, own: bool = True) -> int:
+        contact = {"phone_number": phone, "first_name": self._user(user_id)["first_name"]}
+        if own:
+            contact["user_id"] = user_id
+        return await self.push_update({"message": self._message(user_id, contact=contact)})
+
+    def _store_file(self, data: bytes) -> tuple[str, str]:
+        file_id = f"F{secrets.token_hex(8)}"
+        self.files[file_id] = data
+        return file_id, file_id[1:9]
+
+    async def user_photo(self, user_id: int, data: bytes, width: int = 1280, height: int = 960) -> int:
+        file_id, unique = self._store_file(data)
+        thumb_id, thumb_unique = self._store_file(data[:64])
+        sizes = [{"file_id": thumb_id, "file_unique_id": thumb_unique, "width": 90, "height": 67, "file_size": 64},
+                 {"file_id": file_id, "file_unique_id": unique, "width": width, "height": height,
+                  "file_size": len(data)}]
+        return await self.push_update({"message": self._message(user_id, photo=sizes)})
+
+    async def user_document(self, user_id: int, data: bytes, file_name: str, mime_type: str) -> int:
+        file_id, unique = self._store_file(data)
+        document = {"file_id": file_id, "file_unique_id": unique, "file_name": file_name,
+                    "mime_type": mime_type, "file_size": len(data)}
+        return await self.push_update({"message": self._message(user_id, document=document)})
+
+    async def user_sticker(self, user_id: int) -> int:
+        sticker = {"file_id": "S1", "file_unique_id": "S1u", "type": "regular", "width": 512, "height": 512,
+                   "is_animated": False, "is_video": False}
+        return await self.push_update({"message": self._message(user_id, sticker=sticker)})
+
+    async def user_press(self, user_id: int, data: str, message_id: int | None = None) -> int:
+        messages = self.sent.get(user_id) or []
+        source = next((m for m in reversed(messages) if message_id in (None, m.message_id)), None)
+        message = {"message_id": source.message_id if source else 0, "date": int(time.time()),
+                   "chat": {"id": user_id, "type": "private"}, "text": source.text if source else ""}
+        query = {"id": secrets.token_hex(6), "from": self._user(user_id), "chat_instance": str(user_id),
+                 "message": message, "data": data}
+        return await self.push_update({"callback_query": query})
+
+    def messages_to(self, user_id: int) -> list[BotMessage]:
+        return list(self.sent.get(user_id, []))
+
+    async def wait_for_messages(self, user_id: int, count: int, timeout: float = 10.0) -> list[BotMessage]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.sent.get(user_id, [])) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"user {user_id} got {len(self.sent.get(user_id, []))} of {count} messages")
+            await asyncio.sleep(0.01)
+        return self.messages_to(user_id)
+
+    def block(self, user_id: int) -> None:
+        self.blocked.add(user_id)
+
+    def throttle(self, user_id: int, sends: int = 1, retry_after: int = 1) -> None:
+        self.throttled[user_id] = (sends, retry_after)
+
+    # the Bot API side --------------------------------------------------------------------------
+
+    async def _method(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        if ":" not in token or not token.split(":", 1)[0].isdigit():
+            return self._error(TelegramApiError(401, "Unauthorized"))
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                params.update(await request.json())
+            else:
+                form = await request.post()
+                for key, value in form.items():
+                    params[key] = value.file.read() if isinstance(value, web.FileField) else value
+        method = request.match_info["method"]
+        self.calls.append((time.monotonic(), method, params))
+        handler = getattr(self, f"_api_{method.lower()}", None)
+        if handler is None:
+            return self._error(TelegramApiError(404, "Not Found: method not found"))
+        try:
+            result = await handler(params)
+        except TelegramApiError as e:
+            return self._error(e)
+        return web.json_response({"ok": True, "result": result})
+
+    @staticmethod
+    def _error(error: TelegramApiError) -> web.Response:
+        body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
+        if error.retry_after is not None:
+            body["parameters"] = {"retry_after": error.retry_after}
+        return web.json_response(body, status=error.code)
+
+    async def _file(self, request: web.Request) -> web.Response:
+        data = self.files.get(request.match_info["path"].removeprefix("photos/"))
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _api_getme(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"id": BOT_ID, "is_bot": True, "first_name": "Promo", "username": "promo_sandbox_bot",
+                "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+    async def _api_getupdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        timeout = min(float(params.get("timeout") or 0), 50.0)
+        limit = int(params.get("limit") or 100)
+        if offset:
+            self.offset_confirmed = max(self.offset_confirmed, offset)
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        async with self.arrived:
+            if not self.updates and timeout:
+                try:
+                    await asyncio.wait_for(self.arrived.wait_for(lambda: bool(self.updates)), timeout)
+                except TimeoutError:
+                    pass
+        return self.updates[:limit]
+
+    async def _api_deletewebhook(self, _: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_setwebhook(self, _: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_sendchataction(self, _: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_answercallbackquery(self, _: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_getfile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id"))
+        if file_id not in self.files:
+            raise TelegramApiError(400, "Bad Request: invalid file_id")
+        return {"file_id": file_id, "file_unique_id": file_id[1:9], "file_size": len(self.files[file_id]),
+                "file_path": f"photos/{file_id}"}
+
+    def _check_recipient(self, params: dict[str, Any]) -> int:
+        try:
+            chat_id = int(params["chat_id"])
+        except (KeyError, ValueError) as e:
+            raise TelegramApiError(400, "Bad Request: chat_id is empty") from e
+        if chat_id in self.blocked:
+            raise TelegramApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.throttled:
+            sends, retry_after = self.throttled[chat_id]
+            if sends <= 1:
+                del self.throttled[chat_id]
+            else:
+                self.throttled[chat_id] = (sends - 1, retry_after)
+            raise TelegramApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+        if chat_id not in self.users:
+            raise TelegramApiError(400, "Bad Request: chat not found")
+        return chat_id
+
+    def _record(self, chat_id: int, text: str, params: dict[str, Any], photo: bool = False) -> dict[str, Any]:
+        markup = params.get("reply_markup")
+        parsed = json.loads(markup) if isinstance(markup, str) and markup else markup
+        message = BotMessage(next(self.message_ids), chat_id, text, params.get("parse_mode"), parsed, photo)
+        self.sent.setdefault(chat_id, []).append(message)
+        body: dict[str, Any] = {"message_id": message.message_id, "date": message.date,
+                                "chat": {"id": chat_id, "type": "private"},
+                                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Promo"}}
+        if photo:
+            body["photo"] = [{"file_id": "P", "file_unique_id": "P", "width": 1, "height": 1}]
+            if text:
+                body["caption"] = text
+        else:
+            body["text"] = text
+        return body
+
+    async def _api_sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._check_recipient(params)
+        text = str(params.get("text") or "")
+        if not text.strip():
+            raise TelegramApiError(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            raise TelegramApiError(400, "Bad Request: message is too long")
+        if params.get("parse_mode") == "HTML" and (problem := html_problem(text)):
+            raise TelegramApiError(400, f"Bad Request: can't parse entities: {problem}")
+        return self._record(chat_id, text, params)
+
+    async def _api_sendphoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._check_recipient(params)
+        if not params.get("photo"):
+            raise TelegramApiError(400, "Bad Request: there is no photo in the request")
+        return self._record(chat_id, str(params.get("caption") or ""), params, photo=True)

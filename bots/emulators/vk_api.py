@@ -1,0 +1,272 @@
+"""A local VK API: ``/method/<name>`` envelopes, Bots Long Poll, photo files, and errors 9 and 901.
+
+Emulated users are scripted from Python: they write, press keyboard buttons
+(the payload comes back in ``message_new``) and send photos. ``block`` makes
+``messages.send`` to them fail with error 901; ``throttle`` answers with error 9.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+GROUP_ID = 220_000_001
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+class VkApiError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass
+class VkBotMessage:
+    message_id: int
+    peer_id: int
+    text: str
+    keyboard: dict[str, Any] | None
+    random_id: int
+    attachment: str = ""
+    date: int = field(default_factory=lambda: int(time.time()))
+
+
+class VkEmulator:
+    def __init__(self, group_id: int = GROUP_ID) -> None:
+        self.group_id = group_id
+        self.key = secrets.token_hex(8)
+        self.ts = 1
+        self.events: list[tuple[int, dict[str, Any]]] = []
+        self.arrived = asyncio.Condition()
+        self.message_ids = itertools.count(1)
+        self.conversation_ids: dict[int, itertools.count[int]] = {}
+        self.sent: dict[int, list[VkBotMessage]] = {}
+        self.by_random_id: dict[tuple[int, int], VkBotMessage] = {}
+        self.files: dict[str, bytes] = {}
+        self.blocked: set[int] = set()
+        self.throttled: dict[int, int] = {}
+        self.calls: list[tuple[float, str, dict[str, Any]]] = []
+        self.app = web.Application(client_max_size=MAX_UPLOAD)
+        self.app.router.add_route("*", "/method/{method}", self._method)
+        self.app.router.add_route("*", "/lp", self._long_poll)
+        self.app.router.add_get("/files/{name}", self._file)
+        self.app.router.add_post("/upload", self._upload)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+        self.base_url = f"http://{host}:{bound[1]}"
+        return self.base_url
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/method/"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # the user side -----------------------------------------------------------------------------
+
+    async def _push(self, user_id: int, text: str, payload: str | None = None,
+                    attachments: list[dict[str, Any]] | None = None) -> int:
+        counter = self.conversation_ids.setdefault(user_id, itertools.count(1))
+        message: dict[str, Any] = {
+            "date": int(time.time()), "from_id": user_id, "peer_id": user_id, "id": next(self.message_ids),
+            "out": 0, "text": text, "attachments": attachments or [], "conversation_message_id": next(counter),
+            "fwd_messages": [], "important": False, "is_hidden": False, "random_id": 0, "version": 1,
+        }
+        if payload is not None:
+            message["payload"] = payload
+        event = {"group_id": self.group_id, "type": "message_new", "event_id": secrets.token_hex(20),
+                 "v": "5.199", "object": {"message": message, "client_info": {
+                     "button_actions": ["text", "vkpay", "open_app", "location", "open_link", "callback"],
+                     "keyboard": True, "inline_keyboard": True, "carousel": True, "lang_id": 0}}}
+        async with self.arrived:
+            self.ts += 1
+            self.events.append((self.ts, event))
+            self.arrived.notify_all()
+        return int(message["id"])
+
+    async def user_text(self, user_id: int, text: str) -> int:
+        return await self._push(user_id, text)
+
+    async def user_press(self, user_id: int, payload: str, label: str = "") -> int:
+        """A keyboard text button: its label arrives as text and its payload beside it."""
+        return await self._push(user_id, label, payload=payload)
+
+    async def user_photo(self, user_id: int, data: bytes, text: str = "") -> int:
+        photo_id = next(self.message_ids)
+        small, large = f"{photo_id}_s.jpg", f"{photo_id}_w.jpg"
+        self.files[small], self.files[large] = data[:64], data
+        sizes = [{"type": "s", "url": f"{self.base_url}/files/{small}", "width": 75, "height": 56},
+                 {"type": "w", "url": f"{self.base_url}/files/{large}", "width": 1280, "height": 960}]
+        photo = {"id": photo_id, "owner_id": user_id, "album_id": -3, "date": int(time.time()),
+                 "access_key": secrets.token_hex(6), "sizes": sizes}
+        return await self._push(user_id, text, attachments=[{"type": "photo", "photo": photo}])
+
+    async def user_sticker(self, user_id: int) -> int:
+        sticker = {"type": "sticker", "sticker": {"sticker_id": 1, "product_id": 1, "images": []}}
+        return await self._push(user_id, "", attachments=[sticker])
+
+    def messages_to(self, user_id: int) -> list[VkBotMessage]:
+        return list(self.sent.get(user_id, []))
+
+    async def wait_for_messages(self, user_id: int, count: int, timeout: float = 10.0) -> list[VkBotMessage]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.sent.get(user_id, [])) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"user {user_id} got {len(self.sent.get(user_id, []))} of {count} messages")
+            await asyncio.sleep(0.01)
+        return self.messages_to(user_id)
+
+    def block(self, user_id: int) -> None:
+        self.blocked.add(user_id)
+
+    def throttle(self, user_id: int, sends: int = 1) -> None:
+        self.throttled[user_id] = sends
+
+    # the API side ------------------------------------------------------------------------------
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            form = await request.post()
+            params.update({k: v for k, v in form.items() if not isinstance(v, web.FileField)})
+        return params
+
+    async def _method(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        method = request.match_info["method"]
+        self.calls.append((time.monotonic(), method, params))
+        if not params.get("access_token"):
+            return self._error(VkApiError(5, "User authorization failed: no access_token passed."), params)
+        handler = getattr(self, "_api_" + method.replace(".", "_").lower(), None)
+        if handler is None:
+            return self._error(VkApiError(3, "Unknown method passed"), params)
+        try:
+            return web.json_response({"response": await handler(params)})
+        except VkApiError as e:
+            return self._error(e, params)
+
+    @staticmethod
+    def _error(error: VkApiError, params: dict[str, Any]) -> web.Response:
+        request_params = [{"key": k, "value": str(v)} for k, v in params.items() if k != "access_token"]
+        return web.json_response({"error": {"error_code": error.code, "error_msg": error.message,
+                                             "request_params": request_params}})
+
+    async def _long_poll(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        if params.get("key") != self.key:
+            return web.json_response({"failed": 2})
+        try:
+            ts = int(params.get("ts", 0))
+        except ValueError:
+            return web.json_response({"failed": 1, "ts": str(self.ts)})
+        wait = min(float(params.get("wait") or 25), 90.0)
+        async with self.arrived:
+            if not any(t > ts for t, _ in self.events):
+                try:
+                    await asyncio.wait_for(self.arrived.wait_for(lambda: any(t > ts for t, _ in self.events)), wait)
+                except TimeoutError:
+                    pass
+        fresh = [event for t, event in self.events if t > ts]
+        return web.json_response({"ts": str(self.ts), "updates": fresh})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        data = self.files.get(request.match_info["name"])
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type="image/jpeg")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        photo = form.get("photo") or form.get("file")
+        if not isinstance(photo, web.FileField):
+            return web.json_response({"server": 1, "photo": "[]", "hash": ""})
+        name = f"up{next(self.message_ids)}.jpg"
+        self.files[name] = photo.file.read()
+        return web.json_response({"server": 1, "photo": json.dumps([{"name": name}]), "hash": secrets.token_hex(8)})
+
+    async def _api_groups_getbyid(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"groups": [{"id": self.group_id, "name": "Promo", "screen_name": f"club{self.group_id}",
+                            "is_closed": 0, "type": "group"}], "profiles": []}
+
+    async def _api_groups_getlongpollserver(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"server": f"{self.base_url}/lp", "key": self.key, "ts": str(self.ts)}
+
+    async def _api_users_get(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        ids = [int(i) for i in str(params.get("user_ids", "")).split(",") if i.strip().lstrip("-").isdigit()]
+        return [{"id": i, "first_name": f"User{i}", "last_name": "", "can_access_closed": True,
+                 "is_closed": False} for i in ids]
+
+    async def _api_photos_getmessagesuploadserver(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"upload_url": f"{self.base_url}/upload", "album_id": -3, "group_id": self.group_id}
+
+    async def _api_photos_savemessagesphoto(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        uploaded = json.loads(params.get("photo") or "[]")
+        if not uploaded:
+            raise VkApiError(100, "One of the parameters specified was missing or invalid: photo is undefined")
+        photo_id = next(self.message_ids)
+        return [{"id": photo_id, "owner_id": -self.group_id, "album_id": -3, "date": int(time.time()),
+                 "access_key": secrets.token_hex(6),
+                 "sizes": [{"type": "w", "url": f"{self.base_url}/files/{uploaded[0]['name']}",
+                            "width": 1, "height": 1}]}]
+
+    def _deliver_one(self, peer_id: int, params: dict[str, Any]) -> VkBotMessage:
+        if peer_id in self.blocked:
+            raise VkApiError(901, "Can't send messages for users without permission")
+        if peer_id in self.throttled:
+            self.throttled[peer_id] -= 1
+            if self.throttled[peer_id] <= 0:
+                del self.throttled[peer_id]
+            raise VkApiError(9, "Flood control: too much messages sent to user")
+        random_id = int(params.get("random_id") or 0)
+        if random_id and (peer_id, random_id) in self.by_random_id:
+            return self.by_random_id[(peer_id, random_id)]  # VK's idempotency: same random_id, same message
+        text = str(params.get("message") or "")
+        if not text and not params.get("attachment"):
+            raise VkApiError(100, "One of the parameters specified was missing or invalid: message is empty")
+        raw_keyboard = params.get("keyboard")
+        keyboard = json.loads(raw_keyboard) if raw_keyboard else None
+        for row in (keyboard or {}).get("buttons", []):
+            for button in row:
+                if len(button.get("action", {}).get("label", "")) > 40:
+                    raise VkApiError(911, "Keyboard format is invalid: label is too long")
+        message = VkBotMessage(next(self.message_ids), peer_id, text, keyboard, random_id,
+                               str(params.get("attachment") or ""))
+        self.sent.setdefault(peer_id, []).append(message)
+        if random_id:
+            self.by_random_id[(peer_id, random_id)] = message
+        return message
+
+    async def _api_messages_send(self, params: dict[str, Any]) -> Any:
+        if "random_id" not in params:
+            raise VkApiError(100, "One of the parameters specified was missing or invalid: random_id is required")
+        if params.get("peer_ids"):
+            answers = []
+            for peer in str(params["peer_ids"]).split(","):
+                try:
+                    message = self._deliver_one(int(peer), params)
+                    answers.append({"peer_id": int(peer), "message_id": message.message_id,
+                                    "conversation_message_id": message.message_id})
+                except VkApiError as e:
+                    answers.append({"peer_id": int(peer), "error": {"code": e.code, "description": e.message}})
+            return answers
+        try:
+            peer_id = int(params.get("peer_id") or params.get("user_id"))  # type: ignore[arg-type]
+        except (TypeError, ValueError) as e:
+            raise VkApiError(100, "One of the parameters specified was missing or invalid: peer_id") from e
+        return self._deliver_one(peer_id, params).message_id

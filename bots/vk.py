@@ -1,0 +1,168 @@
+"""VK through vkbottle: ``message_new`` -> ``InboundEvent``; rendered messages -> ``messages.send``.
+
+Bots Long Poll by default; Callback API mode serves the confirmation code and
+checks the secret on our web app. ``random_id`` is the outbox id, so a retried
+send never shows twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import ClientError, web
+from vkbottle import API, Bot, Keyboard, OpenLink, Text, VKAPIError
+from vkbottle.bot import BotLabeler, Message
+from vkbottle.polling import BotPolling
+
+from bots.inflight import InFlight
+from core.delivery import DELIVERED, DeliveryResult, Outcome
+from core.events import Channel, EventKind, InboundEvent, OutgoingMessage
+from core.templates import Rendered
+
+log = logging.getLogger(__name__)
+
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
+LABEL_LIMIT = 40
+UNREACHABLE_CODES = {7, 900, 901, 902, 18}  # no permission, blacklisted, privacy, deleted user
+RETRY_CODES = {6, 9, 10, 29}  # too many requests, flood control, server error, rate limit
+Handle = Callable[[InboundEvent], Awaitable[list[OutgoingMessage]]]
+
+
+def method_url(base: str) -> str:
+    """vkbottle glues method names onto this, so it must end in ``/method/``."""
+    base = base.rstrip("/")
+    return f"{base}/" if base.endswith("/method") else f"{base}/method/"
+
+
+def keyboard(message: Rendered) -> str | None:
+    buttons = [[b for b in row if b.kind != "contact"] for row in message.buttons]
+    buttons = [row for row in buttons if row]
+    if not buttons:
+        return None
+    board = Keyboard(inline=True)
+    for index, row in enumerate(buttons):
+        if index:
+            board.row()
+        for b in row:
+            label = b.label[:LABEL_LIMIT]
+            board.add(OpenLink(b.url, label) if b.kind == "url" else Text(label, payload={"p": b.payload}))
+    return board.get_json()
+
+
+def payload_of(message: Message) -> str | None:
+    if not message.payload:
+        return None
+    try:
+        data = json.loads(message.payload)
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        if data.get("command") == "start":  # VK's own "Start" button
+            return "/start"
+        value = data.get("p")
+        return str(value) if value is not None else None
+    return None
+
+
+class VkChannel:
+    channel = Channel.VK
+
+    def __init__(self, token: str, api_base: str, group_id: int | None, handle: Handle,
+                 on_handled: Callable[[], None]) -> None:
+        api = API(token)
+        api.API_URL = method_url(api_base)
+        self.api = api
+        self.bot = Bot(api=api, labeler=BotLabeler(), skip_old_events=False,
+                       polling=BotPolling(api, group_id=group_id, skip_old_events=False, wait=25))
+        self.handle = handle
+        self.on_handled = on_handled
+        self.inflight = InFlight()
+        self.bot.on.private_message()(self._on_message)
+        self._polling: asyncio.Task[Any] | None = None
+
+    # inbound ---------------------------------------------------------------------------------
+
+    async def _apply(self, event: InboundEvent) -> None:
+        await self.inflight.run(self.handle(event))
+        self.on_handled()
+
+    async def _on_message(self, message: Message) -> None:
+        account = str(message.peer_id)
+        who: dict[str, Any] = {"update_id": f"{message.peer_id}:{message.conversation_message_id or message.id}"}
+        payload = payload_of(message)
+        photos = [a.photo for a in (message.attachments or []) if a.photo is not None]
+        if payload is not None:
+            event = InboundEvent.button(Channel.VK, account, payload, **who)
+        elif photos:
+            event = await self._photo_event(account, photos[0], who)
+        elif message.text:
+            event = InboundEvent.from_text(Channel.VK, account, message.text, **who)
+        else:
+            event = InboundEvent(Channel.VK, account, EventKind.UNSUPPORTED, **who)
+        await self._apply(event)
+
+    async def _photo_event(self, account: str, photo: Any, who: dict[str, Any]) -> InboundEvent:
+        sizes = [s for s in (photo.sizes or []) if s.url]
+        if not sizes:
+            return InboundEvent(Channel.VK, account, EventKind.PHOTO, attachment_error="download_failed", **who)
+        largest = max(sizes, key=lambda s: (s.width or 0) * (s.height or 0))
+        try:
+            data = await self.api.http_client.request_content(largest.url)
+        except (ClientError, OSError, TimeoutError) as e:
+            log.warning("vk photo download failed: %s", e)
+            return InboundEvent(Channel.VK, account, EventKind.PHOTO, attachment_error="download_failed", **who)
+        if len(data) > MAX_PHOTO_BYTES:
+            return InboundEvent(Channel.VK, account, EventKind.PHOTO, attachment_error="too_large", **who)
+        return InboundEvent(Channel.VK, account, EventKind.PHOTO, photo=data, **who)
+
+    # polling and the Callback API --------------------------------------------------------------
+
+    async def start_polling(self) -> None:
+        self._polling = asyncio.create_task(self.bot.run_polling())
+
+    def register_callback(self, app: web.Application, path: str, secret: str, confirmation: str) -> None:
+        async def endpoint(request: web.Request) -> web.Response:
+            try:
+                event = await request.json()
+            except ValueError:
+                return web.Response(status=400, text="bad json")
+            if not isinstance(event, dict):
+                return web.Response(status=400, text="bad event")
+            if event.get("type") == "confirmation":
+                return web.Response(text=confirmation)
+            if event.get("secret") != secret:
+                return web.Response(status=403, text="bad secret")
+            await self.bot.process_event(event)
+            return web.Response(text="ok")
+
+        app.router.add_post(path, endpoint)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self._polling is not None:
+            self.bot.polling.stop()
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+        if not await self.inflight.drained(grace):
+            log.warning("vk: events still running after %.0fs", grace)
+        await self.api.http_client.close()
+
+    # outbound --------------------------------------------------------------------------------
+
+    async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
+        try:
+            await self.api.messages.send(peer_id=int(account_id), random_id=idempotency_key,
+                                         message=message.text, keyboard=keyboard(message), dont_parse_links=1)
+        except VKAPIError as e:
+            if e.code in UNREACHABLE_CODES:
+                return DeliveryResult(Outcome.UNREACHABLE, detail=f"{e.code} {e.error_msg}")
+            if e.code in RETRY_CODES:
+                return DeliveryResult(Outcome.RETRY, retry_after=1.0 if e.code == 6 else None,
+                                      detail=f"{e.code} {e.error_msg}")
+            return DeliveryResult(Outcome.FAILED, detail=f"{e.code} {e.error_msg}")
+        except (ClientError, OSError, TimeoutError) as e:
+            return DeliveryResult(Outcome.RETRY, detail=repr(e))
+        return DELIVERED
