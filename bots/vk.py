@@ -15,8 +15,9 @@ from typing import Any
 
 from aiohttp import ClientError, web
 from vkbottle import API, Bot, Keyboard, OpenLink, Text, VKAPIError
-from vkbottle.bot import BotLabeler, Message
+from vkbottle.bot import BotLabeler
 from vkbottle.polling import BotPolling
+from vkbottle_types.events import GroupEventType
 
 from bots.inflight import InFlight
 from core.delivery import DELIVERED, DeliveryResult, Outcome
@@ -53,11 +54,12 @@ def keyboard(message: Rendered) -> str | None:
     return board.get_json()
 
 
-def payload_of(message: Message) -> str | None:
-    if not message.payload:
+def payload_of(raw: Any) -> str | None:
+    """Our button payloads are ``{"p": "..."}``; VK's own Start button sends ``{"command": "start"}``."""
+    if not raw:
         return None
     try:
-        data = json.loads(message.payload)
+        data = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         return None
     if isinstance(data, dict):
@@ -81,7 +83,8 @@ class VkChannel:
         self.handle = handle
         self.on_handled = on_handled
         self.inflight = InFlight()
-        self.bot.on.private_message()(self._on_message)
+        # raw dicts rather than vkbottle's strict models: one unexpected field must not lose a message
+        self.bot.on.raw_event(GroupEventType.MESSAGE_NEW, dict)(self._on_message_new)
         self._polling: asyncio.Task[Any] | None = None
 
     # inbound ---------------------------------------------------------------------------------
@@ -90,28 +93,38 @@ class VkChannel:
         await self.inflight.run(self.handle(event))
         self.on_handled()
 
-    async def _on_message(self, message: Message) -> None:
-        account = str(message.peer_id)
-        who: dict[str, Any] = {"update_id": f"{message.peer_id}:{message.conversation_message_id or message.id}"}
-        payload = payload_of(message)
-        photos = [a.photo for a in (message.attachments or []) if a.photo is not None]
+    async def _on_message_new(self, event: dict[str, Any]) -> None:
+        body = event.get("object") if isinstance(event.get("object"), dict) else {}
+        message = body.get("message", body) if isinstance(body, dict) else {}
+        if not isinstance(message, dict) or message.get("out") or "peer_id" not in message:
+            return
+        peer_id = message["peer_id"]
+        if not isinstance(peer_id, int) or peer_id <= 0 or peer_id >= 2_000_000_000:
+            return  # group chats and communities: the bot talks to people one to one
+        account = str(peer_id)
+        local_id = message.get("conversation_message_id") or message.get("id")
+        who: dict[str, Any] = {"update_id": f"{peer_id}:{local_id}" if local_id else event.get("event_id")}
+        payload = payload_of(message.get("payload"))
+        attachments = message.get("attachments") if isinstance(message.get("attachments"), list) else []
+        photos = [a.get("photo") for a in attachments if isinstance(a, dict) and a.get("type") == "photo"]
+        text = message.get("text") if isinstance(message.get("text"), str) else ""
         if payload is not None:
-            event = InboundEvent.button(Channel.VK, account, payload, **who)
-        elif photos:
-            event = await self._photo_event(account, photos[0], who)
-        elif message.text:
-            event = InboundEvent.from_text(Channel.VK, account, message.text, **who)
+            inbound = InboundEvent.button(Channel.VK, account, payload, **who)
+        elif photos and isinstance(photos[0], dict):
+            inbound = await self._photo_event(account, photos[0], who)
+        elif text:
+            inbound = InboundEvent.from_text(Channel.VK, account, text, **who)
         else:
-            event = InboundEvent(Channel.VK, account, EventKind.UNSUPPORTED, **who)
-        await self._apply(event)
+            inbound = InboundEvent(Channel.VK, account, EventKind.UNSUPPORTED, **who)
+        await self._apply(inbound)
 
-    async def _photo_event(self, account: str, photo: Any, who: dict[str, Any]) -> InboundEvent:
-        sizes = [s for s in (photo.sizes or []) if s.url]
+    async def _photo_event(self, account: str, photo: dict[str, Any], who: dict[str, Any]) -> InboundEvent:
+        sizes = [s for s in photo.get("sizes") or [] if isinstance(s, dict) and isinstance(s.get("url"), str)]
         if not sizes:
             return InboundEvent(Channel.VK, account, EventKind.PHOTO, attachment_error="download_failed", **who)
-        largest = max(sizes, key=lambda s: (s.width or 0) * (s.height or 0))
+        largest = max(sizes, key=lambda s: int(s.get("width") or 0) * int(s.get("height") or 0))
         try:
-            data = await self.api.http_client.request_content(largest.url)
+            data = await self.api.http_client.request_content(largest["url"])
         except (ClientError, OSError, TimeoutError) as e:
             log.warning("vk photo download failed: %s", e)
             return InboundEvent(Channel.VK, account, EventKind.PHOTO, attachment_error="download_failed", **who)

@@ -197,6 +197,10 @@ class Engine:
         if event.kind is EventKind.COMMAND and event.command in GLOBAL_COMMANDS:
             await {"/start": self._start, "/help": self._help, "/cancel": self._cancel}[event.command](ctx)
             return
+        if event.kind is EventKind.UNSUPPORTED:
+            ctx.say("common.unsupported")
+            self._reprompt(ctx)
+            return
         if ctx.current is not None:
             scenario = self.scenarios[ctx.current.scenario]
             state = scenario.state(ctx.current.state)

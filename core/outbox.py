@@ -8,15 +8,17 @@ active first; an unreachable one is marked so and the next is tried.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.delivery import ChannelSender, DeliveryResult, Outcome
 from core.errors import CoreError
 from core.identity import Account
-from core.ports import QueuedMessage, Store
+from core.ports import QueuedMessage, Store, Transaction
 from core.templates import Templates
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,28 @@ def rank_accounts(accounts: list[Account], senders: Mapping[str, ChannelSender])
     """Reachable accounts on channels we can send through, most recently active first."""
     usable = [a for a in accounts if a.unreachable_since is None and a.channel in senders]
     return sorted(usable, key=lambda a: (a.last_seen_at is not None, a.last_seen_at), reverse=True)
+
+
+@dataclass
+class Decision:
+    """What became of one message; recorded with the rest of its batch."""
+
+    message: QueuedMessage
+    status: str  # sent | pending (retry later) | failed | unreachable | undeliverable
+    channel: str | None = None
+    account_id: str | None = None
+    error: str | None = None
+    unreachable: list[tuple[str, str]] = field(default_factory=list)
+    retry_at: datetime | None = None
+
+    async def record(self, tx: Transaction, now: datetime) -> None:
+        for channel, account_id in self.unreachable:
+            await tx.mark_unreachable(channel, account_id, now)
+        if self.retry_at is not None:
+            await tx.postpone_message(self.message.id, self.retry_at, self.error or "")
+        else:
+            await tx.finish_message(self.message.id, self.status, now, channel=self.channel,
+                                    account_id=self.account_id, error=self.error)
 
 
 class Outbox:
@@ -55,37 +79,42 @@ class Outbox:
             self._wake.clear()
             delivered = await self.deliver_due()
             if not delivered:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), idle_poll)
-                except TimeoutError:
-                    pass
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
     async def deliver_due(self) -> int:
-        """One pass: claim what is due and deliver it; returns how many rows were handled."""
+        """One pass: claim what is due, deliver it, record every outcome in one transaction."""
         now = self.clock()
         async with self.store.transaction() as tx:
             batch = await tx.claim_due_messages(now, now + CLAIM_LEASE, BATCH)
+        if not batch:
+            return 0
         by_address: dict[tuple[str | None, str | None, int], list[QueuedMessage]] = defaultdict(list)
         for message in batch:
             by_address[(message.channel, message.account_id, message.person_id)].append(message)
         # one address at a time keeps a person's messages in order; different people go in parallel
-        await asyncio.gather(*(self._deliver_in_order(group) for group in by_address.values()))
+        groups = await asyncio.gather(*(self._deliver_in_order(group) for group in by_address.values()))
+        async with self.store.transaction() as tx:
+            for decisions in groups:
+                for decision in decisions:
+                    await decision.record(tx, self.clock())
         return len(batch)
 
-    async def _deliver_in_order(self, messages: list[QueuedMessage]) -> None:
+    async def _deliver_in_order(self, messages: list[QueuedMessage]) -> list[Decision]:
+        decisions = []
         for message in messages:
             try:
-                await self._deliver(message)
+                decisions.append(await self._deliver(message))
             except Exception as e:  # one broken message must not stop the others
                 log.exception("delivery of outbox message %s failed", message.id)
-                async with self.store.transaction() as tx:
-                    await tx.finish_message(message.id, "failed", self.clock(), error=repr(e)[:500])
+                decisions.append(Decision(message, "failed", error=repr(e)[:500]))
+        return decisions
 
-    async def _deliver(self, message: QueuedMessage) -> None:
+    async def _deliver(self, message: QueuedMessage) -> Decision:
         if message.channel is not None and message.account_id is not None:
             candidates = [(message.channel, message.account_id)]
         else:
@@ -93,27 +122,26 @@ class Outbox:
                 accounts = rank_accounts(await tx.accounts_of(message.person_id), self.senders)
             candidates = [(a.channel.value, a.external_id) for a in accounts]
         reasons: list[str] = []
+        unreachable: list[tuple[str, str]] = []
         for channel, account_id in candidates:
             sender = self.senders.get(channel)
             if sender is None:
                 reasons.append(f"{channel}: no sender configured")
                 continue
             result = await self._send(sender, account_id, message)
-            now = self.clock()
-            async with self.store.transaction() as tx:
-                if result.outcome is Outcome.DELIVERED:
-                    await tx.finish_message(message.id, "sent", now, channel=channel, account_id=account_id,
-                                            error="; ".join(reasons) or None)
-                    return
-                if result.outcome is Outcome.RETRY:
-                    await self._retry_later(tx, message, result, now)
-                    return
-                if result.outcome is Outcome.UNREACHABLE:
-                    await tx.mark_unreachable(channel, account_id, now)
-                reasons.append(f"{channel}: {result.outcome.value} {result.detail}".strip())
-        async with self.store.transaction() as tx:
-            status = "unreachable" if candidates else "undeliverable"
-            await tx.finish_message(message.id, status, self.clock(), error="; ".join(reasons) or "no account")
+            if result.outcome is Outcome.DELIVERED:
+                return Decision(message, "sent", channel, account_id, "; ".join(reasons) or None, unreachable)
+            if result.outcome is Outcome.RETRY:
+                if message.attempts + 1 >= MAX_ATTEMPTS:
+                    return Decision(message, "failed", error=f"gave up: {result.detail}", unreachable=unreachable)
+                delay = result.retry_after if result.retry_after is not None else backoff(message.attempts)
+                return Decision(message, "pending", error=result.detail, unreachable=unreachable,
+                                retry_at=self.clock() + timedelta(seconds=delay))
+            if result.outcome is Outcome.UNREACHABLE:
+                unreachable.append((channel, account_id))
+            reasons.append(f"{channel}: {result.outcome.value} {result.detail}".strip())
+        status = "unreachable" if candidates else "undeliverable"
+        return Decision(message, status, error="; ".join(reasons) or "no account", unreachable=unreachable)
 
     async def _send(self, sender: ChannelSender, account_id: str, message: QueuedMessage) -> DeliveryResult:
         try:
@@ -122,9 +150,3 @@ class Outbox:
             return DeliveryResult(Outcome.FAILED, detail=str(e))
         return await sender.send(account_id, rendered, message.id)
 
-    async def _retry_later(self, tx, message: QueuedMessage, result: DeliveryResult, now: datetime) -> None:
-        if message.attempts + 1 >= MAX_ATTEMPTS:
-            await tx.finish_message(message.id, "failed", now, error=f"gave up: {result.detail}")
-            return
-        delay = result.retry_after if result.retry_after is not None else backoff(message.attempts)
-        await tx.postpone_message(message.id, now + timedelta(seconds=delay), result.detail)

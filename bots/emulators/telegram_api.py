@@ -9,6 +9,7 @@ the next sends with 429 and ``retry_after``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import secrets
@@ -72,6 +73,8 @@ class TelegramApiError(Exception):
 class TelegramEmulator:
     def __init__(self) -> None:
         self.updates: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
+        self.redelivery: list[dict[str, Any]] = []
         self.update_ids = itertools.count(1)
         self.message_ids = itertools.count(1)
         self.arrived = asyncio.Condition()
@@ -85,6 +88,7 @@ class TelegramEmulator:
         self.app = web.Application(client_max_size=MAX_UPLOAD)
         self.app.router.add_route("*", "/bot{token}/{method}", self._method)
         self.app.router.add_get("/file/bot{token}/{path:.*}", self._file)
+        self.closing = False
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -100,6 +104,9 @@ class TelegramEmulator:
         return self.base_url
 
     async def stop(self) -> None:
+        self.closing = True  # answer pending long polls now instead of at their timeout
+        async with self.arrived:
+            self.arrived.notify_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -116,8 +123,16 @@ class TelegramEmulator:
         update_id = update.setdefault("update_id", next(self.update_ids))
         async with self.arrived:
             self.updates.append(update)
+            self.history.append(update)
             self.arrived.notify_all()
         return int(update_id)
+
+    async def redeliver(self, update_id: int) -> None:
+        """Hand an update out again, as Telegram does when a bot died before confirming its offset."""
+        original = next(u for u in self.history if u["update_id"] == update_id)
+        async with self.arrived:
+            self.redelivery.append(dict(original))
+            self.arrived.notify_all()
 
     def _message(self, user_id: int, **content: Any) -> dict[str, Any]:
         user = self._user(user_id)
@@ -228,6 +243,9 @@ class TelegramEmulator:
         return {"id": BOT_ID, "is_bot": True, "first_name": "Promo", "username": "promo_sandbox_bot",
                 "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}
 
+    def _has_updates(self) -> bool:
+        return self.closing or bool(self.updates or self.redelivery)
+
     async def _api_getupdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 50.0)
@@ -236,12 +254,11 @@ class TelegramEmulator:
             self.offset_confirmed = max(self.offset_confirmed, offset)
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         async with self.arrived:
-            if not self.updates and timeout:
-                try:
-                    await asyncio.wait_for(self.arrived.wait_for(lambda: bool(self.updates)), timeout)
-                except TimeoutError:
-                    pass
-        return self.updates[:limit]
+            if not (self.updates or self.redelivery) and timeout:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.arrived.wait_for(self._has_updates), timeout)
+        batch, self.redelivery = self.redelivery + self.updates[:limit], []
+        return batch
 
     async def _api_deletewebhook(self, _: dict[str, Any]) -> bool:
         return True

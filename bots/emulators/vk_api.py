@@ -8,6 +8,7 @@ Emulated users are scripted from Python: they write, press keyboard buttons
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import secrets
@@ -42,7 +43,7 @@ class VkEmulator:
     def __init__(self, group_id: int = GROUP_ID) -> None:
         self.group_id = group_id
         self.key = secrets.token_hex(8)
-        self.ts = 1
+        self.ts = int(time.time())  # like VK's, never restarts at 1 for a new server
         self.events: list[tuple[int, dict[str, Any]]] = []
         self.arrived = asyncio.Condition()
         self.message_ids = itertools.count(1)
@@ -58,6 +59,8 @@ class VkEmulator:
         self.app.router.add_route("*", "/lp", self._long_poll)
         self.app.router.add_get("/files/{name}", self._file)
         self.app.router.add_post("/upload", self._upload)
+        self.polling = asyncio.Event()  # set once a bot is waiting on the long poll
+        self.closing = False
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -75,6 +78,9 @@ class VkEmulator:
         return f"{self.base_url}/method/"
 
     async def stop(self) -> None:
+        self.closing = True  # answer pending long polls now instead of at their timeout
+        async with self.arrived:
+            self.arrived.notify_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -100,6 +106,13 @@ class VkEmulator:
             self.arrived.notify_all()
         return int(message["id"])
 
+    async def redeliver_last(self) -> None:
+        """Send the last event again under a new ts, as VK does after a failed long-poll answer."""
+        async with self.arrived:
+            self.ts += 1
+            self.events.append((self.ts, self.events[-1][1]))
+            self.arrived.notify_all()
+
     async def user_text(self, user_id: int, text: str) -> int:
         return await self._push(user_id, text)
 
@@ -118,7 +131,8 @@ class VkEmulator:
         return await self._push(user_id, text, attachments=[{"type": "photo", "photo": photo}])
 
     async def user_sticker(self, user_id: int) -> int:
-        sticker = {"type": "sticker", "sticker": {"sticker_id": 1, "product_id": 1, "images": []}}
+        sticker = {"type": "sticker", "sticker": {"inner_type": "base_sticker_new", "sticker_id": 1,
+                                                  "product_id": 1, "images": [], "is_allowed": True}}
         return await self._push(user_id, "", attachments=[sticker])
 
     def messages_to(self, user_id: int) -> list[VkBotMessage]:
@@ -175,13 +189,15 @@ class VkEmulator:
             ts = int(params.get("ts", 0))
         except ValueError:
             return web.json_response({"failed": 1, "ts": str(self.ts)})
+        if ts > self.ts:  # a ts this server never gave out: VK says the history is lost
+            return web.json_response({"failed": 1, "ts": str(self.ts)})
         wait = min(float(params.get("wait") or 25), 90.0)
+        self.polling.set()
         async with self.arrived:
             if not any(t > ts for t, _ in self.events):
-                try:
-                    await asyncio.wait_for(self.arrived.wait_for(lambda: any(t > ts for t, _ in self.events)), wait)
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.arrived.wait_for(
+                        lambda: self.closing or any(t > ts for t, _ in self.events)), wait)
         fresh = [event for t, event in self.events if t > ts]
         return web.json_response({"ts": str(self.ts), "updates": fresh})
 
@@ -243,8 +259,11 @@ class VkEmulator:
         keyboard = json.loads(raw_keyboard) if raw_keyboard else None
         for row in (keyboard or {}).get("buttons", []):
             for button in row:
-                if len(button.get("action", {}).get("label", "")) > 40:
+                action = button.get("action", {})
+                if len(action.get("label", "")) > 40:
                     raise VkApiError(911, "Keyboard format is invalid: label is too long")
+                if "payload" in action and not isinstance(action["payload"], str):
+                    action["payload"] = json.dumps(action["payload"], ensure_ascii=False)  # VK keeps it a string
         message = VkBotMessage(next(self.message_ids), peer_id, text, keyboard, random_id,
                                str(params.get("attachment") or ""))
         self.sent.setdefault(peer_id, []).append(message)

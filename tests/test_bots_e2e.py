@@ -1,0 +1,228 @@
+"""The real aiogram Dispatcher and the real vkbottle Bot, over HTTP, against our API emulators."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bots.emulators.telegram_api import TelegramEmulator
+from bots.emulators.vk_api import VkEmulator
+from storage.models import ChannelAccountRow, OutboxRow, PersonRow
+from tests.platform import eventually, link_code_in, platform_settings, started
+
+TG_USER, VK_USER = 1001, 2001
+
+
+@pytest.fixture
+async def emulators(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # vkbottle keeps its long-poll ts under ./.vkbottle
+    telegram, vk = TelegramEmulator(), VkEmulator()
+    await telegram.start()
+    await vk.start()
+    yield telegram, vk
+    await telegram.stop()
+    await vk.stop()
+
+
+@pytest.fixture
+async def platform(tmp_path, emulators):
+    running = await started(platform_settings(tmp_path, *emulators), emulators[1])
+    yield running
+    await running.stop()
+
+
+async def _rows(platform, model):
+    async with platform.store.transaction() as tx:
+        return (await tx.session.scalars(select(model))).all()
+
+
+async def _register_in_telegram(telegram: TelegramEmulator, user: int = TG_USER) -> None:
+    await telegram.user_text(user, "/start")
+    await telegram.wait_for_messages(user, 1)
+    await telegram.user_press(user, "consent:yes")
+    await telegram.wait_for_messages(user, 2)
+    await telegram.user_text(user, "Анна Петрова")
+    await telegram.wait_for_messages(user, 3)
+    await telegram.user_contact(user, "+79123456789")
+    await telegram.wait_for_messages(user, 4)
+    await telegram.user_press(user, "email:skip")
+    await telegram.wait_for_messages(user, 5)
+
+
+async def test_registration_in_telegram(platform, emulators) -> None:
+    telegram, _ = emulators
+    await _register_in_telegram(telegram)
+    consent, _name, phone, _email, done = telegram.messages_to(TG_USER)
+    assert consent.parse_mode == "HTML" and '<a href="' in consent.text
+    assert consent.reply_markup["inline_keyboard"][0][0]["callback_data"] == "consent:yes"
+    assert phone.reply_markup["keyboard"][0][0]["request_contact"] is True
+    assert "+79123456789" in done.text and "<b>Анна Петрова</b>" in done.text
+    (person,) = await _rows(platform, PersonRow)
+    assert person.phone == "+79123456789" and person.phone_verified and person.registered_at
+
+
+async def test_registration_in_vk_with_keyboard_payloads(platform, emulators) -> None:
+    _, vk = emulators
+    await vk.user_text(VK_USER, "Начать")
+    (consent,) = await vk.wait_for_messages(VK_USER, 1)
+    agree = consent.keyboard["buttons"][0][0]["action"]
+    assert agree["type"] == "text" and json.loads(agree["payload"]) == {"p": "consent:yes"}
+    assert all(len(b["action"]["label"]) <= 40 for row in consent.keyboard["buttons"] for b in row)
+    await vk.user_press(VK_USER, agree["payload"], agree["label"])
+    await vk.wait_for_messages(VK_USER, 2)
+    await vk.user_text(VK_USER, "Пётр")
+    await vk.wait_for_messages(VK_USER, 3)
+    await vk.user_text(VK_USER, "8 999 000-11-22")
+    messages = await vk.wait_for_messages(VK_USER, 4)
+    assert "e-mail" in messages[-1].text.lower()
+    assert all(m.random_id for m in messages)
+
+
+async def test_link_code_from_telegram_entered_in_vk_gives_one_person(platform, emulators) -> None:
+    telegram, vk = emulators
+    await _register_in_telegram(telegram)
+    await telegram.user_text(TG_USER, "/link")
+    issued = (await telegram.wait_for_messages(TG_USER, 6))[-1]
+    await vk.user_text(VK_USER, f"/link {link_code_in(issued.text)}")
+    (done,) = await vk.wait_for_messages(VK_USER, 1)
+    assert "Анна Петрова" in done.text
+    notice = (await telegram.wait_for_messages(TG_USER, 7))[-1]
+    assert "VK" in notice.text
+    accounts = await _rows(platform, ChannelAccountRow)
+    assert len(accounts) == 2 and len({a.person_id for a in accounts}) == 1
+
+
+async def test_blocked_bot_marks_the_account_unreachable(platform, emulators) -> None:
+    telegram, _ = emulators
+    telegram.block(TG_USER)
+    await telegram.user_text(TG_USER, "/start")
+
+    async def marked():
+        rows = await _rows(platform, ChannelAccountRow)
+        return rows and rows[0].unreachable_since is not None
+
+    await eventually(marked)
+    (row,) = await _rows(platform, OutboxRow)
+    assert row.status == "unreachable" and "blocked" in (row.last_error or "")
+
+
+async def test_vk_without_permission_marks_the_account_unreachable(platform, emulators) -> None:
+    _, vk = emulators
+    vk.block(VK_USER)
+    await vk.user_text(VK_USER, "привет")
+
+    async def marked():
+        rows = await _rows(platform, ChannelAccountRow)
+        return rows and rows[0].unreachable_since is not None
+
+    await eventually(marked)
+    (row,) = await _rows(platform, OutboxRow)
+    assert row.status == "unreachable" and "901" in (row.last_error or "")
+
+
+async def test_retry_after_is_honoured(platform, emulators) -> None:
+    telegram, _ = emulators
+    telegram.throttle(TG_USER, sends=1, retry_after=1)
+    await telegram.user_text(TG_USER, "/start")
+    await telegram.wait_for_messages(TG_USER, 1, timeout=15)
+    sends = [at for at, method, _ in telegram.calls if method.lower() == "sendmessage"]
+    assert len(sends) == 2 and sends[1] - sends[0] >= 1.0
+
+
+async def test_vk_flood_control_is_retried(platform, emulators) -> None:
+    _, vk = emulators
+    vk.throttle(VK_USER, sends=1)
+    await vk.user_text(VK_USER, "привет")
+    (_message,) = await vk.wait_for_messages(VK_USER, 1, timeout=15)
+    sends = [p for _, method, p in vk.calls if method == "messages.send"]
+    assert len(sends) == 2 and sends[0]["random_id"] == sends[1]["random_id"]
+
+
+async def test_an_update_delivered_twice_is_handled_once(platform, emulators) -> None:
+    telegram, vk = emulators
+    update_id = await telegram.user_text(TG_USER, "/start")
+    await telegram.wait_for_messages(TG_USER, 1)
+    await telegram.redeliver(update_id)
+    await telegram.user_text(TG_USER, "/help")
+    await telegram.wait_for_messages(TG_USER, 3)
+    await vk.user_text(VK_USER, "привет")
+    await vk.wait_for_messages(VK_USER, 1)
+    await vk.redeliver_last()
+    await vk.user_text(VK_USER, "/help")
+    await vk.wait_for_messages(VK_USER, 3)
+    assert len(telegram.messages_to(TG_USER)) == 3 and len(vk.messages_to(VK_USER)) == 3
+
+
+async def test_a_process_restarted_mid_scenario_resumes(tmp_path, emulators) -> None:
+    telegram, _ = emulators
+    settings = platform_settings(tmp_path, *emulators)
+    first = await started(settings, emulators[1])
+    await telegram.user_text(TG_USER, "/start")
+    await telegram.wait_for_messages(TG_USER, 1)
+    await telegram.user_press(TG_USER, "consent:yes")
+    await telegram.wait_for_messages(TG_USER, 2)
+    await first.stop()
+    await telegram.user_text(TG_USER, "Анна")  # arrives while nobody polls
+    second = await started(settings, emulators[1])
+    try:
+        messages = await telegram.wait_for_messages(TG_USER, 3)
+        assert messages[-1].reply_markup["keyboard"][0][0]["request_contact"] is True
+    finally:
+        await second.stop()
+
+
+async def test_stickers_and_unknown_commands_get_an_answer(platform, emulators) -> None:
+    telegram, vk = emulators
+    await telegram.user_sticker(TG_USER)
+    await telegram.user_text(TG_USER, "/frobnicate")
+    await vk.user_sticker(VK_USER)
+    first, second = await telegram.wait_for_messages(TG_USER, 2)
+    assert "не могу" in first.text and "/frobnicate" in second.text
+    (vk_first,) = await vk.wait_for_messages(VK_USER, 1)
+    assert "не могу" in vk_first.text
+
+
+async def test_a_photo_arrives_as_bytes_of_the_largest_size(platform, emulators) -> None:
+    telegram, vk = emulators
+    await telegram.user_photo(TG_USER, b"\xff\xd8" + b"x" * 5000)
+    await vk.user_photo(VK_USER, b"\xff\xd8" + b"y" * 5000)
+    await telegram.wait_for_messages(TG_USER, 1)
+    await vk.wait_for_messages(VK_USER, 1)
+    downloads = [p for _, method, p in telegram.calls if method.lower() == "getfile"]
+    assert downloads and telegram.files[downloads[0]["file_id"]][:2] == b"\xff\xd8"
+    assert len(telegram.files[downloads[0]["file_id"]]) == 5002
+
+
+@pytest.fixture
+async def webhook_platform(tmp_path, emulators):
+    settings = platform_settings(tmp_path, *emulators, bot_mode="webhook", webhook_path_secret="s" * 24,
+                                 vk_callback_secret="vk-secret", vk_confirmation_code="abc123")
+    running = await started(settings)
+    yield running
+    await running.stop()
+
+
+async def test_webhook_mode_rejects_a_wrong_secret(webhook_platform, emulators) -> None:
+    telegram, vk = emulators
+    telegram.set_user(TG_USER, "Анна")
+    update = {"update_id": 5, "message": {"message_id": 1, "date": 1, "text": "/start",
+                                          "chat": {"id": TG_USER, "type": "private"},
+                                          "from": {"id": TG_USER, "is_bot": False, "first_name": "Анна"}}}
+    async with aiohttp.ClientSession(webhook_platform.web_url) as http:
+        wrong = await http.post("/webhook/telegram", json=update,
+                                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+        assert wrong.status == 401
+        right = await http.post("/webhook/telegram", json=update,
+                                headers={"X-Telegram-Bot-Api-Secret-Token": "s" * 24})
+        assert right.status == 200
+        await telegram.wait_for_messages(TG_USER, 1)
+        confirm = await http.post("/webhook/vk", json={"type": "confirmation", "group_id": vk.group_id})
+        assert await confirm.text() == "abc123"
+        bad = await http.post("/webhook/vk", json={"type": "message_new", "secret": "nope", "object": {}})
+        assert bad.status == 403
+        garbage = await http.post("/webhook/vk", data=b"{not json")
+        assert garbage.status == 400
+    assert len(telegram.messages_to(TG_USER)) == 1

@@ -1,0 +1,47 @@
+"""``python run.py`` as a newcomer runs it: bad settings stop it with one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+
+
+def _run_with(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TELEGRAM_", "VK_"))}
+    environment.update(env)
+    return subprocess.run([sys.executable, str(ROOT / "run.py")], cwd=tmp_path, env=environment,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("DATABASE_URL", "mysql://root@localhost/promo"),
+    ("TIME_ZONE", "Mars/Olympus"),
+    ("WEB_PORT", "eighty"),
+    ("LOCALE", "fr"),
+    ("TELEGRAM_API_BASE", "ftp://example"),
+])
+def test_a_wrong_setting_stops_startup_with_one_line_naming_it(tmp_path: Path, name: str, value: str) -> None:
+    result = _run_with(tmp_path, **{name: value})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"configuration error: {name}:"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_setting_in_dot_env_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TIME_ZONE=Nowhere/Town\n", encoding="utf-8")
+    result = _run_with(tmp_path)
+    assert result.returncode == 2 and "TIME_ZONE" in result.stderr
+
+
+def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    result = _run_with(tmp_path, DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/none", WEB_PORT="0")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("start-up error: cannot prepare the database")
+    assert "Traceback" not in result.stderr
