@@ -13,13 +13,14 @@ import contextlib
 import logging
 import signal
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from bots.emulators.telegram_api import TelegramEmulator
 from bots.emulators.vk_api import VkEmulator
+from bots.receipt_check import HttpReceiptVerifier
 from bots.telegram import TelegramChannel
 from bots.vk import VkChannel
 from bots.web.app import build_app
@@ -30,7 +31,9 @@ from core.outbox import Outbox
 from core.scenarios import all_scenarios
 from core.settings import Settings, describe_error
 from core.templates import Templates
+from core.verification import ReceiptChecker
 from storage.database import StorageError, create_engine, migrate, session_factory
+from storage.payouts import as_csv, mark_paid, payouts_due
 from storage.store import SqlStore
 
 log = logging.getLogger("promo")
@@ -61,6 +64,19 @@ class Platform:
         self.templates = Templates.load(default_locale=settings.locale)
         self.engine = Engine(self.store, all_scenarios(), settings, clock=utc_now)
         self.outbox = Outbox(self.store, self.templates, {}, clock=utc_now)
+        if not self.engine.services.qr.has_pyzbar:
+            log.warning("the zbar library is not installed: receipts are read with zxing-cpp alone "
+                        "(apt-get install libzbar0 adds pyzbar as a second reader)")
+        self.verifier: HttpReceiptVerifier | None = None
+        if settings.receipt_check_url:
+            token = settings.receipt_check_token.get_secret_value() if settings.receipt_check_token else ""
+            self.verifier = HttpReceiptVerifier(settings.receipt_check_url, token)
+            checker = ReceiptChecker(self.store, self.verifier, utc_now,
+                                     timedelta(minutes=settings.receipt_check_interval_minutes),
+                                     notify=self.outbox.wake)
+            self._checker: ReceiptChecker | None = checker
+        else:
+            self._checker = None
 
         app = build_app(settings)
         telegram_token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
@@ -96,6 +112,8 @@ class Platform:
         self.web_url = f"http://{settings.web_host}:{port}"
 
         self._tasks.append(asyncio.create_task(self.outbox.run()))
+        if self._checker is not None:
+            self._tasks.append(asyncio.create_task(self._checker.run()))
         if not webhooks:
             for channel in self.channels.values():
                 await channel.start_polling()
@@ -107,7 +125,11 @@ class Platform:
         for channel in self.channels.values():
             await channel.stop()
         self.outbox.stop()
+        if self._checker is not None:
+            self._checker.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.verifier is not None:
+            await self.verifier.close()
         if self._web is not None:
             await self._web.cleanup()
         if self.emulators is not None:
@@ -133,12 +155,39 @@ async def serve(settings: Settings) -> None:
         await platform.stop()
 
 
+async def manage(settings: Settings, command: list[str]) -> int:
+    """Managers' commands: ``export-payouts`` (CSV to stdout) and ``payout-paid ID``."""
+    database = create_engine(settings.database_url)
+    await migrate(database)
+    store = SqlStore(session_factory(database))
+    try:
+        if command == ["export-payouts"]:
+            sys.stdout.write(as_csv(await payouts_due(store)))
+            return 0
+        if len(command) == 2 and command[0] == "payout-paid" and command[1].isdigit():
+            if await mark_paid(store, int(command[1]), utc_now()):
+                print(f"payout {command[1]} marked paid")
+                return 0
+            print(f"no requested payout {command[1]}", file=sys.stderr)
+            return 1
+        print("usage: run.py [export-payouts | payout-paid ID]", file=sys.stderr)
+        return 2
+    finally:
+        await database.dispose()
+
+
 def main() -> int:
     try:
         settings = Settings()
     except ValidationError as e:
         print(describe_error(e), file=sys.stderr)
         return 2
+    if len(sys.argv) > 1:
+        try:
+            return asyncio.run(manage(settings, sys.argv[1:]))
+        except StorageError as e:
+            print(f"start-up error: {e}", file=sys.stderr)
+            return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     try:

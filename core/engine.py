@@ -22,6 +22,7 @@ from core.events import EventKind, InboundEvent, OutgoingMessage
 from core.identity import Account, Person
 from core.machine import Scenario, State, Transition
 from core.ports import ScenarioState, Store, Transaction
+from core.services import Services
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Context:
     now: datetime
     settings: Settings
     states: dict[str, ScenarioState]
+    services: Services
     current: ScenarioState | None = None
     replies: list[OutgoingMessage] = field(default_factory=list)
     touched: list[ScenarioState] = field(default_factory=list)
@@ -108,10 +110,11 @@ class Context:
 
 class Engine:
     def __init__(self, store: Store, scenarios: Iterable[Scenario], settings: Settings,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, services: Services | None = None) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.services = services or Services.from_settings(settings)
         self.scenarios = {s.name: s for s in scenarios}
         if REGISTRATION not in self.scenarios:
             raise ScenarioDeclarationError("the engine needs a 'registration' scenario")
@@ -125,6 +128,8 @@ class Engine:
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
+        if event.photo and event.qr_texts is None and not event.attachment_error:
+            event = await self.services.read_photo(event)  # before the transaction: it takes a while
         async with lock:
             try:
                 return await self._with_retries(event, self._apply)
@@ -171,7 +176,7 @@ class Engine:
         person, account = await self._identify(tx, event, now)
         states = await tx.load_states(person.id)
         active = next((s for s in states.values() if s.active), None)
-        ctx = Context(event, person, account, tx, now, self.settings, states, current=active)
+        ctx = Context(event, person, account, tx, now, self.settings, states, self.services, current=active)
         await self._route(ctx)
         if ctx.current is not None and ctx.current.active:
             ctx.touch(ctx.current)  # every step bumps the version, so racing steps conflict
@@ -223,7 +228,8 @@ class Engine:
         if not ctx.person.is_registered:
             await self._begin(ctx, self.scenarios[REGISTRATION])
             return
-        starter = next((s for s in self.scenarios.values() if event.kind in s.starts_on), None)
+        starter = next((s for s in self.scenarios.values() if event.kind in s.starts_on
+                        and (s.starts_when is None or s.starts_when(ctx))), None)
         if starter is not None:
             await self._begin(ctx, starter, apply_event=True)
         else:

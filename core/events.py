@@ -44,7 +44,8 @@ class InboundEvent:
     payload: str = ""
     contact: SharedContact | None = None
     photo: bytes | None = None
-    attachment_error: str | None = None  # "too_large", "download_failed": the channel could not fetch it
+    attachment_error: str | None = None  # too_large, download_failed, not_an_image, corrupt, no_qr, blurry…
+    qr_texts: tuple[str, ...] | None = None  # filled from ``photo`` before the event is applied
     display_name: str = ""
     locale_hint: str | None = None
 

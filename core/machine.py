@@ -79,6 +79,7 @@ class Scenario:
     starts_on: frozenset[EventKind] = frozenset()
     needs_registration: bool = True
     takes_args: bool = False  # ``/command ARGS`` is applied to the first state as typed text
+    starts_when: Guard | None = None  # narrows ``starts_on``: which idle input starts this scenario
     entry: Action | None = None
     by_name: dict[str, State] = field(init=False, repr=False, compare=False)
 

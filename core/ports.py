@@ -9,6 +9,9 @@ from typing import Any, Protocol
 
 from core.events import Channel, InboundEvent, OutgoingMessage
 from core.identity import Account, LinkCode, Person
+from promo.campaigns import Award, Usage
+from promo.ledger import Movement
+from promo.receipts import FiscalReceipt
 
 
 @dataclass
@@ -31,6 +34,20 @@ class QueuedMessage:
     params: dict[str, Any]
     locale: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    id: int
+    person_id: int
+    campaign: str
+    canonical: str
+    status: str  # accepted | verifying | rejected
+    sum_kopecks: int
+    cashback_kopecks: int
+    entries: int
+    check_attempts: int
+    created_at: datetime
 
 
 class Transaction(Protocol):
@@ -70,6 +87,23 @@ class Transaction(Protocol):
 
     async def merge_persons(self, survivor_id: int, absorbed_id: int, reason: str,
                             now: datetime) -> dict[str, int]: ...
+
+    async def find_receipt(self, key: tuple[int, int, int]) -> StoredReceipt | None: ...
+    async def receipt_usage(self, person_id: int, campaign: str, day: tuple[datetime, datetime],
+                            hour_since: datetime) -> Usage: ...
+    async def add_receipt(self, person_id: int, campaign: str, receipt: FiscalReceipt, source: str, status: str,
+                          award: Award, now: datetime, next_check_at: datetime | None) -> StoredReceipt: ...
+    async def flag_receipt(self, receipt_id: int, person_id: int, reason: str, now: datetime) -> None: ...
+    async def receipts_to_verify(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredReceipt]:
+        """Receipts whose check is due, leased to this caller until ``lease_until``."""
+        ...
+    async def set_receipt_status(self, receipt_id: int, status: str, next_check_at: datetime | None,
+                                 attempts: int) -> None: ...
+
+    async def post(self, movement: Movement, now: datetime, *, receipt_id: int | None = None,
+                   payout_id: int | None = None) -> None: ...
+    async def balances(self, person_id: int) -> dict[str, int]: ...
+    async def add_payout(self, person_id: int, amount_kopecks: int, phone: str, now: datetime) -> int: ...
 
     async def log_inbound(self, person_id: int, event: InboundEvent, now: datetime) -> None: ...
     async def enqueue(self, message: OutgoingMessage, now: datetime) -> None: ...

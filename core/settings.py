@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from promo.campaigns import Campaign
 
 SUPPORTED_DATABASES = {
     "sqlite": "sqlite+aiosqlite",
@@ -45,6 +49,22 @@ class Settings(BaseSettings):
 
     rules_url: str = "http://127.0.0.1:8080/rules"
     consent_version: str = "2026-11"
+    campaign_code: str = Field("promo", min_length=1, max_length=32)
+    campaign_starts_on: date = date(2026, 1, 1)
+    campaign_ends_on: date = date(2026, 12, 31)
+    campaign_min_sum: Decimal = Field(Decimal("100"), ge=0, description="roubles")
+    campaign_receipts_per_day: int = Field(5, ge=1)
+    campaign_receipts_per_hour: int = Field(3, ge=1)
+    campaign_cashback_percent: Decimal = Field(Decimal("5"), ge=0, le=100)
+    campaign_cashback_cap_per_receipt: Decimal = Field(Decimal("500"), ge=0, description="roubles")
+    campaign_cashback_cap_per_person: Decimal = Field(Decimal("3000"), ge=0, description="roubles")
+    campaign_roubles_per_entry: Decimal = Field(Decimal("100"), ge=0, description="0: no draw entries")
+    payout_min: Decimal = Field(Decimal("100"), ge=0, description="roubles")
+
+    receipt_check_url: str | None = None  # the receipt-check API; unset: no tax-service verification
+    receipt_check_token: SecretStr | None = None
+    receipt_check_interval_minutes: int = Field(15, ge=1)
+
     link_code_ttl_minutes: int = Field(10, ge=1, le=24 * 60)
     link_code_max_failures: int = Field(5, ge=1, le=100)
 
@@ -65,9 +85,11 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (try Europe/Moscow)") from e
         return value
 
-    @field_validator("telegram_api_base", "vk_api_base", "rules_url")
+    @field_validator("telegram_api_base", "vk_api_base", "rules_url", "receipt_check_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"expected an http(s) URL, got {value!r}")
@@ -75,6 +97,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _webhook_needs_secrets(self) -> Settings:
+        if self.campaign_ends_on < self.campaign_starts_on:
+            raise ValueError("CAMPAIGN_ENDS_ON: the campaign ends before it starts")
         if self.bot_mode == "webhook":
             if self.telegram_bot_token and len(self.webhook_path_secret) < 16:
                 raise ValueError("WEBHOOK_PATH_SECRET: webhook mode needs a secret of 16+ characters")
@@ -92,6 +116,17 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 
+    @property
+    def campaign(self) -> Campaign:
+        return Campaign(
+            code=self.campaign_code, zone=self.zone, starts_on=self.campaign_starts_on,
+            ends_on=self.campaign_ends_on, min_sum_kopecks=kopecks(self.campaign_min_sum),
+            receipts_per_day=self.campaign_receipts_per_day, receipts_per_hour=self.campaign_receipts_per_hour,
+            cashback_percent=self.campaign_cashback_percent,
+            cashback_cap_per_receipt_kopecks=kopecks(self.campaign_cashback_cap_per_receipt),
+            cashback_cap_per_person_kopecks=kopecks(self.campaign_cashback_cap_per_person),
+            kopecks_per_entry=kopecks(self.campaign_roubles_per_entry))
+
 
 def describe_error(error: ValidationError) -> str:
     """One line naming the first bad setting the way it is written in the environment."""
@@ -100,3 +135,7 @@ def describe_error(error: ValidationError) -> str:
     if first["loc"]:
         return f"configuration error: {str(first['loc'][0]).upper()}: {message}"
     return f"configuration error: {message}"
+
+
+def kopecks(roubles: Decimal) -> int:
+    return int(roubles * 100)

@@ -27,6 +27,7 @@ WORK_SIDE = 2000  # big photos are read at this size first: faster, and zxing do
 UPSCALE_BELOW = 1_500_000  # pixels: smaller pictures get a 2x pass for tiny codes
 CANDIDATE_CROPS = 4
 BLURRY_EDGE_VARIANCE = 60.0
+MIN_CONTENT_STDDEV = 12.0
 
 Accept = Callable[[str], bool]
 
@@ -178,6 +179,8 @@ def busiest_regions(image: Image.Image, count: int) -> list[Image.Image]:
 
 
 def is_blurry(image: Image.Image) -> bool:
+    """Few sharp edges in a picture that does show something (a blank wall is not blurry, just empty)."""
     small = image.copy()
     small.thumbnail((800, 800))
-    return ImageStat.Stat(small.filter(ImageFilter.FIND_EDGES)).var[0] < BLURRY_EDGE_VARIANCE
+    has_content = ImageStat.Stat(small).stddev[0] > MIN_CONTENT_STDDEV
+    return has_content and ImageStat.Stat(small.filter(ImageFilter.FIND_EDGES)).var[0] < BLURRY_EDGE_VARIANCE

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import BigId, UtcDateTime
@@ -143,3 +143,71 @@ class PersonMergeRow(Base):
     reason: Mapped[str] = mapped_column(String(128))
     moved: Mapped[dict[str, Any]] = mapped_column(JSON)
     merged_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReceiptRow(Base):
+    """An accepted (or verifying) receipt: (fn, i, fp) is unique for everyone."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (UniqueConstraint("fn", "document_number", "fiscal_sign"),
+                      Index(None, "person_id", "created_at"), Index(None, "status", "next_check_at"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    campaign: Mapped[str] = mapped_column(String(32))
+    fn: Mapped[int] = mapped_column(BigInteger)
+    document_number: Mapped[int] = mapped_column(BigInteger)
+    fiscal_sign: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sum_kopecks: Mapped[int] = mapped_column(BigInteger)
+    operation: Mapped[int] = mapped_column(Integer)
+    canonical: Mapped[str] = mapped_column(String(160))
+    source: Mapped[str] = mapped_column(String(16))  # photo | typed | manual
+    status: Mapped[str] = mapped_column(String(24))  # accepted | verifying | rejected
+    cashback_kopecks: Mapped[int] = mapped_column(BigInteger)
+    entries: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    check_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReceiptFlagRow(Base):
+    """For staff review: a receipt someone else already sent, or one the tax service could not confirm."""
+
+    __tablename__ = "receipt_flags"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class LedgerTransactionRow(Base):
+    __tablename__ = "ledger_transactions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"), index=True)
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LedgerEntryRow(Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index(None, "person_id", "account"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account: Mapped[str] = mapped_column(String(24))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    amount_kopecks: Mapped[int] = mapped_column(BigInteger)
+
+
+class PayoutRow(Base):
+    __tablename__ = "payouts"
+    __table_args__ = (Index(None, "status", "requested_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    amount_kopecks: Mapped[int] = mapped_column(BigInteger)
+    phone: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16))  # requested | paid
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

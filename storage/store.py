@@ -19,18 +19,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.errors import ConflictError
 from core.events import Channel, InboundEvent, OutgoingMessage
 from core.identity import Account, LinkCode, Person
-from core.ports import QueuedMessage, ScenarioState
+from core.ports import QueuedMessage, ScenarioState, StoredReceipt
+from promo.campaigns import Award, Usage
+from promo.ledger import Movement
+from promo.receipts import FiscalReceipt
 from storage.models import (
     Base,
     ChannelAccountRow,
     ConsentRow,
+    LedgerEntryRow,
+    LedgerTransactionRow,
     LinkCodeRow,
     LinkFailureRow,
     MessageLogRow,
     OutboxRow,
+    PayoutRow,
     PersonMergeRow,
     PersonRow,
     ProcessedUpdateRow,
+    ReceiptFlagRow,
+    ReceiptRow,
     ScenarioStateRow,
 )
 
@@ -285,3 +293,81 @@ class SqlTransaction:
         await self.session.execute(update(ChannelAccountRow).where(
             ChannelAccountRow.channel == channel, ChannelAccountRow.external_id == external_id,
             ChannelAccountRow.unreachable_since.is_(None)).values(unreachable_since=now))
+
+    # receipts --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _receipt(row: ReceiptRow) -> StoredReceipt:
+        return StoredReceipt(row.id, row.person_id, row.campaign, row.canonical, row.status, row.sum_kopecks,
+                             row.cashback_kopecks, row.entries, row.check_attempts, row.created_at)
+
+    async def find_receipt(self, key: tuple[int, int, int]) -> StoredReceipt | None:
+        fn, document_number, fiscal_sign = key
+        row = await self.session.scalar(select(ReceiptRow).where(
+            ReceiptRow.fn == fn, ReceiptRow.document_number == document_number, ReceiptRow.fiscal_sign == fiscal_sign))
+        return None if row is None else self._receipt(row)
+
+    async def receipt_usage(self, person_id: int, campaign: str, day: tuple[datetime, datetime],
+                            hour_since: datetime) -> Usage:
+        mine = (ReceiptRow.person_id == person_id, ReceiptRow.campaign == campaign, ReceiptRow.status != "rejected")
+        today = await self.session.scalar(select(func.count()).select_from(ReceiptRow).where(
+            *mine, ReceiptRow.created_at >= day[0], ReceiptRow.created_at < day[1]))
+        last_hour = await self.session.scalar(select(func.count()).select_from(ReceiptRow).where(
+            *mine, ReceiptRow.created_at >= hour_since))
+        cashback = await self.session.scalar(
+            select(func.coalesce(func.sum(ReceiptRow.cashback_kopecks), 0)).where(*mine))
+        return Usage(int(today or 0), int(last_hour or 0), int(cashback or 0))
+
+    async def add_receipt(self, person_id: int, campaign: str, receipt: FiscalReceipt, source: str, status: str,
+                          award: Award, now: datetime, next_check_at: datetime | None) -> StoredReceipt:
+        row = ReceiptRow(person_id=person_id, campaign=campaign, fn=receipt.fn,
+                         document_number=receipt.document_number, fiscal_sign=receipt.fiscal_sign,
+                         issued_at=receipt.issued_at, sum_kopecks=receipt.sum_kopecks,
+                         operation=int(receipt.operation), canonical=receipt.canonical(), source=source,
+                         status=status, cashback_kopecks=award.cashback_kopecks, entries=award.entries,
+                         created_at=now, next_check_at=next_check_at, check_attempts=0)
+        self.session.add(row)
+        await self.session.flush()  # a second sender of the same receipt fails here and is retried
+        return self._receipt(row)
+
+    async def flag_receipt(self, receipt_id: int, person_id: int, reason: str, now: datetime) -> None:
+        self.session.add(ReceiptFlagRow(receipt_id=receipt_id, person_id=person_id, reason=reason, created_at=now))
+
+    async def receipts_to_verify(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredReceipt]:
+        rows = (await self.session.scalars(select(ReceiptRow).where(
+            ReceiptRow.status == "verifying", ReceiptRow.next_check_at <= now)
+            .order_by(ReceiptRow.next_check_at).limit(limit).with_for_update(skip_locked=True))).all()
+        for row in rows:
+            row.next_check_at = lease_until
+        return [self._receipt(row) for row in rows]
+
+    async def set_receipt_status(self, receipt_id: int, status: str, next_check_at: datetime | None,
+                                 attempts: int) -> None:
+        row = await self.session.get_one(ReceiptRow, receipt_id)
+        row.status, row.next_check_at, row.check_attempts = status, next_check_at, attempts
+
+    # ledger ----------------------------------------------------------------------------------
+
+    async def post(self, movement: Movement, now: datetime, *, receipt_id: int | None = None,
+                   payout_id: int | None = None) -> None:
+        transaction = LedgerTransactionRow(kind=movement.kind, receipt_id=receipt_id, payout_id=payout_id,
+                                           created_at=now)
+        self.session.add(transaction)
+        await self.session.flush()
+        self.session.add_all([LedgerEntryRow(transaction_id=transaction.id, account=p.account.value,
+                                             person_id=p.person_id, amount_kopecks=p.amount_kopecks)
+                              for p in movement.postings])
+
+    async def balances(self, person_id: int) -> dict[str, int]:
+        await self.session.flush()
+        rows = await self.session.execute(select(LedgerEntryRow.account, func.sum(LedgerEntryRow.amount_kopecks))
+                                          .where(LedgerEntryRow.person_id == person_id)
+                                          .group_by(LedgerEntryRow.account))
+        return {account: int(total) for account, total in rows}
+
+    async def add_payout(self, person_id: int, amount_kopecks: int, phone: str, now: datetime) -> int:
+        row = PayoutRow(person_id=person_id, amount_kopecks=amount_kopecks, phone=phone, status="requested",
+                        requested_at=now)
+        self.session.add(row)
+        await self.session.flush()
+        return row.id

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from core.engine import Engine
-from core.scenarios import core_scenarios
+from core.scenarios import all_scenarios
 from core.settings import Settings
 from storage.database import create_engine, migrate, session_factory
 from storage.models import Base
@@ -169,7 +169,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def engine(store: SqlStore, settings: Settings, clock: Clock) -> Engine:
-    return Engine(store, core_scenarios(), settings, clock=clock)
+    return Engine(store, all_scenarios(), settings, clock=clock)
 
 
 @pytest.fixture

@@ -226,3 +226,52 @@ async def test_webhook_mode_rejects_a_wrong_secret(webhook_platform, emulators) 
         garbage = await http.post("/webhook/vk", data=b"{not json")
         assert garbage.status == 400
     assert len(telegram.messages_to(TG_USER)) == 1
+
+
+async def _register_in_vk(vk: VkEmulator, user: int = VK_USER) -> None:
+    await vk.user_text(user, "Начать")
+    await vk.wait_for_messages(user, 1)
+    await vk.user_press(user, '{"p": "consent:yes"}', "Согласен")
+    await vk.wait_for_messages(user, 2)
+    await vk.user_text(user, "Пётр")
+    await vk.wait_for_messages(user, 3)
+    await vk.user_text(user, "+79990001122")
+    await vk.wait_for_messages(user, 4)
+    await vk.user_press(user, '{"p": "email:skip"}', "Пропустить")
+    await vk.wait_for_messages(user, 5)
+
+
+async def test_a_receipt_photo_through_telegram_gets_a_reply(platform, emulators) -> None:
+    from tests.images import receipt_photo
+
+    telegram, _ = emulators
+    await _register_in_telegram(telegram)
+    fiscal = "t=20260315T1842&s=1249.50&fn=7380440700123456&i=48213&fp=2964503817&n=1"
+    await telegram.user_photo(TG_USER, receipt_photo(fiscal))
+    confirm = (await telegram.wait_for_messages(TG_USER, 6))[-1]
+    assert "1 249,50" in confirm.text and "48213" in confirm.text
+    await telegram.user_press(TG_USER, "receipt:yes")
+    accepted = (await telegram.wait_for_messages(TG_USER, 7))[-1]
+    assert "Чек принят" in accepted.text and "62,47" in accepted.text
+    await telegram.user_document(TG_USER, receipt_photo(fiscal, fmt="PNG"), "scan.png", "image/png")
+    await telegram.wait_for_messages(TG_USER, 8)
+    await telegram.user_press(TG_USER, "receipt:yes")
+    again = (await telegram.wait_for_messages(TG_USER, 9))[-1]
+    assert "уже загружали" in again.text
+
+
+async def test_a_receipt_photo_through_vk_gets_a_reply(platform, emulators) -> None:
+    from tests.images import receipt_photo
+
+    _, vk = emulators
+    await _register_in_vk(vk)
+    await vk.user_photo(VK_USER, receipt_photo("https://promo.example/x"))
+    refused = await vk.wait_for_messages(VK_USER, 7)
+    assert "не с кассового чека" in refused[5].text
+    fiscal = "t=20260315T1842&s=1249.50&fn=7380440700123456&i=48213&fp=2964503817&n=1"
+    await vk.user_photo(VK_USER, receipt_photo(fiscal))
+    confirm = (await vk.wait_for_messages(VK_USER, 8))[-1]
+    yes = confirm.keyboard["buttons"][0][0]["action"]
+    await vk.user_press(VK_USER, yes["payload"], yes["label"])
+    accepted = (await vk.wait_for_messages(VK_USER, 9))[-1]
+    assert "Чек принят" in accepted.text

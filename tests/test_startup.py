@@ -45,3 +45,15 @@ def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("start-up error: cannot prepare the database")
     assert "Traceback" not in result.stderr
+
+
+def test_managers_export_payouts_as_csv(tmp_path: Path) -> None:
+    export = subprocess.run([sys.executable, str(ROOT / "run.py"), "export-payouts"], cwd=tmp_path,
+                            env={**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"},
+                            capture_output=True, text=True, timeout=60)
+    assert export.returncode == 0, export.stderr
+    assert export.stdout.splitlines() == ["payout_id,person_id,name,phone,amount_rub,requested_at"]
+    unknown = subprocess.run([sys.executable, str(ROOT / "run.py"), "payout-paid", "42"], cwd=tmp_path,
+                             env={**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"},
+                             capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 1 and "no requested payout 42" in unknown.stderr

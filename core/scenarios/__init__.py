@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from core.machine import Scenario
+from core.scenarios.cashback import BALANCE, PAYOUT
 from core.scenarios.linking import LINKING
+from core.scenarios.phone import PHONE_VERIFICATION
 from core.scenarios.profile import PROFILE
+from core.scenarios.receipt_upload import RECEIPT_UPLOAD
 from core.scenarios.registration import REGISTRATION
 
 
@@ -14,4 +17,4 @@ def core_scenarios() -> list[Scenario]:
 
 def all_scenarios() -> list[Scenario]:
     """Every scenario the platform runs."""
-    return core_scenarios()
+    return [*core_scenarios(), RECEIPT_UPLOAD, BALANCE, PAYOUT, PHONE_VERIFICATION]

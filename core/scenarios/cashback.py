@@ -1,0 +1,67 @@
+"""The person's money: ``/balance`` shows it, ``/payout`` asks for it to be paid to the verified phone."""
+
+from __future__ import annotations
+
+from core.engine import Context
+from core.errors import Reject
+from core.events import EventKind
+from core.machine import Scenario, State, on
+from core.settings import kopecks
+from promo import ledger
+from promo.ledger import Account
+
+BUTTON = EventKind.BUTTON
+
+
+async def show_balance(ctx: Context) -> None:
+    balances = await ctx.tx.balances(ctx.person.id)
+    ctx.data.update({name: ledger.format_roubles(balances.get(account, 0)) for name, account in (
+        ("available", Account.AVAILABLE), ("pending", Account.PENDING), ("requested", Account.REQUESTED))})
+
+
+async def choose_payout_start(ctx: Context) -> str:
+    balances = await ctx.tx.balances(ctx.person.id)
+    available = balances.get(Account.AVAILABLE, 0)
+    minimum = kopecks(ctx.settings.payout_min)
+    ctx.data.update(amount=ledger.format_roubles(available), minimum=ledger.format_roubles(minimum),
+                    phone=ctx.person.phone or "—", amount_kopecks=available)
+    if available < max(minimum, 1):
+        return "too_little"
+    if not (ctx.person.phone and ctx.person.phone_verified):
+        return "phone_unverified"
+    return "confirm"
+
+
+async def request_payout(ctx: Context) -> None:
+    balances = await ctx.tx.balances(ctx.person.id)
+    amount = int(ctx.data["amount_kopecks"])
+    available = balances.get(Account.AVAILABLE, 0)
+    if amount > available or not ctx.person.phone:  # spent meanwhile from another account of theirs
+        raise Reject("payout.changed")
+    payout_id = await ctx.tx.add_payout(ctx.person.id, amount, ctx.person.phone, ctx.now)
+    await ctx.tx.post(ledger.payout_request(ctx.person.id, amount, available), ctx.now, payout_id=payout_id)
+
+
+BALANCE = Scenario(
+    name="balance",
+    commands=("/balance",),
+    initial=("shown",),
+    states=(State("shown", prompt="cashback.balance", on_enter=show_balance, final=True),),
+)
+
+PAYOUT = Scenario(
+    name="payout",
+    commands=("/payout",),
+    initial=("confirm", "too_little", "phone_unverified"),
+    entry=choose_payout_start,
+    states=(
+        State("confirm", prompt="payout.confirm", transitions=(
+            on(BUTTON, payload="payout:yes", action=request_payout, to="requested"),
+            on(BUTTON, payload="payout:no", to="declined"),
+        )),
+        State("too_little", prompt="payout.too_little", final=True),
+        State("phone_unverified", prompt="payout.phone_unverified", final=True),
+        State("requested", prompt="payout.requested", final=True),
+        State("declined", prompt="common.cancelled", final=True),
+    ),
+)

@@ -1,0 +1,37 @@
+"""Phone verification after registration: sharing one's own contact (Telegram) proves the number."""
+
+from __future__ import annotations
+
+from core.engine import Context
+from core.events import EventKind
+from core.identity import normalise_phone
+from core.machine import Scenario, State, on
+
+CONTACT = EventKind.CONTACT
+
+
+async def check_contact(ctx: Context) -> str:
+    contact = ctx.event.contact
+    if contact is None or not contact.is_own:
+        return "not_own"
+    phone = normalise_phone(contact.phone, ctx.settings.phone_region)
+    if phone != ctx.person.phone:
+        ctx.data["phone"] = ctx.person.phone or "—"
+        return "mismatch"
+    ctx.person.phone_verified = True
+    await ctx.tx.save_person(ctx.person)
+    return "verified"
+
+
+PHONE_VERIFICATION = Scenario(
+    name="phone",
+    starts_on=frozenset({CONTACT}),
+    initial=("received",),
+    states=(
+        State("received", transitions=(
+            on(CONTACT, action=check_contact, to="verified", also=("mismatch", "not_own"), label="contact"),)),
+        State("verified", prompt="phone.verified", final=True),
+        State("mismatch", prompt="phone.mismatch", final=True),
+        State("not_own", prompt="registration.not_own_contact", final=True),
+    ),
+)
