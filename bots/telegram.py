@@ -25,6 +25,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import (
+    BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -37,6 +38,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bots.inflight import InFlight
+from bots.restart import poll_until_stopped
 from core.delivery import DELIVERED, DeliveryResult, Outcome
 from core.events import Channel, EventKind, InboundEvent, OutgoingMessage, SharedContact
 from core.templates import Rendered
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # the Bot API's own download limit
 CALLBACK_DATA_LIMIT = 64
+CAPTION_LIMIT = 1024  # longer texts go as a message without the picture
 Handle = Callable[[InboundEvent], Awaitable[list[OutgoingMessage]]]
 
 
@@ -134,9 +137,12 @@ class TelegramChannel:
     # polling and webhooks --------------------------------------------------------------------
 
     async def start_polling(self) -> None:
-        await self.bot.delete_webhook(drop_pending_updates=False)
-        self._polling = asyncio.create_task(self.dispatcher.start_polling(
-            self.bot, handle_signals=False, close_bot_session=False, polling_timeout=25))
+        try:  # polling needs no webhook; a server without this method, or not up yet, is no reason to stop
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        except (TelegramAPIError, OSError, TimeoutError) as e:
+            log.warning("telegram: deleteWebhook failed (%s); polling anyway", e)
+        self._polling = asyncio.create_task(poll_until_stopped(lambda: self.dispatcher.start_polling(
+            self.bot, handle_signals=False, close_bot_session=False, polling_timeout=25), "telegram"))
 
     def register_webhook(self, app: web.Application, path: str, secret: str) -> None:
         SimpleRequestHandler(self.dispatcher, self.bot, secret_token=secret).register(app, path=path)
@@ -148,6 +154,7 @@ class TelegramChannel:
         if self._polling is not None:
             if self.dispatcher._running_lock.locked():
                 await self.dispatcher.stop_polling()
+            self._polling.cancel()  # between two tries there is no polling to stop, only the wait
             await asyncio.gather(self._polling, return_exceptions=True)
         if not await self.inflight.drained(grace):
             log.warning("telegram: events still running after %.0fs; they will be redelivered", grace)
@@ -156,10 +163,16 @@ class TelegramChannel:
     # outbound --------------------------------------------------------------------------------
 
     async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
+        parse_mode = "HTML" if message.is_html else None
         try:
-            await self.bot.send_message(chat_id=int(account_id), text=message.text,
-                                        parse_mode="HTML" if message.is_html else None,
-                                        reply_markup=keyboard(message))
+            if message.image is not None and len(message.text) <= CAPTION_LIMIT:
+                await self.bot.send_photo(chat_id=int(account_id),
+                                          photo=BufferedInputFile(message.image, message.image_name or "image.png"),
+                                          caption=message.text, parse_mode=parse_mode,
+                                          reply_markup=keyboard(message))
+            else:
+                await self.bot.send_message(chat_id=int(account_id), text=message.text, parse_mode=parse_mode,
+                                            reply_markup=keyboard(message))
         except TelegramForbiddenError as e:
             return DeliveryResult(Outcome.UNREACHABLE, detail=e.message)
         except TelegramRetryAfter as e:

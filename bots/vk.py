@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import ClientError, web
-from vkbottle import API, Bot, Keyboard, OpenLink, Text, VKAPIError
+from vkbottle import API, Bot, Keyboard, OpenLink, PhotoMessageUploader, Text, VKAPIError
 from vkbottle.bot import BotLabeler
 from vkbottle.polling import BotPolling
 from vkbottle_types.events import GroupEventType
 
 from bots.inflight import InFlight
+from bots.restart import poll_until_stopped
 from core.delivery import DELIVERED, DeliveryResult, Outcome
 from core.events import Channel, EventKind, InboundEvent, OutgoingMessage
 from core.templates import Rendered
@@ -135,7 +136,7 @@ class VkChannel:
     # polling and the Callback API --------------------------------------------------------------
 
     async def start_polling(self) -> None:
-        self._polling = asyncio.create_task(self.bot.run_polling())
+        self._polling = asyncio.create_task(poll_until_stopped(self.bot.run_polling, "vk"))
 
     def register_callback(self, app: web.Application, path: str, secret: str, confirmation: str) -> None:
         async def endpoint(request: web.Request) -> web.Response:
@@ -167,8 +168,12 @@ class VkChannel:
 
     async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
         try:
+            attachment = None
+            if message.image is not None:
+                attachment = await PhotoMessageUploader(self.api).upload(message.image, peer_id=int(account_id))
             await self.api.messages.send(peer_id=int(account_id), random_id=idempotency_key,
-                                         message=message.text, keyboard=keyboard(message), dont_parse_links=1)
+                                         message=message.text, keyboard=keyboard(message), dont_parse_links=1,
+                                         attachment=attachment)
         except VKAPIError as e:
             if e.code in UNREACHABLE_CODES:
                 return DeliveryResult(Outcome.UNREACHABLE, detail=f"{e.code} {e.error_msg}")

@@ -21,6 +21,7 @@ from core.errors import TemplateError
 from core.events import Channel
 
 CATALOGUE = Path(__file__).with_name("templates.toml")
+IMAGES = Path(__file__).with_name("images")
 HTML_CHANNELS = frozenset({Channel.TELEGRAM, Channel.WEB})
 SMS_LIMIT = 480  # three concatenated SMS parts in Cyrillic is ~200; Latin ~480; keep it bounded
 
@@ -42,6 +43,8 @@ class Rendered:
     is_html: bool = False
     subject: str = ""  # e-mail only
     html_body: str = ""  # e-mail only
+    image: bytes | None = None  # a picture to send with the text (Telegram, VK)
+    image_name: str = ""
 
     @property
     def asks_for_contact(self) -> bool:
@@ -98,6 +101,7 @@ class Templates:
     def __init__(self, catalogue: Mapping[str, Any], default_locale: str = "ru") -> None:
         self.default_locale = default_locale
         self.entries: dict[str, Mapping[str, Any]] = {}
+        self._images: dict[str, bytes] = {}
         self._flatten("", catalogue)
 
     @classmethod
@@ -127,8 +131,10 @@ class Templates:
         plain_params = {k: str(v) for k, v in params.items()}
         rows = entry.get("buttons") or self.entries.get(entry.get("buttons_from", ""), {}).get("buttons", ())
         buttons = self._buttons(key, rows, lang, plain_params)
+        image_name = entry.get("image", "")
+        image = self._image(image_name) if image_name else None
         if channel in HTML_CHANNELS:
-            return Rendered(_fill(key, markup, escaped), buttons, is_html=True)
+            return Rendered(_fill(key, markup, escaped), buttons, is_html=True, image=image, image_name=image_name)
         plain = _fill(key, html_to_plain(markup), plain_params)
         if channel is Channel.SMS:
             short = entry.get(f"sms_{lang}")
@@ -139,7 +145,15 @@ class Templates:
             body = _fill(key, markup, escaped).replace("\n", "<br>\n")
             return Rendered(plain, buttons, subject=_fill(key, subject, plain_params),
                             html_body=f"<!doctype html><html><body><p>{body}</p></body></html>")
-        return Rendered(plain, buttons)
+        return Rendered(plain, buttons, image=image, image_name=image_name)
+
+    def _image(self, name: str) -> bytes:
+        if name not in self._images:
+            path = (IMAGES / name).resolve()
+            if path.parent != IMAGES.resolve() or not path.is_file():
+                raise TemplateError(f"no image {name!r} in {IMAGES}")
+            self._images[name] = path.read_bytes()
+        return self._images[name]
 
     @staticmethod
     def _buttons(key: str, rows: Any, lang: str, params: Mapping[str, Any]) -> tuple[tuple[Button, ...], ...]:

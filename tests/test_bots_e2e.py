@@ -275,3 +275,38 @@ async def test_a_receipt_photo_through_vk_gets_a_reply(platform, emulators) -> N
     await vk.user_press(VK_USER, yes["payload"], yes["label"])
     accepted = (await vk.wait_for_messages(VK_USER, 9))[-1]
     assert "Чек принят" in accepted.text
+
+
+async def test_the_bots_wait_for_an_api_server_that_comes_up_late(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    telegram, vk = TelegramEmulator(), VkEmulator()
+    port_holder = TelegramEmulator()
+    base = await port_holder.start()
+    await port_holder.stop()  # a port where nothing answers yet
+    settings = platform_settings(tmp_path, telegram, vk, telegram_api_base=base, vk_bot_token=None,
+                                 vk_api_base="http://127.0.0.1:9/method/")
+    platform = await started(settings)
+    try:
+        port = int(base.rsplit(":", 1)[1])
+        await telegram.start(port=port)
+        await telegram.user_text(TG_USER, "/start")
+        await telegram.wait_for_messages(TG_USER, 1, timeout=30)
+    finally:
+        await platform.stop()
+        await telegram.stop()
+
+
+async def test_a_hint_with_a_picture_goes_out_as_a_photo(platform, emulators) -> None:
+    from tests.images import receipt_photo
+
+    telegram, vk = emulators
+    await _register_in_telegram(telegram)
+    await telegram.user_photo(TG_USER, receipt_photo())
+    hint = (await telegram.wait_for_messages(TG_USER, 7))[5]
+    assert hint.photo and "QR" in hint.text
+    await _register_in_vk(vk)
+    await vk.user_photo(VK_USER, receipt_photo())
+    vk_hint = (await vk.wait_for_messages(VK_USER, 7))[5]
+    assert vk_hint.attachment.startswith("photo-") and "QR" in vk_hint.text
+    uploads = [method for _, method, _ in vk.calls if method.startswith("photos.")]
+    assert uploads == ["photos.getMessagesUploadServer", "photos.saveMessagesPhoto"]

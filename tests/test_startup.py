@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,20 @@ def test_managers_export_payouts_as_csv(tmp_path: Path) -> None:
                              env={**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"},
                              capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 1 and "no requested payout 42" in unknown.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_the_sandbox_starts_with_no_tokens_and_stops_cleanly_on_a_signal(tmp_path: Path, sig: int) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TELEGRAM_", "VK_"))}
+    environment.update(WEB_PORT="0", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'promo.db'}")
+    process = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=tmp_path, env=environment,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = process.stdout.readline() if process.stdout else ""
+        assert ready.startswith("ready: http://127.0.0.1:") and "/sandbox" in ready, ready
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "stopping" in stderr and "Traceback" not in stderr

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bots.emulators.server import LoopbackServer, wait_for_sent
+
 BOT_ID = 7_000_000_001
 ALLOWED_HTML = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
                 "tg-spoiler", "blockquote", "tg-emoji"}
@@ -70,7 +72,7 @@ class TelegramApiError(Exception):
         self.code, self.description, self.retry_after = code, description, retry_after
 
 
-class TelegramEmulator:
+class TelegramEmulator(LoopbackServer):
     def __init__(self) -> None:
         self.updates: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
@@ -85,30 +87,18 @@ class TelegramEmulator:
         self.calls: list[tuple[float, str, dict[str, Any]]] = []
         self.users: dict[int, dict[str, Any]] = {}
         self.offset_confirmed = 0
-        self.app = web.Application(client_max_size=MAX_UPLOAD)
+        self.closing = False
+        super().__init__(web.Application(client_max_size=MAX_UPLOAD))
         self.app.router.add_route("*", "/bot{token}/{method}", self._method)
         self.app.router.add_get("/file/bot{token}/{path:.*}", self._file)
-        self.closing = False
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # lifecycle ---------------------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
-        self.base_url = f"http://{host}:{bound[1]}"
-        return self.base_url
 
     async def stop(self) -> None:
         self.closing = True  # answer pending long polls now instead of at their timeout
         async with self.arrived:
             self.arrived.notify_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().stop()
 
     # the user side -----------------------------------------------------------------------------
 
@@ -188,12 +178,7 @@ class TelegramEmulator:
         return list(self.sent.get(user_id, []))
 
     async def wait_for_messages(self, user_id: int, count: int, timeout: float = 10.0) -> list[BotMessage]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.sent.get(user_id, [])) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"user {user_id} got {len(self.sent.get(user_id, []))} of {count} messages")
-            await asyncio.sleep(0.01)
-        return self.messages_to(user_id)
+        return await wait_for_sent(self.sent, user_id, count, timeout)
 
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bots.emulators.server import LoopbackServer, wait_for_sent
+
 GROUP_ID = 220_000_001
 MAX_UPLOAD = 50 * 1024 * 1024
 
@@ -39,7 +41,7 @@ class VkBotMessage:
     date: int = field(default_factory=lambda: int(time.time()))
 
 
-class VkEmulator:
+class VkEmulator(LoopbackServer):
     def __init__(self, group_id: int = GROUP_ID) -> None:
         self.group_id = group_id
         self.key = secrets.token_hex(8)
@@ -54,24 +56,13 @@ class VkEmulator:
         self.blocked: set[int] = set()
         self.throttled: dict[int, int] = {}
         self.calls: list[tuple[float, str, dict[str, Any]]] = []
-        self.app = web.Application(client_max_size=MAX_UPLOAD)
+        self.polling = asyncio.Event()  # set once a bot is waiting on the long poll
+        self.closing = False
+        super().__init__(web.Application(client_max_size=MAX_UPLOAD))
         self.app.router.add_route("*", "/method/{method}", self._method)
         self.app.router.add_route("*", "/lp", self._long_poll)
         self.app.router.add_get("/files/{name}", self._file)
         self.app.router.add_post("/upload", self._upload)
-        self.polling = asyncio.Event()  # set once a bot is waiting on the long poll
-        self.closing = False
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
-        self.base_url = f"http://{host}:{bound[1]}"
-        return self.base_url
 
     @property
     def api_url(self) -> str:
@@ -81,8 +72,7 @@ class VkEmulator:
         self.closing = True  # answer pending long polls now instead of at their timeout
         async with self.arrived:
             self.arrived.notify_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().stop()
 
     # the user side -----------------------------------------------------------------------------
 
@@ -139,12 +129,7 @@ class VkEmulator:
         return list(self.sent.get(user_id, []))
 
     async def wait_for_messages(self, user_id: int, count: int, timeout: float = 10.0) -> list[VkBotMessage]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.sent.get(user_id, [])) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"user {user_id} got {len(self.sent.get(user_id, []))} of {count} messages")
-            await asyncio.sleep(0.01)
-        return self.messages_to(user_id)
+        return await wait_for_sent(self.sent, user_id, count, timeout)
 
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)
