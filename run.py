@@ -64,6 +64,7 @@ class Platform:
         self.templates = Templates.load(default_locale=settings.locale)
         self.engine = Engine(self.store, all_scenarios(), settings, clock=utc_now)
         self.outbox = Outbox(self.store, self.templates, {}, clock=utc_now)
+        self.engine.on_committed = self.outbox.submit
         if not self.engine.services.qr.has_pyzbar:
             log.warning("the zbar library is not installed: receipts are read with zxing-cpp alone "
                         "(apt-get install libzbar0 adds pyzbar as a second reader)")
@@ -90,10 +91,9 @@ class Platform:
             self.emulators = (telegram_emulator, vk_emulator)
             attach_sandbox(app, telegram_emulator, vk_emulator)
         if telegram_token:
-            self.channels["telegram"] = TelegramChannel(telegram_token, telegram_base, self.engine.handle,
-                                                        self.outbox.wake)
+            self.channels["telegram"] = TelegramChannel(telegram_token, telegram_base, self.engine.handle)
         if vk_token:
-            self.channels["vk"] = VkChannel(vk_token, vk_base, vk_group, self.engine.handle, self.outbox.wake)
+            self.channels["vk"] = VkChannel(vk_token, vk_base, vk_group, self.engine.handle)
         senders: dict[str, ChannelSender] = dict(self.channels)
         self.outbox.senders = senders
 

@@ -67,11 +67,10 @@ def keyboard(message: Rendered) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | 
 class TelegramChannel:
     channel = Channel.TELEGRAM
 
-    def __init__(self, token: str, api_base: str, handle: Handle, on_handled: Callable[[], None]) -> None:
+    def __init__(self, token: str, api_base: str, handle: Handle) -> None:
         server = TelegramAPIServer.from_base(api_base.rstrip("/"))
         self.bot = Bot(token, session=AiohttpSession(api=server))
         self.handle = handle
-        self.on_handled = on_handled
         self.inflight = InFlight()
         self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.include_router(self._router())
@@ -88,7 +87,6 @@ class TelegramChannel:
 
     async def _apply(self, event: InboundEvent) -> None:
         await self.inflight.run(self.handle(event))
-        self.on_handled()
 
     @staticmethod
     def _who(user: Any, update: Update) -> dict[str, Any]:

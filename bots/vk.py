@@ -74,15 +74,13 @@ def payload_of(raw: Any) -> str | None:
 class VkChannel:
     channel = Channel.VK
 
-    def __init__(self, token: str, api_base: str, group_id: int | None, handle: Handle,
-                 on_handled: Callable[[], None]) -> None:
+    def __init__(self, token: str, api_base: str, group_id: int | None, handle: Handle) -> None:
         api = API(token)
         api.API_URL = method_url(api_base)
         self.api = api
         self.bot = Bot(api=api, labeler=BotLabeler(), skip_old_events=False,
                        polling=BotPolling(api, group_id=group_id, skip_old_events=False, wait=25))
         self.handle = handle
-        self.on_handled = on_handled
         self.inflight = InFlight()
         # raw dicts rather than vkbottle's strict models: one unexpected field must not lose a message
         self.bot.on.raw_event(GroupEventType.MESSAGE_NEW, dict)(self._on_message_new)
@@ -92,7 +90,6 @@ class VkChannel:
 
     async def _apply(self, event: InboundEvent) -> None:
         await self.inflight.run(self.handle(event))
-        self.on_handled()
 
     async def _on_message_new(self, event: dict[str, Any]) -> None:
         body = event.get("object") if isinstance(event.get("object"), dict) else {}

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from core.events import Channel
 from core.templates import Rendered
+
+# A message handed to a sender is leased for this long; if the process dies, another claims it after.
+DELIVERY_LEASE = timedelta(minutes=2)
 
 
 class Outcome(StrEnum):

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from core.delivery import DELIVERY_LEASE
 from core.errors import ConflictError, Reject, ScenarioDeclarationError
-from core.events import EventKind, InboundEvent, OutgoingMessage
+from core.events import Channel, EventKind, InboundEvent, OutgoingMessage
 from core.identity import Account, Person
 from core.machine import Scenario, State, Transition
-from core.ports import ScenarioState, Store, Transaction
+from core.ports import QueuedMessage, ScenarioState, Store, Transaction
 from core.services import Services
 from core.settings import Settings
 
@@ -119,6 +120,8 @@ class Engine:
         if REGISTRATION not in self.scenarios:
             raise ScenarioDeclarationError("the engine needs a 'registration' scenario")
         self.by_command = {c: s for s in self.scenarios.values() for c in s.commands}
+        # set by whoever delivers (the outbox): replies are then handed over right after commit
+        self.on_committed: Callable[[list[QueuedMessage]], None] | None = None
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary())
 
@@ -143,7 +146,11 @@ class Engine:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 async with self.store.transaction() as tx:
-                    return await step(tx, event, self.clock())
+                    queued: list[QueuedMessage] = await step(tx, event, self.clock())
+                if queued and self.on_committed is not None:
+                    self.on_committed(queued)
+                return [OutgoingMessage(q.person_id, q.template, q.params, q.locale,
+                                        Channel(q.channel) if q.channel else None, q.account_id) for q in queued]
             except ConflictError:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
@@ -170,7 +177,11 @@ class Engine:
         language = (hint or "").split("-")[0].lower()
         return language if language in self.settings.locales else self.settings.locale
 
-    async def _apply(self, tx: Transaction, event: InboundEvent, now: datetime) -> list[OutgoingMessage]:
+    async def _queue(self, tx: Transaction, replies: list[OutgoingMessage], now: datetime) -> list[QueuedMessage]:
+        leased = now + DELIVERY_LEASE if self.on_committed is not None else None
+        return [QueuedMessage.fresh(await tx.enqueue(reply, now, leased), reply) for reply in replies]
+
+    async def _apply(self, tx: Transaction, event: InboundEvent, now: datetime) -> list[QueuedMessage]:
         if event.update_id is not None and not await tx.claim_update(event.channel, event.update_id, now):
             return []
         person, account = await self._identify(tx, event, now)
@@ -182,18 +193,15 @@ class Engine:
             ctx.touch(ctx.current)  # every step bumps the version, so racing steps conflict
         for state in ctx.touched:
             await tx.save_state(state, now)
-        for reply in ctx.replies:
-            await tx.enqueue(reply, now)
-        return ctx.replies
+        return await self._queue(tx, ctx.replies, now)
 
-    async def _apply_failure(self, tx: Transaction, event: InboundEvent, now: datetime) -> list[OutgoingMessage]:
+    async def _apply_failure(self, tx: Transaction, event: InboundEvent, now: datetime) -> list[QueuedMessage]:
         """The step crashed and was rolled back: record the update so it is not retried forever, and say so."""
         if event.update_id is not None and not await tx.claim_update(event.channel, event.update_id, now):
             return []
         person, _ = await self._identify(tx, event, now)
         reply = OutgoingMessage(person.id, "common.error", {}, person.locale, event.channel, event.account_id)
-        await tx.enqueue(reply, now)
-        return [reply]
+        return await self._queue(tx, [reply], now)
 
     # routing -------------------------------------------------------------------------------
 

@@ -1,6 +1,10 @@
-"""Delivers queued messages: claims due rows, renders, sends, and records what happened.
+"""Delivers queued messages: renders, sends, and records what happened.
 
-A reply goes to the account it answers. A message without an address (a winner's
+Replies are handed over by the engine right after their transaction commits
+(``submit``) and sent at once, one address at a time so a chat keeps its order;
+outcomes are recorded in batches. The claim loop (``run``) picks up the rest:
+retries that came due, notices queued elsewhere, and messages a dead process
+had leased. A reply goes to the account it answers. A message without an address (a winner's
 notice) goes through the router: the person's reachable accounts, most recently
 active first; an unreachable one is marked so and the next is tried.
 """
@@ -10,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.delivery import ChannelSender, DeliveryResult, Outcome
+from core.delivery import DELIVERY_LEASE, ChannelSender, DeliveryResult, Outcome
 from core.errors import CoreError
 from core.identity import Account
 from core.ports import QueuedMessage, Store, Transaction
@@ -24,8 +29,21 @@ from core.templates import Templates
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-CLAIM_LEASE = timedelta(minutes=2)  # a claimed row whose sender died is claimed again after this
 BATCH = 100
+
+
+Address = tuple[str | None, str | None, int]
+
+
+def _address(message: QueuedMessage) -> Address:
+    return (message.channel, message.account_id, message.person_id)
+
+
+def _by_address(messages: list[QueuedMessage]) -> dict[Address, list[QueuedMessage]]:
+    groups: dict[Address, list[QueuedMessage]] = defaultdict(list)
+    for message in messages:
+        groups[_address(message)].append(message)
+    return groups
 
 
 def backoff(attempt: int) -> float:
@@ -69,35 +87,78 @@ class Outbox:
         self.clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
+        self._sending: set[asyncio.Task[None]] = set()
+        self._addresses: weakref.WeakValueDictionary[Address, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._decided: list[Decision] = []
+        self._has_decisions = asyncio.Event()
 
     def wake(self) -> None:
-        """New messages were queued: deliver now rather than at the next poll."""
+        """Messages were queued outside the engine: look for them now rather than at the next poll."""
         self._wake.set()
 
+    def submit(self, messages: list[QueuedMessage]) -> None:
+        """Replies just committed (leased to us): send them now."""
+        task = asyncio.get_running_loop().create_task(self._send_submitted(messages))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
     async def run(self, idle_poll: float = 1.0) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            delivered = await self.deliver_due()
-            if not delivered:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle_poll)
+        recorder = asyncio.create_task(self._record_forever())
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                delivered = await self.deliver_due()
+                if not delivered:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), idle_poll)
+        finally:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+            self._has_decisions.set()
+            await recorder
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
+    async def _send_submitted(self, messages: list[QueuedMessage]) -> None:
+        for group in _by_address(messages).values():
+            address = _address(group[0])
+            lock = self._addresses.get(address)
+            if lock is None:
+                lock = self._addresses[address] = asyncio.Lock()
+            async with lock:
+                self._decided.extend(await self._deliver_in_order(group))
+        self._has_decisions.set()
+
+    async def _record_forever(self) -> None:
+        """Writes outcomes in batches: while one batch waits for the database, the next one gathers."""
+        while True:
+            await self._has_decisions.wait()
+            self._has_decisions.clear()
+            batch, self._decided = self._decided, []
+            if batch:
+                try:
+                    async with self.store.transaction() as tx:
+                        for decision in batch:
+                            await decision.record(tx, self.clock())
+                except Exception:  # unrecorded, the messages would be sent again: keep them and retry
+                    log.exception("recording %d delivery outcomes failed; retrying", len(batch))
+                    self._decided[:0] = batch
+                    await asyncio.sleep(1.0)
+                    self._has_decisions.set()
+                    continue
+            if self._stopping and all(task.done() for task in self._sending) and not self._decided:
+                return
+
     async def deliver_due(self) -> int:
         """One pass: claim what is due, deliver it, record every outcome in one transaction."""
         now = self.clock()
         async with self.store.transaction() as tx:
-            batch = await tx.claim_due_messages(now, now + CLAIM_LEASE, BATCH)
+            batch = await tx.claim_due_messages(now, now + DELIVERY_LEASE, BATCH)
         if not batch:
             return 0
-        by_address: dict[tuple[str | None, str | None, int], list[QueuedMessage]] = defaultdict(list)
-        for message in batch:
-            by_address[(message.channel, message.account_id, message.person_id)].append(message)
         # one address at a time keeps a person's messages in order; different people go in parallel
-        groups = await asyncio.gather(*(self._deliver_in_order(group) for group in by_address.values()))
+        groups = await asyncio.gather(*(self._deliver_in_order(group) for group in _by_address(batch).values()))
         async with self.store.transaction() as tx:
             for decisions in groups:
                 for decision in decisions:

@@ -35,6 +35,12 @@ class QueuedMessage:
     locale: str
     attempts: int
 
+    @classmethod
+    def fresh(cls, message_id: int, message: OutgoingMessage) -> QueuedMessage:
+        channel = message.channel.value if message.channel else None
+        return cls(message_id, message.person_id, channel, message.account_id, message.template,
+                   dict(message.params), message.locale, 0)
+
 
 @dataclass(frozen=True)
 class StoredReceipt:
@@ -106,7 +112,9 @@ class Transaction(Protocol):
     async def add_payout(self, person_id: int, amount_kopecks: int, phone: str, now: datetime) -> int: ...
 
     async def log_inbound(self, person_id: int, event: InboundEvent, now: datetime) -> None: ...
-    async def enqueue(self, message: OutgoingMessage, now: datetime) -> None: ...
+    async def enqueue(self, message: OutgoingMessage, now: datetime, leased_until: datetime | None = None) -> int:
+        """Queue a message; ``leased_until``: the caller itself delivers it right after commit."""
+        ...
 
     async def claim_due_messages(self, now: datetime, lease_until: datetime, limit: int) -> list[QueuedMessage]:
         """Due pending messages, leased to this caller (others skip them until ``lease_until``)."""

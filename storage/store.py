@@ -256,15 +256,18 @@ class SqlTransaction:
                                        external_id=event.account_id, direction="in", kind=event.kind.value,
                                        body=event.describe()[:4000], params=None, created_at=now))
 
-    async def enqueue(self, message: OutgoingMessage, now: datetime) -> None:
+    async def enqueue(self, message: OutgoingMessage, now: datetime, leased_until: datetime | None = None) -> int:
         channel = message.channel.value if message.channel else None
-        self.session.add(OutboxRow(person_id=message.person_id, channel=channel, external_id=message.account_id,
-                                   template=message.template, params=dict(message.params),
-                                   locale=message.locale, status="pending", attempts=0,
-                                   next_attempt_at=now, created_at=now))
+        row = OutboxRow(person_id=message.person_id, channel=channel, external_id=message.account_id,
+                        template=message.template, params=dict(message.params), locale=message.locale,
+                        status="sending" if leased_until else "pending", attempts=0,
+                        next_attempt_at=leased_until or now, created_at=now)
+        self.session.add(row)
         self.session.add(MessageLogRow(person_id=message.person_id, channel=channel,
                                        external_id=message.account_id, direction="out", kind="template",
                                        body=message.template, params=dict(message.params), created_at=now))
+        await self.session.flush()
+        return row.id
 
     # delivery --------------------------------------------------------------------------------
 

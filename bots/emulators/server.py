@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from aiohttp import web
 
@@ -33,12 +33,32 @@ class LoopbackServer:
             self._runner = None
 
 
-async def wait_for_sent(sent: dict[int, list[Message]], user_id: int, count: int,
-                        timeout: float) -> list[Message]:
-    """Until the bot has sent ``count`` messages to ``user_id``; TimeoutError says how many came."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while len(sent.get(user_id, [])) < count:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"user {user_id} got {len(sent.get(user_id, []))} of {count} messages")
-        await asyncio.sleep(0.01)
-    return list(sent[user_id])
+class Outbox(Generic[Message]):
+    """What the bot sent, per user; waiting for it is notified, not polled (many waiters stay cheap)."""
+
+    def __init__(self) -> None:
+        self.by_user: dict[int, list[Message]] = {}
+        self._changed = asyncio.Condition()
+
+    def record(self, user_id: int, message: Message) -> None:
+        self.by_user.setdefault(user_id, []).append(message)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def to(self, user_id: int) -> list[Message]:
+        return list(self.by_user.get(user_id, []))
+
+    def count(self, user_id: int) -> int:
+        return len(self.by_user.get(user_id, []))
+
+    async def wait(self, user_id: int, count: int, timeout: float) -> list[Message]:
+        """Until ``count`` messages went to ``user_id``; TimeoutError says how many came."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: self.count(user_id) >= count)
+        except TimeoutError:
+            raise TimeoutError(f"user {user_id} got {self.count(user_id)} of {count} messages") from None
+        return self.to(user_id)

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.emulators.server import LoopbackServer, wait_for_sent
+from bots.emulators.server import LoopbackServer, Outbox
 
 BOT_ID = 7_000_000_001
 ALLOWED_HTML = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
@@ -80,7 +80,7 @@ class TelegramEmulator(LoopbackServer):
         self.update_ids = itertools.count(1)
         self.message_ids = itertools.count(1)
         self.arrived = asyncio.Condition()
-        self.sent: dict[int, list[BotMessage]] = {}
+        self.outbox: Outbox[BotMessage] = Outbox()
         self.files: dict[str, bytes] = {}
         self.blocked: set[int] = set()
         self.throttled: dict[int, tuple[int, int]] = {}  # chat -> (how many sends, retry_after)
@@ -166,7 +166,7 @@ class TelegramEmulator(LoopbackServer):
         return await self.push_update({"message": self._message(user_id, sticker=sticker)})
 
     async def user_press(self, user_id: int, data: str, message_id: int | None = None) -> int:
-        messages = self.sent.get(user_id) or []
+        messages = self.outbox.to(user_id)
         source = next((m for m in reversed(messages) if message_id in (None, m.message_id)), None)
         message = {"message_id": source.message_id if source else 0, "date": int(time.time()),
                    "chat": {"id": user_id, "type": "private"}, "text": source.text if source else ""}
@@ -175,10 +175,10 @@ class TelegramEmulator(LoopbackServer):
         return await self.push_update({"callback_query": query})
 
     def messages_to(self, user_id: int) -> list[BotMessage]:
-        return list(self.sent.get(user_id, []))
+        return self.outbox.to(user_id)
 
     async def wait_for_messages(self, user_id: int, count: int, timeout: float = 10.0) -> list[BotMessage]:
-        return await wait_for_sent(self.sent, user_id, count, timeout)
+        return await self.outbox.wait(user_id, count, timeout)
 
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)
@@ -286,7 +286,7 @@ class TelegramEmulator(LoopbackServer):
         markup = params.get("reply_markup")
         parsed = json.loads(markup) if isinstance(markup, str) and markup else markup
         message = BotMessage(next(self.message_ids), chat_id, text, params.get("parse_mode"), parsed, photo)
-        self.sent.setdefault(chat_id, []).append(message)
+        self.outbox.record(chat_id, message)
         body: dict[str, Any] = {"message_id": message.message_id, "date": message.date,
                                 "chat": {"id": chat_id, "type": "private"},
                                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "Promo"}}

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.emulators.server import LoopbackServer, wait_for_sent
+from bots.emulators.server import LoopbackServer, Outbox
 
 GROUP_ID = 220_000_001
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -50,7 +50,7 @@ class VkEmulator(LoopbackServer):
         self.arrived = asyncio.Condition()
         self.message_ids = itertools.count(1)
         self.conversation_ids: dict[int, itertools.count[int]] = {}
-        self.sent: dict[int, list[VkBotMessage]] = {}
+        self.outbox: Outbox[VkBotMessage] = Outbox()
         self.by_random_id: dict[tuple[int, int], VkBotMessage] = {}
         self.files: dict[str, bytes] = {}
         self.blocked: set[int] = set()
@@ -126,10 +126,10 @@ class VkEmulator(LoopbackServer):
         return await self._push(user_id, "", attachments=[sticker])
 
     def messages_to(self, user_id: int) -> list[VkBotMessage]:
-        return list(self.sent.get(user_id, []))
+        return self.outbox.to(user_id)
 
     async def wait_for_messages(self, user_id: int, count: int, timeout: float = 10.0) -> list[VkBotMessage]:
-        return await wait_for_sent(self.sent, user_id, count, timeout)
+        return await self.outbox.wait(user_id, count, timeout)
 
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)
@@ -251,7 +251,7 @@ class VkEmulator(LoopbackServer):
                     action["payload"] = json.dumps(action["payload"], ensure_ascii=False)  # VK keeps it a string
         message = VkBotMessage(next(self.message_ids), peer_id, text, keyboard, random_id,
                                str(params.get("attachment") or ""))
-        self.sent.setdefault(peer_id, []).append(message)
+        self.outbox.record(peer_id, message)
         if random_id:
             self.by_random_id[(peer_id, random_id)] = message
         return message
