@@ -190,6 +190,9 @@ def main() -> int:
             return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    vkbottle_log = logging.getLogger("vkbottle")
+    vkbottle_log.handlers.clear()  # vkbottle adds its own console handler at import: log once, through ours
+    vkbottle_log.setLevel(logging.WARNING)
     try:
         asyncio.run(serve(settings))
     except StorageError as e:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -64,8 +64,7 @@ class InboundEvent:
     def button(cls, channel: Channel, account_id: str, payload: str, **extra: Any) -> InboundEvent:
         """A pressed button; a payload that looks like a command acts as that command."""
         if payload.startswith("/"):
-            event = cls.from_text(channel, account_id, payload, **extra)
-            return InboundEvent(**{**event.__dict__, "payload": payload})
+            return replace(cls.from_text(channel, account_id, payload, **extra), payload=payload)
         return cls(channel, account_id, EventKind.BUTTON, payload=payload, **extra)
 
     def describe(self) -> str:

@@ -8,12 +8,13 @@ Every refusal says exactly why.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from core.engine import Context
 from core.errors import Reject
 from core.events import EventKind
-from core.machine import Scenario, State, on
+from core.machine import Action, Scenario, State, on
 from core.scenarios.registration import said_yes
 from promo import ledger
 from promo.campaigns import Refused, judge
@@ -85,7 +86,9 @@ async def manual_time(ctx: Context) -> None:
     raise Reject("receipt.bad_manual_time")
 
 
-def _manual_step(key: str, check, template: str):  # type: ignore[no-untyped-def]
+def _manual_step(key: str, check: Callable[[str], object], template: str) -> Action:
+    """One step of the manual chain: ``check`` the typed value, keep it under ``key``."""
+
     async def step(ctx: Context) -> None:
         value = ctx.event.text.strip()
         try:
