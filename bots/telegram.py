@@ -1,7 +1,7 @@
 """Telegram through aiogram 3: updates -> ``InboundEvent``; rendered messages -> Bot API calls.
 
-Polling by default; webhook mode registers aiogram's handler (which checks the
-``X-Telegram-Bot-Api-Secret-Token`` header) on our web app.
+Polling by default (``bots.telegram_polling``: one unreadable update cannot stall it);
+webhook mode registers aiogram's handler, which checks ``X-Telegram-Bot-Api-Secret-Token``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bots.inflight import InFlight
-from bots.restart import poll_until_stopped
+from bots.telegram_polling import UpdatePoller, chat_of
 from core.delivery import DELIVERED, DeliveryResult, Outcome
 from core.events import Channel, EventKind, InboundEvent, OutgoingMessage, SharedContact
 from core.templates import Rendered
@@ -74,6 +74,7 @@ class TelegramChannel:
         self.inflight = InFlight()
         self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.include_router(self._router())
+        self.poller = UpdatePoller(self.bot, self.dispatcher, self._on_malformed)
         self._polling: asyncio.Task[None] | None = None
 
     # inbound ---------------------------------------------------------------------------------
@@ -139,8 +140,14 @@ class TelegramChannel:
             await self.bot.delete_webhook(drop_pending_updates=False)
         except (TelegramAPIError, OSError, TimeoutError) as e:
             log.warning("telegram: deleteWebhook failed (%s); polling anyway", e)
-        self._polling = asyncio.create_task(poll_until_stopped(lambda: self.dispatcher.start_polling(
-            self.bot, handle_signals=False, close_bot_session=False, polling_timeout=25), "telegram"))
+        self._polling = asyncio.create_task(self.poller.run())
+
+    async def _on_malformed(self, raw: dict[str, Any]) -> None:
+        """An update aiogram cannot read still gets an answer, if it says which chat it came from."""
+        chat = chat_of(raw)
+        if chat is not None:
+            await self._apply(InboundEvent(Channel.TELEGRAM, str(chat), EventKind.UNSUPPORTED,
+                                           update_id=str(raw["update_id"])))
 
     def register_webhook(self, app: web.Application, path: str, secret: str) -> None:
         SimpleRequestHandler(self.dispatcher, self.bot, secret_token=secret).register(app, path=path)
@@ -150,11 +157,9 @@ class TelegramChannel:
 
     async def stop(self, grace: float = 10.0) -> None:
         if self._polling is not None:
-            if self.dispatcher._running_lock.locked():
-                await self.dispatcher.stop_polling()
-            self._polling.cancel()  # between two tries there is no polling to stop, only the wait
+            self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
-        if not await self.inflight.drained(grace):
+        if not await self.poller.drained(grace) or not await self.inflight.drained(grace):
             log.warning("telegram: events still running after %.0fs; they will be redelivered", grace)
         await self.bot.session.close()
 

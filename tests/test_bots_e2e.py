@@ -310,3 +310,20 @@ async def test_a_hint_with_a_picture_goes_out_as_a_photo(platform, emulators) ->
     assert vk_hint.attachment.startswith("photo-") and "QR" in vk_hint.text
     uploads = [method for _, method, _ in vk.calls if method.startswith("photos.")]
     assert uploads == ["photos.getMessagesUploadServer", "photos.saveMessagesPhoto"]
+
+
+@pytest.mark.filterwarnings("ignore:Detected unknown update type")
+async def test_a_malformed_update_is_answered_and_does_not_stall_polling(platform, emulators) -> None:
+    telegram, vk = emulators
+    telegram.set_user(TG_USER, "Анна")
+    await telegram.push_update({"message": {"message_id": 1, "text": "no date",
+                                            "chat": {"id": TG_USER, "type": "private"}}})
+    await telegram.push_update({"no_such_kind": True})
+    await telegram.user_text(TG_USER, "/start")
+    unreadable, consent = await telegram.wait_for_messages(TG_USER, 2)
+    assert "не могу" in unreadable.text and "согласие" in consent.text
+    vk.events.append((vk.ts + 1, {"type": "message_new", "object": {"message": "garbage"}}))
+    vk.ts += 1
+    await vk.user_text(VK_USER, "привет")
+    (consent_vk,) = await vk.wait_for_messages(VK_USER, 1)
+    assert "согласие" in consent_vk.text
