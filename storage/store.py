@@ -88,6 +88,9 @@ class SqlStore:
 class SqlTransaction:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The session's identity map holds rows weakly; rows we hand out as records are kept here,
+        # so saving them later in this transaction needs no second SELECT.
+        self._loaded: list[Any] = []
 
     # updates ---------------------------------------------------------------------------------
 
@@ -106,6 +109,7 @@ class SqlTransaction:
         if found is None:
             return None
         account, person = found
+        self._loaded += (account, person)
         return _record(Account, account, channel=channel), _record(Person, person)
 
     async def find_account(self, channel: Channel, external_id: str) -> Account | None:
@@ -117,6 +121,7 @@ class SqlTransaction:
         row = PersonRow(locale=locale, created_at=now, phone_verified=False, email_verified=False)
         self.session.add(row)
         await self.session.flush()
+        self._loaded.append(row)
         return _record(Person, row)
 
     async def add_account(self, person_id: int, channel: Channel, external_id: str,
@@ -125,6 +130,7 @@ class SqlTransaction:
                                 display_name=display_name[:128], created_at=now)
         self.session.add(row)
         await self.session.flush()
+        self._loaded.append(row)
         return _record(Account, row, channel=channel)
 
     async def save_account(self, account: Account) -> None:
@@ -139,6 +145,7 @@ class SqlTransaction:
 
     async def get_person(self, person_id: int) -> Person:
         row = await self.session.get_one(PersonRow, person_id)
+        self._loaded.append(row)
         return _record(Person, row)
 
     async def save_person(self, person: Person) -> None:
