@@ -14,7 +14,7 @@ from core.errors import ScenarioDeclarationError
 from core.events import EventKind
 
 if TYPE_CHECKING:
-    from core.engine import Context
+    from core.context import Context
 
 # An action does the work of a transition; it may return the name of another
 # declared target (see ``Transition.also``) to branch, or None for ``to``.

@@ -5,7 +5,8 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from core.engine import Context, Engine
+from core.context import Context
+from core.engine import Engine
 from core.errors import ScenarioDeclarationError
 from core.events import Channel, EventKind, InboundEvent
 from core.machine import Scenario, State, on

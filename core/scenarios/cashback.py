@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.engine import Context
+from core.context import Context
 from core.errors import Reject
 from core.events import EventKind
 from core.machine import Scenario, State, on

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from core.engine import Context
+from core.context import Context
 from core.errors import Reject
 from core.events import EventKind
 from core.identity import LinkCode, looks_like_link_code, new_link_code

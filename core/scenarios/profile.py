@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.engine import Context
+from core.context import Context
 from core.machine import Scenario, State
 
 CHANNEL_NAMES = {"telegram": "Telegram", "vk": "VK", "email": "E-mail", "sms": "SMS", "web": "Web"}

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from core.engine import Context
+from core.context import Context
 from core.errors import Reject
 from core.events import EventKind
 from core.machine import Action, Scenario, State, on

@@ -7,7 +7,7 @@ with the way to link accounts instead, so one number is always one participant.
 
 from __future__ import annotations
 
-from core.engine import Context
+from core.context import Context
 from core.errors import Reject
 from core.events import EventKind
 from core.identity import normalise_email, normalise_name, normalise_phone
