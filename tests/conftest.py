@@ -40,31 +40,36 @@ def _postgres_answers() -> bool:
 
 
 POSTGRES_PRESENT = _postgres_answers()
-_postgres_outcomes: dict[str, int] = {"collected": 0, "skipped": 0}
+_postgres_tests = {"candidates": 0, "selected": 0, "skipped": 0}
 
 
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselect anything: deselecting them is not running them
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("database") == "postgresql":
             item.add_marker(pytest.mark.postgres)
-            _postgres_outcomes["collected"] += 1
+            _postgres_tests["candidates"] += 1
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _postgres_tests["selected"] = sum(1 for item in session.items if item.get_closest_marker("postgres"))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped and "postgres" in report.keywords:
-        _postgres_outcomes["skipped"] += 1
+        _postgres_tests["skipped"] += 1
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not POSTGRES_PRESENT or session.testscollected == 0:
-        return
-    if _postgres_outcomes["collected"] == 0 and not session.config.option.keyword:
-        return  # a run of files that hold no database tests
-    if _postgres_outcomes["skipped"] or _postgres_outcomes["collected"] == 0:
+    counts = _postgres_tests
+    if not POSTGRES_PRESENT or counts["candidates"] == 0:
+        return  # no PostgreSQL here, or a run of tests that have no PostgreSQL variant
+    if counts["skipped"] or counts["selected"] < counts["candidates"]:
         session.config.pluginmanager.get_plugin("terminalreporter").write_line(
-            f"FAILED: PostgreSQL answers at {POSTGRES_URL} but its tests did not all run "
-            f"({_postgres_outcomes})", red=True)
+            f"FAILED: PostgreSQL answers at {POSTGRES_URL} but not all of its tests ran "
+            f"({counts['candidates']} collected, {counts['selected']} selected, {counts['skipped']} skipped)",
+            red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
