@@ -121,13 +121,16 @@ class Outbox:
         self._wake.set()
 
     async def _send_submitted(self, messages: list[QueuedMessage]) -> None:
-        for group in _by_address(messages).values():
-            address = _address(group[0])
-            lock = self._addresses.get(address)
-            if lock is None:
-                lock = self._addresses[address] = asyncio.Lock()
-            async with lock:
-                self._decided.extend(await self._deliver_in_order(group))
+        await asyncio.gather(*(self._send_group(group) for group in _by_address(messages).values()))
+
+    async def _send_group(self, group: list[QueuedMessage]) -> None:
+        """One address's messages, in order, never interleaved with another batch for the same address."""
+        address = _address(group[0])
+        lock = self._addresses.get(address)
+        if lock is None:
+            lock = self._addresses[address] = asyncio.Lock()
+        async with lock:
+            self._decided.extend(await self._deliver_in_order(group))
         self._has_decisions.set()
 
     async def _record_forever(self) -> None:
@@ -151,18 +154,12 @@ class Outbox:
                 return
 
     async def deliver_due(self) -> int:
-        """One pass: claim what is due, deliver it, record every outcome in one transaction."""
+        """One pass: claim what is due (leased, so nobody else takes it) and deliver it."""
         now = self.clock()
         async with self.store.transaction() as tx:
             batch = await tx.claim_due_messages(now, now + DELIVERY_LEASE, BATCH)
-        if not batch:
-            return 0
         # one address at a time keeps a person's messages in order; different people go in parallel
-        groups = await asyncio.gather(*(self._deliver_in_order(group) for group in _by_address(batch).values()))
-        async with self.store.transaction() as tx:
-            for decisions in groups:
-                for decision in decisions:
-                    await decision.record(tx, self.clock())
+        await asyncio.gather(*(self._send_group(group) for group in _by_address(batch).values()))
         return len(batch)
 
     async def _deliver_in_order(self, messages: list[QueuedMessage]) -> list[Decision]:

@@ -112,11 +112,6 @@ class SqlTransaction:
         self._loaded += (account, person)
         return _record(Account, account, channel=channel), _record(Person, person)
 
-    async def find_account(self, channel: Channel, external_id: str) -> Account | None:
-        row = await self.session.scalar(select(ChannelAccountRow).where(
-            ChannelAccountRow.channel == channel.value, ChannelAccountRow.external_id == external_id))
-        return None if row is None else _record(Account, row, channel=Channel(row.channel))
-
     async def create_person(self, locale: str, now: datetime) -> Person:
         row = PersonRow(locale=locale, created_at=now, phone_verified=False, email_verified=False)
         self.session.add(row)
