@@ -1,9 +1,10 @@
-"""Starts the platform: storage, the scenario engine, the outbox, both bots and the web app, in one loop.
+"""The platform's composition root: ``bootstrap`` builds everything once, ``serve`` runs it, the CLI manages it.
 
-    python run.py
+    python run.py                  # run the bots, the outbox and the web app (the sandbox without tokens)
+    python run.py --help           # managers' commands: payouts, receipts awaiting moderation, …
 
-With no bot tokens configured it runs the sandbox: both bots talk to built-in
-Telegram and VK emulators, and http://127.0.0.1:8080/sandbox lets you chat with them.
+With no channel configured it runs the sandbox: Telegram and VK talk to built-in emulators,
+and http://127.0.0.1:8080/sandbox lets you chat with them.
 """
 
 from __future__ import annotations
@@ -12,198 +13,340 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, TypeVar
 
+import typer
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bots.emulators.telegram_api import TelegramEmulator
-from bots.emulators.vk_api import VkEmulator
+from bots.channel import Channel, ChannelPlugin, Mode
 from bots.receipt_check import HttpReceiptVerifier
-from bots.telegram import TelegramChannel
-from bots.vk import VkChannel
+from bots.registry import CHANNELS
+from bots.sandbox import Sandbox, start_sandbox
 from bots.web.app import build_app
-from bots.web.sandbox import attach_sandbox
-from core.delivery import ChannelSender
+from core import moderation
+from core.channels import ChannelDirectory
 from core.engine import Engine
+from core.group_commit import GroupCommit
+from core.heartbeat import Heartbeat, new_worker_id
+from core.intake import Intake
 from core.outbox import Outbox
-from core.scenarios import all_scenarios
+from core.payouts import as_csv, mark_paid, payouts_due
+from core.photos import PhotoReader
+from core.ports import ReceiptStatus, Store
+from core.scenarios import catalog
+from core.services import Services
 from core.settings import Settings, describe_error
 from core.templates import Templates
 from core.verification import ReceiptChecker
-from storage.database import StorageError, create_engine, migrate, session_factory
-from storage.payouts import as_csv, mark_paid, payouts_due
-from storage.store import SqlStore
+from storage.database import StorageError, create_engine, migrate
+from storage.sql import SqlStore
 
 log = logging.getLogger("promo")
-SANDBOX_TELEGRAM_TOKEN = "123456789:sandbox-token"
-SANDBOX_VK_TOKEN = "sandbox-token"
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Platform:
-    """Everything ``python run.py`` runs, started and stopped as one."""
+class ConfigurationError(Exception):
+    """A setting is wrong: said in one line naming it."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.channels: dict[str, TelegramChannel | VkChannel] = {}
-        self.emulators: tuple[TelegramEmulator, VkEmulator] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._web: web.AppRunner | None = None
-        self.web_url = ""
+
+class StartupError(Exception):
+    """Something outside the platform stops it from starting (a port taken)."""
+
+
+@dataclass
+class Platform:
+    """Everything ``python run.py`` runs, built by ``bootstrap``, started and stopped as one."""
+
+    settings: Settings
+    database: AsyncEngine
+    store: Store
+    channels: list[Channel]
+    photos: PhotoReader
+    engine: Engine
+    outbox: Outbox
+    intake: Intake
+    heartbeat: Heartbeat
+    checker: ReceiptChecker | None
+    verifier: HttpReceiptVerifier | None
+    app: web.Application
+    listening: socket.socket
+    web_url: str
+    sandbox: Sandbox | None = None
+    _runner: web.AppRunner | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        settings = self.settings
-        self.database = create_engine(settings.database_url)
-        await migrate(self.database)
-        self.store = SqlStore(session_factory(self.database))
-        self.templates = Templates.load(default_locale=settings.locale)
-        self.engine = Engine(self.store, all_scenarios(), settings, clock=utc_now)
-        self.outbox = Outbox(self.store, self.templates, {}, clock=utc_now)
-        self.engine.on_committed = self.outbox.submit
-        if not self.engine.services.qr.has_pyzbar:
-            log.warning("the zbar library is not installed: receipts are read with zxing-cpp alone "
-                        "(apt-get install libzbar0 adds pyzbar as a second reader)")
-        self.verifier: HttpReceiptVerifier | None = None
-        if settings.receipt_check_url:
-            token = settings.receipt_check_token.get_secret_value() if settings.receipt_check_token else ""
-            self.verifier = HttpReceiptVerifier(settings.receipt_check_url, token)
-            checker = ReceiptChecker(self.store, self.verifier, utc_now,
-                                     timedelta(minutes=settings.receipt_check_interval_minutes),
-                                     notify=self.outbox.wake)
-            self._checker: ReceiptChecker | None = checker
-        else:
-            self._checker = None
-
-        app = build_app(settings)
-        telegram_token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
-        vk_token = settings.vk_bot_token.get_secret_value() if settings.vk_bot_token else None
-        telegram_base, vk_base, vk_group = settings.telegram_api_base, settings.vk_api_base, settings.vk_group_id
-        if settings.sandbox_enabled:
-            telegram_emulator, vk_emulator = TelegramEmulator(), VkEmulator()
-            telegram_base, vk_base = await telegram_emulator.start(), await vk_emulator.start()
-            vk_base = vk_emulator.api_url
-            telegram_token, vk_token, vk_group = SANDBOX_TELEGRAM_TOKEN, SANDBOX_VK_TOKEN, vk_emulator.group_id
-            self.emulators = (telegram_emulator, vk_emulator)
-            attach_sandbox(app, telegram_emulator, vk_emulator)
-        if telegram_token:
-            self.channels["telegram"] = TelegramChannel(telegram_token, telegram_base, self.engine.handle)
-        if vk_token:
-            self.channels["vk"] = VkChannel(vk_token, vk_base, vk_group, self.engine.handle)
-        senders: dict[str, ChannelSender] = dict(self.channels)
-        self.outbox.senders = senders
-
-        webhooks = settings.bot_mode == "webhook" and not settings.sandbox_enabled
-        if webhooks:
-            if "telegram" in self.channels:
-                self.channels["telegram"].register_webhook(app, "/webhook/telegram", settings.webhook_path_secret)
-            if "vk" in self.channels:
-                self.channels["vk"].register_callback(app, "/webhook/vk", settings.vk_callback_secret,
-                                                      settings.vk_confirmation_code)
-        self._web = web.AppRunner(app, access_log=None)
-        await self._web.setup()
-        site = web.TCPSite(self._web, settings.web_host, settings.web_port)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.web_url = f"http://{settings.web_host}:{port}"
-
-        self._tasks.append(asyncio.create_task(self.outbox.run()))
-        if self._checker is not None:
-            self._tasks.append(asyncio.create_task(self._checker.run()))
-        if not webhooks:
-            for channel in self.channels.values():
-                await channel.start_polling()
-        log.info("platform started: %s, channels: %s, web: %s%s", self.database.url.get_backend_name(),
-                 ", ".join(self.channels) or "none", self.web_url, " (sandbox: /sandbox)" if self.emulators else "")
+        await self.heartbeat.start()
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, self.listening).start()
+        loops: list[Awaitable[None]] = [self.heartbeat.run(), self.outbox.run(), self.intake.run()]
+        if self.checker is not None:
+            loops.append(self.checker.run())
+        self._tasks = [asyncio.create_task(loop) for loop in loops]  # type: ignore[arg-type]
+        for channel in self.channels:
+            await channel.start(self.intake)
+        log.info("platform started: %s, channels: %s, web: %s%s", self.store.kind,
+                 ", ".join(c.profile.name for c in self.channels) or "none", self.web_url,
+                 " (sandbox: /sandbox)" if self.sandbox else "")
 
     async def stop(self) -> None:
-        """Stop taking updates, finish the ones taken, deliver what is queued, then close."""
-        for channel in self.channels.values():
+        """Stop taking updates, finish the ones taken, send what is being sent, then close."""
+        for channel in self.channels:
             await channel.stop()
-        self.outbox.stop()
-        if self._checker is not None:
-            self._checker.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if not await self.intake.stop():
+            log.warning("some updates were still being processed; they are taken up at the next start")
+        await self.outbox.stop()
+        if self.checker is not None:
+            self.checker.stop()
+        for task in self._tasks:
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.heartbeat.stop()
         if self.verifier is not None:
             await self.verifier.close()
-        if self._web is not None:
-            await self._web.cleanup()
-        if self.emulators is not None:
-            for emulator in self.emulators:
-                await emulator.stop()
+        await self.photos.close()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
         await self.database.dispose()
 
 
-async def serve(settings: Settings) -> None:
-    platform = Platform(settings)
+@dataclass(frozen=True)
+class Configuration:
+    """Every setting, read and checked before anything starts: the platform's and each enabled channel's."""
+
+    settings: Settings
+    channels: list[tuple[ChannelPlugin, Any]]  # each enabled plugin with its own settings
+    plugins: Sequence[ChannelPlugin]  # every plugin known (the sandbox may enable some)
+
+    @property
+    def sandbox(self) -> bool:
+        if self.settings.sandbox is not None:
+            return self.settings.sandbox
+        return not self.channels
+
+
+def configure(settings: Settings | None = None, plugins: Sequence[ChannelPlugin] = CHANNELS) -> Configuration:
+    """Read the environment (and ``.env``); ``ConfigurationError`` names the first wrong setting."""
+    try:
+        settings = settings or Settings()
+    except ValidationError as e:
+        raise ConfigurationError(describe_error(e)) from e
+    chosen = []
+    for plugin in plugins:
+        try:
+            own = plugin.settings()
+        except ValidationError as e:
+            raise ConfigurationError(describe_error(e, plugin.settings.model_config.get("env_prefix", ""))) from e
+        if own.enabled:
+            try:
+                own.check(settings.bot_mode)
+            except ValueError as e:
+                raise ConfigurationError(f"configuration error: {e}") from e
+            chosen.append((plugin, own))
+    return Configuration(settings, chosen, plugins)
+
+
+def listen(settings: Settings) -> socket.socket:
+    """The web app's socket, bound first: the links the bots give out name its real address."""
+    try:
+        return socket.create_server((settings.web_host, settings.web_port), reuse_port=False)
+    except OSError as e:
+        raise StartupError(f"cannot serve on {settings.web_host}:{settings.web_port}: {e.strerror}") from e
+
+
+async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetime] = utc_now) -> Platform:
+    """Build every object with everything it needs, once; nothing is assigned onto an object afterwards."""
+    settings = configuration.settings
+    mode: Mode = settings.bot_mode
+    database = create_engine(settings.database_url)
+    await migrate(database)
+    store = SqlStore(database)
+    chosen = configuration.channels
+    sandbox = await start_sandbox() if configuration.sandbox else None
+    if sandbox is not None:  # the built-in emulators stand in for every channel that has one
+        mode = "polling"
+        chosen = [(plugin, own) for plugin in configuration.plugins
+                  if (own := sandbox.settings_for(plugin.name)) is not None]
+    channels: list[Channel] = [plugin.build(own, mode) for plugin, own in chosen]
+    listening = listen(settings)
+    port = listening.getsockname()[1]
+    web_url = settings.public_url.rstrip("/") if settings.public_url else f"http://{settings.web_host}:{port}"
+    photos = PhotoReader(workers=settings.photo_workers, budget_seconds=settings.photo_decode_seconds,
+                         queue_limit=settings.photo_queue, zone=settings.zone)
+    if not photos.has_pyzbar:
+        log.warning("the zbar library is not installed: receipts are read with zxing-cpp alone "
+                    "(apt-get install libzbar0 adds pyzbar as a second reader)")
+    directory = ChannelDirectory(channel.profile for channel in channels)
+    services = Services(settings.campaign, photos, directory, settings.rules_url or f"{web_url}/rules",
+                        verify_receipts=settings.receipt_check_url is not None)
+    worker_id = new_worker_id()
+    committer = GroupCommit(store)
+    outbox = Outbox(store, Templates.load(default_locale=settings.locale),
+                    {channel.profile.name: channel for channel in channels}, clock=clock, worker_id=worker_id,
+                    committer=committer)
+    engine = Engine(store, catalog(), services, settings, clock=clock, committer=committer, deliver=outbox.submit,
+                    worker_id=worker_id)
+    intake = Intake(store, engine, {channel.bot: channel for channel in channels}, clock=clock,
+                    worker_id=worker_id, committer=committer)
+    verifier, checker = None, None
+    if settings.receipt_check_url:
+        token = settings.receipt_check_token.get_secret_value() if settings.receipt_check_token else ""
+        verifier = HttpReceiptVerifier(settings.receipt_check_url, token)
+        checker = ReceiptChecker(store, verifier, clock, timedelta(minutes=settings.receipt_check_interval_minutes),
+                                 notify=outbox.wake)
+    routes = [route for channel in channels for route in channel.routes(intake)]
+    app = build_app(settings.consent_version, [*routes, *(sandbox.routes() if sandbox else [])])
+    return Platform(settings, database, store, channels, photos, engine, outbox, intake, Heartbeat(store, worker_id,
+                    clock), checker, verifier, app, listening, web_url, sandbox)
+
+
+async def serve(configuration: Configuration) -> None:
+    platform = await bootstrap(configuration)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await platform.start()
-    print(f"ready: {platform.web_url}" + (f"  sandbox: {platform.web_url}/sandbox" if platform.emulators else ""),
-          flush=True)
     try:
+        await platform.start()
+        print(f"ready: {platform.web_url}" + (f"  sandbox: {platform.web_url}/sandbox" if platform.sandbox else ""),
+              flush=True)
         await stop.wait()
     finally:
         log.info("stopping")
         await platform.stop()
 
 
-async def manage(settings: Settings, command: list[str]) -> int:
-    """Managers' commands: ``export-payouts`` (CSV to stdout) and ``payout-paid ID``."""
-    database = create_engine(settings.database_url)
-    await migrate(database)
-    store = SqlStore(session_factory(database))
-    try:
-        if command == ["export-payouts"]:
-            sys.stdout.write(as_csv(await payouts_due(store)))
-            return 0
-        if len(command) == 2 and command[0] == "payout-paid" and command[1].isdigit():
-            if await mark_paid(store, int(command[1]), utc_now()):
-                print(f"payout {command[1]} marked paid")
-                return 0
-            print(f"no requested payout {command[1]}", file=sys.stderr)
-            return 1
-        print("usage: run.py [export-payouts | payout-paid ID]", file=sys.stderr)
-        return 2
-    finally:
-        await database.dispose()
+# the command line --------------------------------------------------------------------------
+
+cli = typer.Typer(help="The promo platform: run it, and manage what it runs.", no_args_is_help=False,
+                  pretty_exceptions_enable=False, add_completion=True)
+receipts_cli = typer.Typer(help="Receipts that wait for a person to decide (no automatic check settled them).")
+cli.add_typer(receipts_cli, name="receipts")
 
 
-def main() -> int:
+def _settings() -> Settings:
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as e:
         print(describe_error(e), file=sys.stderr)
-        return 2
-    if len(sys.argv) > 1:
+        raise typer.Exit(2) from e
+
+
+def _configuration() -> Configuration:
+    try:
+        return configure()
+    except ConfigurationError as e:
+        print(e, file=sys.stderr)
+        raise typer.Exit(2) from e
+
+
+def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    settings = _settings()
+
+    async def run() -> T:
+        database = create_engine(settings.database_url)
         try:
-            return asyncio.run(manage(settings, sys.argv[1:]))
-        except StorageError as e:
-            print(f"start-up error: {e}", file=sys.stderr)
-            return 1
+            await migrate(database)
+            return await work(SqlStore(database))
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except StorageError as e:
+        print(f"start-up error: {e}", file=sys.stderr)
+        raise typer.Exit(1) from e
+
+
+@cli.callback(invoke_without_command=True)
+def main(context: typer.Context) -> None:
+    """Without a command: run the platform until SIGINT or SIGTERM."""
+    if context.invoked_subcommand is not None:
+        return
+    configuration = _configuration()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     vkbottle_log = logging.getLogger("vkbottle")
     vkbottle_log.handlers.clear()  # vkbottle adds its own console handler at import: log once, through ours
     vkbottle_log.setLevel(logging.WARNING)
     try:
-        asyncio.run(serve(settings))
-    except StorageError as e:
+        asyncio.run(serve(configuration))
+    except (StorageError, StartupError) as e:
         print(f"start-up error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"start-up error: cannot serve on {settings.web_host}:{settings.web_port}: {e.strerror}",
-              file=sys.stderr)
-        return 1
-    return 0
+        raise typer.Exit(1) from e
+
+
+@cli.command("export-payouts")
+def export_payouts() -> None:
+    """Print the payouts people requested and nobody has paid yet, as CSV."""
+    sys.stdout.write(as_csv(_with_store(payouts_due)))
+
+
+@cli.command("payout-paid")
+def payout_paid(payout_id: Annotated[int, typer.Argument(help="the payout_id from export-payouts")]) -> None:
+    """Record that the money of one payout was sent."""
+    if not _with_store(lambda store: mark_paid(store, payout_id, utc_now())):
+        print(f"no requested payout {payout_id}", file=sys.stderr)
+        raise typer.Exit(1)
+    print(f"payout {payout_id} marked paid")
+
+
+@receipts_cli.command("list")
+def receipts_list() -> None:
+    """Receipts awaiting moderation: id, person, sum, cashback, when sent."""
+
+    async def waiting(store: Store) -> list[str]:
+        async with store.transaction() as tx:
+            rows = await tx.receipts.with_status(ReceiptStatus.MODERATION)
+        return [f"{r.id}\t{r.person_id}\t{r.sum_kopecks / 100:.2f}\t{r.cashback_kopecks / 100:.2f}\t"
+                f"{r.created_at:%Y-%m-%d %H:%M}" for r in rows]
+
+    print("receipt_id\tperson_id\tsum_rub\tcashback_rub\tsent_at")
+    for line in _with_store(waiting):
+        print(line)
+
+
+@receipts_cli.command("approve")
+def receipts_approve(receipt_id: int) -> None:
+    """Accept a receipt: its cashback becomes available and the person is told."""
+    _decide(lambda tx: moderation.approve(tx, receipt_id, utc_now()), receipt_id)
+
+
+@receipts_cli.command("reject")
+def receipts_reject(receipt_id: int, reason: Annotated[str, typer.Option(help="told to the person")]) -> None:
+    """Refuse a receipt: its cashback is reversed and the person is told why."""
+    _decide(lambda tx: moderation.reject(tx, receipt_id, reason, utc_now()), receipt_id)
+
+
+def _decide(decide: Callable[[Any], Awaitable[moderation.Decision]], receipt_id: int) -> None:
+    async def run(store: Store) -> moderation.Decision | None:
+        async with store.transaction() as tx:
+            try:
+                return await decide(tx)
+            except LookupError:
+                return None
+
+    decision = _with_store(run)
+    if decision is None:
+        print(f"no receipt {receipt_id}", file=sys.stderr)
+        raise typer.Exit(1)
+    print(f"receipt {receipt_id}: {decision.status.value}" + ("" if decision.changed else " (already decided)"))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -1,18 +1,22 @@
-"""Telegram through aiogram 3: updates -> ``InboundEvent``; rendered messages -> Bot API calls.
+"""Telegram through aiogram 3: updates -> the intake -> ``InboundEvent``; rendered messages -> Bot API calls.
 
-Polling by default (``bots.telegram_polling``: one unreadable update cannot stall it);
-webhook mode registers aiogram's handler, which checks ``X-Telegram-Bot-Api-Secret-Token``.
+Polling by default (``bots.telegram_polling``: an update is acknowledged only once stored).
+In webhook mode our endpoint checks ``X-Telegram-Bot-Api-Secret-Token``, stores the update,
+and answers 200 only then: a body that is not an update gets 400, a database that is away
+gets 503 (Telegram sends it again). A stored update is read back through aiogram's
+``Dispatcher``; one aiogram cannot parse is still answered when its chat can be found.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Any
 
-from aiogram import Bot, Dispatcher, F, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -34,21 +38,50 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     Update,
 )
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import SettingsConfigDict
 
-from bots.inflight import InFlight
+from bots.channel import ChannelPlugin, ChannelSettings, Mode
 from bots.telegram_polling import UpdatePoller, chat_of
-from core.delivery import DELIVERED, DeliveryResult, Outcome
-from core.events import Channel, EventKind, InboundEvent, OutgoingMessage, SharedContact
+from core.channels import ChannelName, ChannelProfile, TextFormat
+from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
+from core.events import EventKind, InboundEvent, SharedContact
+from core.intake import Intake
+from core.ports import InboxEntry, NewUpdate
+from core.settings import http_url
 from core.templates import Rendered
 
 log = logging.getLogger(__name__)
 
+TELEGRAM = ChannelName("telegram")
+PROFILE = ChannelProfile(TELEGRAM, "Telegram", TextFormat.HTML, max_text=4096, max_label=64,
+                         contact_button=True, images=True)
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # the Bot API's own download limit
 CALLBACK_DATA_LIMIT = 64
 CAPTION_LIMIT = 1024  # longer texts go as a message without the picture
-Handle = Callable[[InboundEvent], Awaitable[list[OutgoingMessage]]]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class TelegramSettings(ChannelSettings):
+    model_config = SettingsConfigDict(env_prefix="TELEGRAM_", env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore", populate_by_name=True)
+
+    bot_token: SecretStr | None = None
+    api_base: str = "https://api.telegram.org"
+    webhook_secret: str = Field("", validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "WEBHOOK_PATH_SECRET",
+                                                                    "webhook_secret"))
+    webhook_path: str = "/webhook/telegram"
+
+    _api_base = field_validator("api_base")(http_url)
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+    def check(self, mode: Mode) -> None:
+        if mode == "webhook" and len(self.webhook_secret) < 16:
+            raise ValueError("WEBHOOK_PATH_SECRET: webhook mode needs a secret of 16+ characters")
 
 
 def keyboard(message: Rendered) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
@@ -65,129 +98,163 @@ def keyboard(message: Rendered) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | 
 
 
 class TelegramChannel:
-    channel = Channel.TELEGRAM
+    profile = PROFILE
 
-    def __init__(self, token: str, api_base: str, handle: Handle) -> None:
-        server = TelegramAPIServer.from_base(api_base.rstrip("/"))
-        self.bot = Bot(token, session=AiohttpSession(api=server))
-        self.handle = handle
-        self.inflight = InFlight()
+    def __init__(self, settings: TelegramSettings, mode: Mode) -> None:
+        assert settings.bot_token is not None
+        token = settings.bot_token.get_secret_value()
+        server = TelegramAPIServer.from_base(settings.api_base.rstrip("/"))
+        self.bot_api = Bot(token, session=AiohttpSession(api=server))
+        self.bot = f"telegram:{token.split(':', 1)[0]}"  # the bot's id: a new token of the same bot keeps it
+        self.settings = settings
+        self.mode = mode
         self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.include_router(self._router())
-        self.poller = UpdatePoller(self.bot, self.dispatcher, self._on_malformed)
         self._polling: asyncio.Task[None] | None = None
 
-    # inbound ---------------------------------------------------------------------------------
+    # receiving ---------------------------------------------------------------------------
+
+    def routes(self, intake: Intake) -> Sequence[web.AbstractRouteDef]:
+        if self.mode != "webhook":
+            return []
+        secret = self.settings.webhook_secret.encode()
+
+        async def webhook(request: web.Request) -> web.Response:
+            if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret):
+                return web.Response(status=401, text="wrong secret token")
+            try:
+                update = await request.json()
+            except ValueError:
+                return web.Response(status=400, text="the body is not JSON")
+            if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+                return web.Response(status=400, text="not a Telegram update")
+            try:
+                await intake.receive(self.bot, [self._stored(update)])
+            except Exception:  # not stored: Telegram must send it again
+                log.exception("telegram: a webhook update could not be stored")
+                return web.Response(status=503, text="try again")
+            return web.Response(text="ok")
+
+        return [web.post(self.settings.webhook_path, webhook)]
+
+    async def start(self, intake: Intake) -> None:
+        if self.mode == "webhook":
+            return
+        try:  # polling needs no webhook; a server without this method, or not up yet, is no reason to stop
+            await self.bot_api.delete_webhook(drop_pending_updates=False)
+        except (TelegramAPIError, OSError, TimeoutError) as e:
+            log.warning("telegram: deleteWebhook failed (%s); polling anyway", e)
+
+        async def store(updates: list[dict[str, Any]]) -> None:
+            await intake.receive(self.bot, [self._stored(update) for update in updates])
+
+        poller = UpdatePoller(self.bot_api, store, self.dispatcher.resolve_used_update_types())
+        self._polling = asyncio.create_task(poller.run())
+
+    @staticmethod
+    def _stored(update: dict[str, Any]) -> NewUpdate:
+        chat = chat_of(update)
+        return NewUpdate(str(update["update_id"]), str(chat) if chat is not None else None, update)
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+        await self.bot_api.session.close()
+
+    # reading a stored update ---------------------------------------------------------------
+
+    async def read(self, entry: InboxEntry) -> InboundEvent | None:
+        try:
+            update = Update.model_validate(entry.raw, context={"bot": self.bot_api})
+        except ValidationError as e:
+            log.warning("telegram: update %s could not be read: %s", entry.update_id, e.errors()[:1])
+            chat = chat_of(entry.raw)
+            if chat is None:
+                return None
+            return InboundEvent(TELEGRAM, str(chat), EventKind.UNSUPPORTED, update_id=entry.update_id)
+        sink: list[InboundEvent] = []
+        await self.dispatcher.feed_update(self.bot_api, update, sink=sink)
+        return sink[0] if sink else None
 
     def _router(self) -> Router:
         router = Router(name="core")
-        router.message.filter(F.chat.type == "private")
         router.message.register(self._on_message)
         router.callback_query.register(self._on_button)
         return router
-
-    async def _apply(self, event: InboundEvent) -> None:
-        await self.inflight.run(self.handle(event))
 
     @staticmethod
     def _who(user: Any, update: Update) -> dict[str, Any]:
         return {"update_id": str(update.update_id), "display_name": (user.full_name if user else "")[:128],
                 "locale_hint": user.language_code if user else None}
 
-    async def _on_message(self, message: Message, event_update: Update) -> None:
+    async def _on_message(self, message: Message, event_update: Update, sink: list[InboundEvent]) -> None:
+        if message.chat.type != "private":  # checked here: aiogram runs a plain filter in a thread
+            return
         user = message.from_user
         account = str(message.chat.id)
         who = self._who(user, event_update)
         if message.text is not None:
-            await self._apply(InboundEvent.from_text(Channel.TELEGRAM, account, message.text, **who))
+            sink.append(InboundEvent.from_text(TELEGRAM, account, message.text, **who))
         elif message.contact is not None:
             own = user is not None and message.contact.user_id == user.id
             contact = SharedContact(message.contact.phone_number, own)
-            await self._apply(InboundEvent(Channel.TELEGRAM, account, EventKind.CONTACT, contact=contact, **who))
+            sink.append(InboundEvent(TELEGRAM, account, EventKind.CONTACT, contact=contact, **who))
         elif message.photo or (message.document and (message.document.mime_type or "").startswith("image/")):
             file = message.photo[-1] if message.photo else message.document
-            await self._apply(await self._photo_event(account, file, who))
+            sink.append(await self._photo_event(account, file, who))
         else:
-            await self._apply(InboundEvent(Channel.TELEGRAM, account, EventKind.UNSUPPORTED, **who))
+            sink.append(InboundEvent(TELEGRAM, account, EventKind.UNSUPPORTED, **who))
 
     async def _photo_event(self, account: str, file: Any, who: dict[str, Any]) -> InboundEvent:
         if (file.file_size or 0) > MAX_PHOTO_BYTES:
-            return InboundEvent(Channel.TELEGRAM, account, EventKind.PHOTO, attachment_error="too_large", **who)
+            return InboundEvent(TELEGRAM, account, EventKind.PHOTO, attachment_error="too_large", **who)
         try:
-            buffer = await self.bot.download(file.file_id, destination=io.BytesIO())
+            buffer = await self.bot_api.download(file.file_id, destination=io.BytesIO())
         except (TelegramAPIError, OSError, TimeoutError) as e:
             log.warning("photo download failed: %s", e)
-            return InboundEvent(Channel.TELEGRAM, account, EventKind.PHOTO, attachment_error="download_failed",
-                                **who)
+            return InboundEvent(TELEGRAM, account, EventKind.PHOTO, attachment_error="download_failed", **who)
         data = buffer.getvalue() if buffer else b""
         if len(data) > MAX_PHOTO_BYTES:
-            return InboundEvent(Channel.TELEGRAM, account, EventKind.PHOTO, attachment_error="too_large", **who)
-        return InboundEvent(Channel.TELEGRAM, account, EventKind.PHOTO, photo=data, **who)
+            return InboundEvent(TELEGRAM, account, EventKind.PHOTO, attachment_error="too_large", **who)
+        return InboundEvent(TELEGRAM, account, EventKind.PHOTO, photo=data, **who)
 
-    async def _on_button(self, query: CallbackQuery, event_update: Update) -> None:
+    async def _on_button(self, query: CallbackQuery, event_update: Update, sink: list[InboundEvent]) -> None:
         try:
-            await query.answer()  # stops the button's spinner; harmless if it fails
+            await query.answer()  # stops the button's spinner; harmless if it fails (or was answered before)
         except TelegramAPIError as e:
             log.debug("answerCallbackQuery failed: %s", e)
         chat_id = query.message.chat.id if query.message else query.from_user.id
         who = self._who(query.from_user, event_update)
-        await self._apply(InboundEvent.button(Channel.TELEGRAM, str(chat_id), query.data or "", **who))
+        sink.append(InboundEvent.button(TELEGRAM, str(chat_id), query.data or "", **who))
 
-    # polling and webhooks --------------------------------------------------------------------
-
-    async def start_polling(self) -> None:
-        try:  # polling needs no webhook; a server without this method, or not up yet, is no reason to stop
-            await self.bot.delete_webhook(drop_pending_updates=False)
-        except (TelegramAPIError, OSError, TimeoutError) as e:
-            log.warning("telegram: deleteWebhook failed (%s); polling anyway", e)
-        self._polling = asyncio.create_task(self.poller.run())
-
-    async def _on_malformed(self, raw: dict[str, Any]) -> None:
-        """An update aiogram cannot read still gets an answer, if it says which chat it came from."""
-        chat = chat_of(raw)
-        if chat is not None:
-            await self._apply(InboundEvent(Channel.TELEGRAM, str(chat), EventKind.UNSUPPORTED,
-                                           update_id=str(raw["update_id"])))
-
-    def register_webhook(self, app: web.Application, path: str, secret: str) -> None:
-        SimpleRequestHandler(self.dispatcher, self.bot, secret_token=secret).register(app, path=path)
-
-    async def feed_webhook_update(self, update: dict[str, Any]) -> None:
-        await self.dispatcher.feed_raw_update(self.bot, update)
-
-    async def stop(self, grace: float = 10.0) -> None:
-        if self._polling is not None:
-            self._polling.cancel()
-            await asyncio.gather(self._polling, return_exceptions=True)
-        if not await self.poller.drained(grace) or not await self.inflight.drained(grace):
-            log.warning("telegram: events still running after %.0fs; they will be redelivered", grace)
-        await self.bot.session.close()
-
-    # outbound --------------------------------------------------------------------------------
+    # sending -----------------------------------------------------------------------------
 
     async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
         parse_mode = "HTML" if message.is_html else None
         try:
             if message.image is not None and len(message.text) <= CAPTION_LIMIT:
-                await self.bot.send_photo(chat_id=int(account_id),
-                                          photo=BufferedInputFile(message.image, message.image_name or "image.png"),
-                                          caption=message.text, parse_mode=parse_mode,
-                                          reply_markup=keyboard(message))
+                await self.bot_api.send_photo(chat_id=int(account_id), photo=BufferedInputFile(
+                    message.image, message.image_name or "image.png"), caption=message.text, parse_mode=parse_mode,
+                    reply_markup=keyboard(message))
             else:
-                await self.bot.send_message(chat_id=int(account_id), text=message.text, parse_mode=parse_mode,
-                                            reply_markup=keyboard(message))
+                await self.bot_api.send_message(chat_id=int(account_id), text=message.text, parse_mode=parse_mode,
+                                                reply_markup=keyboard(message))
         except TelegramForbiddenError as e:
-            return DeliveryResult(Outcome.UNREACHABLE, detail=e.message)
+            return DeliveryResult(DeliveryOutcome.UNREACHABLE, detail=e.message)
         except TelegramRetryAfter as e:
-            return DeliveryResult(Outcome.RETRY, retry_after=float(e.retry_after), detail="429")
+            return DeliveryResult(DeliveryOutcome.RETRY, retry_after=float(e.retry_after), detail="429")
         except (TelegramNetworkError, TelegramServerError) as e:
-            return DeliveryResult(Outcome.RETRY, detail=str(e))
+            return DeliveryResult(DeliveryOutcome.RETRY, detail=str(e))
         except (TelegramNotFound, TelegramBadRequest) as e:
             if "chat not found" in e.message.lower() or "user is deactivated" in e.message.lower():
-                return DeliveryResult(Outcome.UNREACHABLE, detail=e.message)
-            return DeliveryResult(Outcome.FAILED, detail=e.message)
+                return DeliveryResult(DeliveryOutcome.UNREACHABLE, detail=e.message)
+            return DeliveryResult(DeliveryOutcome.FAILED, detail=e.message)
         except TelegramAPIError as e:
-            return DeliveryResult(Outcome.FAILED, detail=e.message)
+            return DeliveryResult(DeliveryOutcome.FAILED, detail=e.message)
         except (OSError, TimeoutError) as e:
-            return DeliveryResult(Outcome.RETRY, detail=repr(e))
+            return DeliveryResult(DeliveryOutcome.RETRY, detail=repr(e))
         return DELIVERED
+
+
+PLUGIN = ChannelPlugin("telegram", TelegramSettings, TelegramChannel)

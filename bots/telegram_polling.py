@@ -1,9 +1,9 @@
-"""Telegram long polling that one malformed update cannot stop.
+"""Telegram long polling that acknowledges an update only once it is stored, and that one bad update cannot stop.
 
-aiogram's own loop parses a whole ``getUpdates`` batch at once: an update it
-cannot parse fails the batch, and the same batch comes back forever. Here each
-update is parsed on its own and handed to the aiogram ``Dispatcher``; a broken
-one goes to ``on_malformed`` and is confirmed like any other.
+aiogram's own loop parses a whole ``getUpdates`` batch at once (one update it cannot parse
+fails the batch forever) and moves the offset on as soon as updates are started. Here the
+batch comes back as plain dicts, goes to ``store`` (the durable intake), and only then does
+the next ``getUpdates`` carry the offset that tells Telegram they arrived.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.methods.base import TelegramMethod
-from aiogram.types import Update
-from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 
 MAX_DELAY = 60.0
+Store = Callable[[list[dict[str, Any]]], Awaitable[object]]
 
 
 class GetRawUpdates(TelegramMethod[list[dict[str, Any]]]):
@@ -36,58 +35,38 @@ class GetRawUpdates(TelegramMethod[list[dict[str, Any]]]):
 
 
 class UpdatePoller:
-    def __init__(self, bot: Bot, dispatcher: Dispatcher,
-                 on_malformed: Callable[[dict[str, Any]], Awaitable[None]], timeout: int = 25) -> None:
+    def __init__(self, bot: Bot, store: Store, allowed_updates: list[str], timeout: int = 25) -> None:
         self.bot = bot
-        self.dispatcher = dispatcher
-        self.on_malformed = on_malformed
+        self.store = store
+        self.allowed_updates = allowed_updates
         self.timeout = timeout
-        self._working: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
-        request = GetRawUpdates(timeout=self.timeout, allowed_updates=self.dispatcher.resolve_used_update_types())
+        request = GetRawUpdates(timeout=self.timeout, allowed_updates=self.allowed_updates)
         request_timeout = int(self.bot.session.timeout + self.timeout)
         delay = 1.0
         while True:
             try:
                 batch = await self.bot(request, request_timeout=request_timeout)
+                updates = [raw for raw in batch if isinstance(raw, dict) and isinstance(raw.get("update_id"), int)]
+                if len(updates) < len(batch):
+                    log.warning("telegram: %d updates without an update_id were dropped", len(batch) - len(updates))
+                if updates:
+                    await self.store(updates)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # the server is down, restarting, or answered nonsense: ask again later
-                log.warning("telegram: getUpdates failed (%s); again in %.0fs", e, delay)
+            except Exception as e:  # the server or the database is away: nothing is acknowledged, ask again
+                log.warning("telegram: polling failed (%s); again in %.0fs", e, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_DELAY)
                 continue
             delay = 1.0
-            for raw in batch:
-                update_id = raw.get("update_id") if isinstance(raw, dict) else None
-                if not isinstance(update_id, int):
-                    log.warning("telegram: an update without an update_id was dropped: %.200r", raw)
-                    continue
-                request.offset = update_id + 1
-                try:
-                    update = Update.model_validate(raw, context={"bot": self.bot})
-                except ValidationError as e:
-                    log.warning("telegram: update %s could not be read: %s", update_id, e.errors()[:1])
-                    self._spawn(self.on_malformed(raw))
-                    continue
-                self._spawn(self.dispatcher.feed_update(self.bot, update))
-
-    def _spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._working.add(task)
-        task.add_done_callback(self._working.discard)
-
-    async def drained(self, timeout: float) -> bool:
-        """Wait for updates already taken; False when some are still running after ``timeout``."""
-        if not self._working:
-            return True
-        _, pending = await asyncio.wait(set(self._working), timeout=timeout)
-        return not pending
+            if updates:
+                request.offset = max(raw["update_id"] for raw in updates) + 1
 
 
 def chat_of(raw: dict[str, Any]) -> int | None:
-    """The private chat an unreadable update came from, when it can still be found."""
+    """The private chat an update came from, found without parsing it (it may not parse)."""
     for value in raw.values():
         if not isinstance(value, dict):
             continue

@@ -1,37 +1,72 @@
-"""VK through vkbottle: ``message_new`` -> ``InboundEvent``; rendered messages -> ``messages.send``.
+"""VK through vkbottle: Long Poll or Callback API -> the intake -> ``InboundEvent``; messages -> ``messages.send``.
 
-Bots Long Poll by default; Callback API mode serves the confirmation code and
-checks the secret on our web app. ``random_id`` is the outbox id, so a retried
-send never shows twice.
+Long polling is ours, on vkbottle's API client: the ``ts`` a batch ends at is committed with
+the batch, so after a crash polling resumes where the stored updates end (vkbottle's own
+loop writes ``ts`` to a file before the events are handled). The Callback API endpoint
+checks the community and the secret, stores the event, and only then answers "ok". A
+stored event is read back through vkbottle's router. ``random_id`` is the outbox id, so a
+retried send never shows twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Any
 
-from aiohttp import ClientError, web
+from aiohttp import ClientError, ClientTimeout, web
+from pydantic import SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 from vkbottle import API, Bot, Keyboard, OpenLink, PhotoMessageUploader, Text, VKAPIError
 from vkbottle.bot import BotLabeler
-from vkbottle.polling import BotPolling
 from vkbottle_types.events import GroupEventType
 
-from bots.inflight import InFlight
-from bots.restart import poll_until_stopped
-from core.delivery import DELIVERED, DeliveryResult, Outcome
-from core.events import Channel, EventKind, InboundEvent, OutgoingMessage
+from bots.channel import ChannelPlugin, ChannelSettings, Mode
+from core.channels import ChannelName, ChannelProfile, TextFormat
+from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
+from core.events import EventKind, InboundEvent
+from core.intake import Intake
+from core.ports import InboxEntry, NewUpdate
+from core.settings import http_url
 from core.templates import Rendered
 
 log = logging.getLogger(__name__)
 
+VK = ChannelName("vk")
+PROFILE = ChannelProfile(VK, "VK", TextFormat.PLAIN, max_text=4096, max_label=40, images=True)
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
-LABEL_LIMIT = 40
-UNREACHABLE_CODES = {7, 900, 901, 902, 18}  # no permission, blacklisted, privacy, deleted user
+WAIT = 25
+MAX_DELAY = 60.0
+UNREACHABLE_CODES = {7, 18, 900, 901, 902, 917, 932, 945, 985, 987}  # no permission, blacklisted, privacy, deleted…
 RETRY_CODES = {6, 9, 10, 29}  # too many requests, flood control, server error, rate limit
-Handle = Callable[[InboundEvent], Awaitable[list[OutgoingMessage]]]
+_read: contextvars.ContextVar[list[InboundEvent | Exception]] = contextvars.ContextVar("vk_read")
+
+
+class VkSettings(ChannelSettings):
+    model_config = SettingsConfigDict(env_prefix="VK_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    group_id: int | None = None
+    api_base: str = "https://api.vk.com/method/"
+    callback_secret: str = ""
+    confirmation_code: str = ""
+    webhook_path: str = "/webhook/vk"
+
+    _api_base = field_validator("api_base")(http_url)
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+    def check(self, mode: Mode) -> None:
+        if self.group_id is None:
+            raise ValueError("VK_GROUP_ID: the VK bot needs its community's id")
+        if mode == "webhook" and not (self.callback_secret and self.confirmation_code):
+            raise ValueError("VK_CALLBACK_SECRET: webhook mode needs VK_CALLBACK_SECRET and VK_CONFIRMATION_CODE")
 
 
 def method_url(base: str) -> str:
@@ -41,17 +76,15 @@ def method_url(base: str) -> str:
 
 
 def keyboard(message: Rendered) -> str | None:
-    buttons = [[b for b in row if b.kind != "contact"] for row in message.buttons]
-    buttons = [row for row in buttons if row]
-    if not buttons:
+    rows = [row for row in message.buttons if row]
+    if not rows:
         return None
     board = Keyboard(inline=True)
-    for index, row in enumerate(buttons):
+    for index, row in enumerate(rows):
         if index:
             board.row()
-        for b in row:
-            label = b.label[:LABEL_LIMIT]
-            board.add(OpenLink(b.url, label) if b.kind == "url" else Text(label, payload={"p": b.payload}))
+        for b in row:  # labels already fit VK's 40 characters, as whole words (the templates see to it)
+            board.add(OpenLink(b.url, b.label) if b.kind == "url" else Text(b.label, payload={"p": b.payload}))
     return board.get_json()
 
 
@@ -64,41 +97,152 @@ def payload_of(raw: Any) -> str | None:
     except ValueError:
         return None
     if isinstance(data, dict):
-        if data.get("command") == "start":  # VK's own "Start" button
+        if data.get("command") == "start":
             return "/start"
         value = data.get("p")
         return str(value) if value is not None else None
     return None
 
 
+def message_of(event: dict[str, Any]) -> dict[str, Any] | None:
+    body = event.get("object")
+    message = body.get("message", body) if isinstance(body, dict) else None
+    return message if isinstance(message, dict) else None
+
+
+def stored(event: dict[str, Any]) -> NewUpdate:
+    """The redelivery key: the message's own id in its dialog when there is one, else VK's event id."""
+    message = message_of(event) or {}
+    peer, local = message.get("peer_id"), message.get("conversation_message_id") or message.get("id")
+    if isinstance(peer, int) and isinstance(local, int):
+        key = f"{peer}:{local}"
+    else:
+        key = str(event.get("event_id") or json.dumps(event, sort_keys=True, ensure_ascii=False)[:64])
+    return NewUpdate(key, str(peer) if isinstance(peer, int) else None, event)
+
+
 class VkChannel:
-    channel = Channel.VK
+    profile = PROFILE
 
-    def __init__(self, token: str, api_base: str, group_id: int | None, handle: Handle) -> None:
-        api = API(token)
-        api.API_URL = method_url(api_base)
+    def __init__(self, settings: VkSettings, mode: Mode) -> None:
+        assert settings.bot_token is not None and settings.group_id is not None
+        api = API(settings.bot_token.get_secret_value())
+        api.API_URL = method_url(settings.api_base)
         self.api = api
-        self.bot = Bot(api=api, labeler=BotLabeler(), skip_old_events=False,
-                       polling=BotPolling(api, group_id=group_id, skip_old_events=False, wait=25))
-        self.handle = handle
-        self.inflight = InFlight()
+        self.group_id = settings.group_id
+        self.bot = f"vk:{settings.group_id}"
+        self.settings = settings
+        self.mode = mode
+        self.vk = Bot(api=api, labeler=BotLabeler())
         # raw dicts rather than vkbottle's strict models: one unexpected field must not lose a message
-        self.bot.on.raw_event(GroupEventType.MESSAGE_NEW, dict)(self._on_message_new)
-        self._polling: asyncio.Task[Any] | None = None
+        self.vk.on.raw_event(GroupEventType.MESSAGE_NEW, dict)(self._on_message_new)
+        self._polling: asyncio.Task[None] | None = None
 
-    # inbound ---------------------------------------------------------------------------------
+    # receiving ---------------------------------------------------------------------------
 
-    async def _apply(self, event: InboundEvent) -> None:
-        await self.inflight.run(self.handle(event))
+    def routes(self, intake: Intake) -> Sequence[web.AbstractRouteDef]:
+        if self.mode != "webhook":
+            return []
+        secret = self.settings.callback_secret.encode()
+
+        async def callback(request: web.Request) -> web.Response:
+            try:
+                event = await request.json()
+            except ValueError:
+                return web.Response(status=400, text="the body is not JSON")
+            if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+                return web.Response(status=400, text="not a VK event")
+            if event.get("group_id") != self.group_id:
+                return web.Response(status=403, text="another community")
+            if event["type"] == "confirmation":
+                return web.Response(text=self.settings.confirmation_code)
+            if not hmac.compare_digest(str(event.get("secret", "")).encode(), secret):
+                return web.Response(status=403, text="wrong secret")
+            try:
+                await intake.receive(self.bot, [stored(event)])
+            except Exception:  # not stored: VK sends it again
+                log.exception("vk: a callback event could not be stored")
+                return web.Response(status=503, text="try again")
+            return web.Response(text="ok")
+
+        return [web.post(self.settings.webhook_path, callback)]
+
+    async def start(self, intake: Intake) -> None:
+        if self.mode == "polling":
+            self._polling = asyncio.create_task(self._poll(intake))
+
+    async def _poll(self, intake: Intake) -> None:
+        ts = await intake.cursor(self.bot)
+        server: dict[str, Any] | None = None
+        delay = 1.0
+        while True:
+            try:
+                if server is None:
+                    server = (await self.api.request("groups.getLongPollServer",
+                                                     {"group_id": self.group_id}))["response"]
+                    ts = ts or str(server["ts"])
+                answer = await self.api.http_client.request_json(
+                    url=server["server"], method="POST", params={"act": "a_check", "key": server["key"], "ts": ts,
+                                                                  "wait": WAIT},
+                    timeout=ClientTimeout(total=WAIT + 10))
+                failed = answer.get("failed")
+                if failed == 1:  # VK no longer has the events since ``ts``: go on from where it is now
+                    log.warning("vk: long poll history lost at ts=%s", ts)
+                    ts = str(answer["ts"])
+                    continue
+                if failed in (2, 3):  # the key expired (3: and the ts)
+                    ts, server = (None if failed == 3 else ts), None
+                    continue
+                events = [e for e in answer.get("updates") or [] if isinstance(e, dict)]
+                next_ts = str(answer["ts"])
+                if events or next_ts != ts:
+                    await intake.receive(self.bot, [stored(e) for e in events], cursor=next_ts)
+                ts = next_ts
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # VK or the database is away: nothing is acknowledged, ask again
+                log.warning("vk: polling failed (%s); again in %.0fs", e, delay)
+                server = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_DELAY)
+                continue
+            delay = 1.0
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+        await self.api.http_client.close()
+
+    # reading a stored update ---------------------------------------------------------------
+
+    async def read(self, entry: InboxEntry) -> InboundEvent | None:
+        sink: list[InboundEvent | Exception] = []
+        token = _read.set(sink)
+        try:
+            await self.vk.process_event(entry.raw)
+        finally:
+            _read.reset(token)
+        if sink and isinstance(sink[0], Exception):
+            raise sink[0]
+        return sink[0] if sink else None  # type: ignore[return-value]
 
     async def _on_message_new(self, event: dict[str, Any]) -> None:
-        body = event.get("object") if isinstance(event.get("object"), dict) else {}
-        message = body.get("message", body) if isinstance(body, dict) else {}
-        if not isinstance(message, dict) or message.get("out") or "peer_id" not in message:
+        try:
+            inbound = await self._event(event)
+        except Exception as e:  # vkbottle would only log it: hand it back to the intake, which retries
+            _read.get().append(e)
             return
+        if inbound is not None:
+            _read.get().append(inbound)
+
+    async def _event(self, event: dict[str, Any]) -> InboundEvent | None:
+        message = message_of(event)
+        if message is None or message.get("out") or not isinstance(message.get("peer_id"), int):
+            return None
         peer_id = message["peer_id"]
-        if not isinstance(peer_id, int) or peer_id <= 0 or peer_id >= 2_000_000_000:
-            return  # group chats and communities: the bot talks to people one to one
+        if peer_id <= 0 or peer_id >= 2_000_000_000:
+            return None  # group chats and communities: the bot talks to people one to one
         account = str(peer_id)
         local_id = message.get("conversation_message_id") or message.get("id")
         who: dict[str, Any] = {"update_id": f"{peer_id}:{local_id}" if local_id else event.get("event_id")}
@@ -107,77 +251,47 @@ class VkChannel:
         photos = [a.get("photo") for a in attachments if isinstance(a, dict) and a.get("type") == "photo"]
         text = message.get("text") if isinstance(message.get("text"), str) else ""
         if payload is not None:
-            inbound = InboundEvent.button(Channel.VK, account, payload, **who)
-        elif photos and isinstance(photos[0], dict):
-            inbound = await self._photo_event(account, photos[0], who)
-        elif text:
-            inbound = InboundEvent.from_text(Channel.VK, account, text, **who)
-        else:
-            inbound = InboundEvent(Channel.VK, account, EventKind.UNSUPPORTED, **who)
-        await self._apply(inbound)
+            return InboundEvent.button(VK, account, payload, **who)
+        if photos and isinstance(photos[0], dict):
+            return await self._photo_event(account, photos[0], who)
+        if text:
+            return InboundEvent.from_text(VK, account, text, **who)
+        return InboundEvent(VK, account, EventKind.UNSUPPORTED, **who)
 
     async def _photo_event(self, account: str, photo: dict[str, Any], who: dict[str, Any]) -> InboundEvent:
         sizes = [s for s in photo.get("sizes") or [] if isinstance(s, dict) and isinstance(s.get("url"), str)]
         if not sizes:
-            return InboundEvent(Channel.VK, account, EventKind.PHOTO, attachment_error="download_failed", **who)
+            return InboundEvent(VK, account, EventKind.PHOTO, attachment_error="download_failed", **who)
         largest = max(sizes, key=lambda s: int(s.get("width") or 0) * int(s.get("height") or 0))
         try:
             data = await self.api.http_client.request_content(largest["url"])
         except (ClientError, OSError, TimeoutError) as e:
             log.warning("vk photo download failed: %s", e)
-            return InboundEvent(Channel.VK, account, EventKind.PHOTO, attachment_error="download_failed", **who)
+            return InboundEvent(VK, account, EventKind.PHOTO, attachment_error="download_failed", **who)
         if len(data) > MAX_PHOTO_BYTES:
-            return InboundEvent(Channel.VK, account, EventKind.PHOTO, attachment_error="too_large", **who)
-        return InboundEvent(Channel.VK, account, EventKind.PHOTO, photo=data, **who)
+            return InboundEvent(VK, account, EventKind.PHOTO, attachment_error="too_large", **who)
+        return InboundEvent(VK, account, EventKind.PHOTO, photo=data, **who)
 
-    # polling and the Callback API --------------------------------------------------------------
-
-    async def start_polling(self) -> None:
-        self._polling = asyncio.create_task(poll_until_stopped(self.bot.run_polling, "vk"))
-
-    def register_callback(self, app: web.Application, path: str, secret: str, confirmation: str) -> None:
-        async def endpoint(request: web.Request) -> web.Response:
-            try:
-                event = await request.json()
-            except ValueError:
-                return web.Response(status=400, text="bad json")
-            if not isinstance(event, dict):
-                return web.Response(status=400, text="bad event")
-            if event.get("type") == "confirmation":
-                return web.Response(text=confirmation)
-            if event.get("secret") != secret:
-                return web.Response(status=403, text="bad secret")
-            await self.bot.process_event(event)
-            return web.Response(text="ok")
-
-        app.router.add_post(path, endpoint)
-
-    async def stop(self, grace: float = 10.0) -> None:
-        if self._polling is not None:
-            self.bot.polling.stop()
-            self._polling.cancel()
-            await asyncio.gather(self._polling, return_exceptions=True)
-        if not await self.inflight.drained(grace):
-            log.warning("vk: events still running after %.0fs", grace)
-        await self.api.http_client.close()
-
-    # outbound --------------------------------------------------------------------------------
+    # sending -----------------------------------------------------------------------------
 
     async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
         try:
             attachment = None
             if message.image is not None:
                 attachment = await PhotoMessageUploader(self.api).upload(message.image, peer_id=int(account_id))
-            await self.api.messages.send(peer_id=int(account_id), random_id=idempotency_key,
+            await self.api.messages.send(peer_id=int(account_id), random_id=idempotency_key % 2**31,
                                          message=message.text, keyboard=keyboard(message), dont_parse_links=1,
                                          attachment=attachment)
         except VKAPIError as e:
+            detail = f"{e.code} {e.error_msg}"
             if e.code in UNREACHABLE_CODES:
-                return DeliveryResult(Outcome.UNREACHABLE, detail=f"{e.code} {e.error_msg}")
+                return DeliveryResult(DeliveryOutcome.UNREACHABLE, detail=detail)
             if e.code in RETRY_CODES:
-                return DeliveryResult(Outcome.RETRY, retry_after=1.0 if e.code == 6 else None,
-                                      detail=f"{e.code} {e.error_msg}")
-            return DeliveryResult(Outcome.FAILED, detail=f"{e.code} {e.error_msg}")
+                return DeliveryResult(DeliveryOutcome.RETRY, retry_after=1.0 if e.code == 6 else None, detail=detail)
+            return DeliveryResult(DeliveryOutcome.FAILED, detail=detail)
         except (ClientError, OSError, TimeoutError) as e:
-            return DeliveryResult(Outcome.RETRY, detail=repr(e))
+            return DeliveryResult(DeliveryOutcome.RETRY, detail=repr(e))
         return DELIVERED
+
+
+PLUGIN = ChannelPlugin("vk", VkSettings, VkChannel)

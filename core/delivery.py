@@ -1,4 +1,4 @@
-"""The contract every channel's sender fulfils: render-ready message in, one of three outcomes out."""
+"""What sending a message can end in, and the contract every channel's sender fulfils."""
 
 from __future__ import annotations
 
@@ -7,32 +7,50 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from core.events import Channel
+from core.channels import ChannelProfile
 from core.templates import Rendered
 
-# A message handed to a sender is leased for this long; if the process dies, another claims it after.
+# A message handed to a sender is leased for at most this long; a live worker's lease is
+# honoured until then, a dead worker's (no heartbeat) is taken over within seconds.
 DELIVERY_LEASE = timedelta(minutes=2)
 
 
-class Outcome(StrEnum):
+class DeliveryOutcome(StrEnum):
+    """One attempt on one channel."""
+
     DELIVERED = "delivered"
     UNREACHABLE = "unreachable"  # blocked the bot, no such account, no permission: try another channel
     RETRY = "retry"  # rate limited or a network fault: the same channel later
     FAILED = "failed"  # the channel refused this message for good (a bug on our side)
 
 
+class MessageStatus(StrEnum):
+    """Where an outbox message is; the same words in the core and in the database."""
+
+    PENDING = "pending"  # waiting for its time (new, or postponed after a retryable failure)
+    SENDING = "sending"  # leased to a worker that is sending it now
+    SENT = "sent"
+    FAILED = "failed"  # gave up: refused for good, or too many retries
+    UNREACHABLE = "unreachable"  # every candidate channel said the person cannot be reached there
+    UNDELIVERABLE = "undeliverable"  # the person has no account on a channel we run
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (MessageStatus.PENDING, MessageStatus.SENDING)
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
-    outcome: Outcome
+    outcome: DeliveryOutcome
     retry_after: float | None = None
     detail: str = ""
 
 
-DELIVERED = DeliveryResult(Outcome.DELIVERED)
+DELIVERED = DeliveryResult(DeliveryOutcome.DELIVERED)
 
 
 class ChannelSender(Protocol):
-    channel: Channel
+    profile: ChannelProfile
 
     async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
         """Send one rendered message; ``idempotency_key`` is stable across retries of the same message."""

@@ -6,13 +6,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-
-class Channel(StrEnum):
-    TELEGRAM = "telegram"
-    VK = "vk"
-    EMAIL = "email"
-    SMS = "sms"
-    WEB = "web"
+from core.channels import ChannelName
 
 
 class EventKind(StrEnum):
@@ -34,10 +28,17 @@ class SharedContact:
 
 @dataclass(frozen=True)
 class InboundEvent:
-    channel: Channel
+    """One thing a person sent, in the core's words.
+
+    ``inbox_id`` names the stored update it came from (the durable intake); an event
+    without one is deduplicated by ``update_id`` within its channel instead.
+    """
+
+    channel: ChannelName
     account_id: str
     kind: EventKind
     update_id: str | None = None
+    inbox_id: int | None = None
     text: str = ""
     command: str = ""
     args: str = ""
@@ -48,9 +49,10 @@ class InboundEvent:
     qr_texts: tuple[str, ...] | None = None  # filled from ``photo`` before the event is applied
     display_name: str = ""
     locale_hint: str | None = None
+    replayed: bool = False  # kept while the person registered, applied now
 
     @classmethod
-    def from_text(cls, channel: Channel, account_id: str, text: str, **extra: Any) -> InboundEvent:
+    def from_text(cls, channel: ChannelName, account_id: str, text: str, **extra: Any) -> InboundEvent:
         """A typed message; ``/word args`` (also ``/word@bot``) becomes a command."""
         stripped = text.strip()
         if stripped.startswith("/") and len(stripped) > 1:
@@ -61,7 +63,7 @@ class InboundEvent:
         return cls(channel, account_id, EventKind.TEXT, text=stripped, **extra)
 
     @classmethod
-    def button(cls, channel: Channel, account_id: str, payload: str, **extra: Any) -> InboundEvent:
+    def button(cls, channel: ChannelName, account_id: str, payload: str, **extra: Any) -> InboundEvent:
         """A pressed button; a payload that looks like a command acts as that command."""
         if payload.startswith("/"):
             return replace(cls.from_text(channel, account_id, payload, **extra), payload=payload)
@@ -92,5 +94,6 @@ class OutgoingMessage:
     template: str
     params: dict[str, Any] = field(default_factory=dict)
     locale: str = "ru"
-    channel: Channel | None = None
+    channel: ChannelName | None = None
     account_id: str | None = None
+    bulk: bool = False  # a notice to many people: goes after replies to people who are waiting

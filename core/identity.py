@@ -10,12 +10,12 @@ from datetime import datetime
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from core.channels import ChannelName
 from core.errors import Reject
-from core.events import Channel
 
 NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*\.?$")
 NAME_MAX_LENGTH = 64
-LINK_CODE_DIGITS = 6
+LINK_CODE_DIGITS = 8  # 10^8 codes: with the guessing limits, a live code is not found by chance
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Person:
     email_verified: bool = False
     registered_at: datetime | None = None
     source: str | None = None
+    merged_into_id: int | None = None  # set on a profile joined into another
 
     @property
     def is_registered(self) -> bool:
@@ -37,14 +38,36 @@ class Person:
 
 
 @dataclass
-class Account:
+class ChannelAccount:
+    """One way to reach a person: a Telegram chat, a VK user, an address, a number."""
+
     id: int
     person_id: int
-    channel: Channel
+    channel: ChannelName
     external_id: str
     display_name: str
     last_seen_at: datetime | None = None
     unreachable_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Consent:
+    person_id: int
+    text_version: str
+    channel: ChannelName
+    accepted_at: datetime
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Two profiles joined: who absorbed whom, why, and which rows moved (by repository)."""
+
+    id: int
+    survivor_id: int
+    absorbed_id: int
+    reason: str
+    moved: dict[str, list[int]]
+    merged_at: datetime
 
 
 @dataclass
@@ -52,7 +75,7 @@ class LinkCode:
     id: int
     person_id: int
     code: str
-    channel: Channel
+    channel: ChannelName
     account_id: str
     created_at: datetime
     expires_at: datetime
@@ -80,6 +103,17 @@ def normalise_phone(text: str, default_region: str = "RU") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def format_phone(e164: str | None) -> str:
+    """``+79123456789`` -> ``+7 912 345-67-89``, as people write it."""
+    if not e164:
+        return "—"
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def normalise_email(text: str) -> str:
     try:
         result = validate_email(text.strip(), check_deliverability=False)
@@ -92,5 +126,10 @@ def new_link_code() -> str:
     return f"{secrets.randbelow(10**LINK_CODE_DIGITS):0{LINK_CODE_DIGITS}d}"
 
 
+def link_code_digits(text: str) -> str:
+    """The code as typed, without the spaces and dashes people put in it."""
+    return re.sub(r"[\s\-]", "", text)
+
+
 def looks_like_link_code(text: str) -> bool:
-    return len(digits := re.sub(r"\s", "", text)) == LINK_CODE_DIGITS and digits.isdigit()
+    return len(digits := link_code_digits(text)) == LINK_CODE_DIGITS and digits.isdigit()

@@ -6,7 +6,7 @@ like the user story. The engine (``core.engine``) runs it; nothing here does I/O
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -66,25 +66,39 @@ class State:
 class Scenario:
     """A declared state machine.
 
-    ``entry`` picks the first state among ``initial`` (the first one when absent);
-    ``commands`` start the scenario from anywhere (``takes_args``: ``/link 123456``
-    then applies ``123456`` as typed text); ``starts_on`` lets an idle
-    person's plain input (a photo, say) start it and be applied to the first state.
+    ``entry`` picks the first state among ``initial`` (the first one when absent).
+    ``commands`` start the scenario from any state of any other scenario, and so do
+    ``words`` typed on their own ("баланс", "help"): every command has words in each
+    locale. ``takes_args``: ``/link 123456`` applies ``123456`` to the first state as
+    typed text. ``starts_on`` lets an idle person's plain input (a photo, say) start
+    it and be applied to the first state; ``starts_when`` narrows which input.
+
+    An ``aside`` scenario (help, balance) answers and leaves whatever was running in
+    place, repeating its question; it has one final state and keeps nothing. The
+    ``onboarding`` scenario registers people: whatever needs registration waits for
+    it, and input that would start a scenario marked ``kept_until_registered`` is
+    kept and applied once registration completes.
     """
 
     name: str
     states: tuple[State, ...]
     initial: tuple[str, ...]
     commands: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
     starts_on: frozenset[EventKind] = frozenset()
     needs_registration: bool = True
-    takes_args: bool = False  # ``/command ARGS`` is applied to the first state as typed text
-    starts_when: Guard | None = None  # narrows ``starts_on``: which idle input starts this scenario
+    takes_args: bool = False
+    starts_when: Guard | None = None
     entry: Action | None = None
+    aside: bool = False
+    onboarding: bool = False
+    kept_until_registered: bool = False
     by_name: dict[str, State] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {s.name: s for s in self.states})
+        if self.aside and (len(self.states) != 1 or not self.states[0].final):
+            raise ScenarioDeclarationError(f"{self.name}: an aside scenario has exactly one, final, state")
         for target in self.initial:
             self._require(target, "initial")
         for state in self.states:
@@ -100,13 +114,17 @@ class Scenario:
         return self.by_name[name]
 
     def to_mermaid(self) -> str:
+        """The diagram, one edge per pair of states with every way along it: ``a --> b : yes / consent:yes``."""
         lines = ["stateDiagram-v2"]
         lines += [f"    [*] --> {name}" for name in self.initial]
         for state in self.states:
+            edges: dict[str, list[str]] = {}
             for transition in state.transitions:
                 label = transition.label or _describe(transition)
                 for target in transition.targets() or (state.name,):
-                    lines.append(f"    {state.name} --> {target} : {label}")
+                    if label not in edges.setdefault(target, []):
+                        edges[target].append(label)
+            lines += [f"    {state.name} --> {target} : {' / '.join(labels)}" for target, labels in edges.items()]
             if state.final:
                 lines.append(f"    {state.name} --> [*]")
         return "\n".join(lines) + "\n"
@@ -116,3 +134,43 @@ def _describe(transition: Transition) -> str:
     if transition.payload:
         return transition.payload
     return " / ".join(sorted(kind.value for kind in transition.accepts))
+
+
+def as_words(text: str) -> str:
+    """Typed text reduced to what decides whether it names a command: "💰 Баланс!" -> "баланс"."""
+    kept = "".join(ch if ch.isalnum() or ch.isspace() else " " for ch in text.lower().replace("ё", "е"))
+    return " ".join(kept.split())
+
+
+class Catalog:
+    """The scenarios a platform runs, indexed by command and by word; checked once at start-up."""
+
+    def __init__(self, scenarios: Iterable[Scenario]) -> None:
+        self.scenarios = {s.name: s for s in scenarios}
+        self.by_command: dict[str, Scenario] = {}
+        self.by_word: dict[str, Scenario] = {}
+        for scenario in self.scenarios.values():
+            for command in scenario.commands:
+                self._index(self.by_command, command, scenario)
+            for word in scenario.words:
+                self._index(self.by_word, as_words(word), scenario)
+        onboarding = [s for s in self.scenarios.values() if s.onboarding]
+        if len(onboarding) != 1:
+            raise ScenarioDeclarationError(f"exactly one onboarding scenario is needed, found {len(onboarding)}")
+        self.onboarding = onboarding[0]
+
+    @staticmethod
+    def _index(index: dict[str, Scenario], key: str, scenario: Scenario) -> None:
+        if key in index and index[key] is not scenario:
+            raise ScenarioDeclarationError(f"{key!r} is claimed by {index[key].name} and {scenario.name}")
+        index[key] = scenario
+
+    def __getitem__(self, name: str) -> Scenario:
+        return self.scenarios[name]
+
+    def __iter__(self) -> Iterator[Scenario]:
+        return iter(self.scenarios.values())
+
+    def named_by(self, text: str) -> Scenario | None:
+        """The scenario whose words the whole of ``text`` is, if any."""
+        return self.by_word.get(as_words(text)) if len(text) <= 40 else None

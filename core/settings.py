@@ -1,4 +1,7 @@
-"""Configuration from the environment and ``.env``; every value is checked at start-up."""
+"""The platform's own configuration (environment and ``.env``), checked at start-up.
+
+A channel's settings (tokens, API bases, webhook secrets) live with the channel in ``bots/``.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +26,16 @@ SUPPORTED_DATABASES = {
 Locale = Literal["ru", "en"]
 
 
+def http_url(value: str | None) -> str | None:
+    """A setting that must be an http(s) address (None stays None)."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http(s) URL, got {value!r}")
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -32,22 +45,14 @@ class Settings(BaseSettings):
     time_zone: str = "Europe/Moscow"
     phone_region: str = Field("RU", min_length=2, max_length=2)
 
-    telegram_bot_token: SecretStr | None = None
-    telegram_api_base: str = "https://api.telegram.org"
-    vk_bot_token: SecretStr | None = None
-    vk_group_id: int | None = None
-    vk_api_base: str = "https://api.vk.com/method/"
-
     bot_mode: Literal["polling", "webhook"] = "polling"
-    webhook_path_secret: str = ""  # webhook mode: Telegram's X-Telegram-Bot-Api-Secret-Token
-    vk_callback_secret: str = ""
-    vk_confirmation_code: str = ""
-    sandbox: bool | None = None  # None: on exactly when no bot token is configured
+    sandbox: bool | None = None  # None: on exactly when no channel has a token
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
+    public_url: str | None = None  # how people reach the web app (behind a proxy); default http://WEB_HOST:WEB_PORT
 
-    rules_url: str = "http://127.0.0.1:8080/rules"
+    rules_url: str | None = None  # default: PUBLIC_URL/rules
     consent_version: str = "2026-11"
     campaign_code: str = Field("promo", min_length=1, max_length=32)
     campaign_starts_on: date = date(2026, 1, 1)
@@ -59,6 +64,8 @@ class Settings(BaseSettings):
     campaign_cashback_cap_per_receipt: Decimal = Field(Decimal("500"), ge=0, description="roubles")
     campaign_cashback_cap_per_person: Decimal = Field(Decimal("3000"), ge=0, description="roubles")
     campaign_roubles_per_entry: Decimal = Field(Decimal("100"), ge=0, description="0: no draw entries")
+    campaign_max_entries_per_receipt: int = Field(100, ge=0)
+    campaign_max_entries_per_person: int = Field(1000, ge=0)
     payout_min: Decimal = Field(Decimal("100"), ge=0, description="roubles")
 
     receipt_check_url: str | None = None  # the receipt-check API; unset: no tax-service verification
@@ -67,6 +74,12 @@ class Settings(BaseSettings):
 
     link_code_ttl_minutes: int = Field(10, ge=1, le=24 * 60)
     link_code_max_failures: int = Field(5, ge=1, le=100)
+    link_code_max_failures_per_code: int = Field(5, ge=1, le=100)
+    link_code_max_failures_per_hour: int = Field(500, ge=1, description="everyone together")
+
+    photo_workers: int = Field(2, ge=1, le=64, description="processes that read QR codes")
+    photo_decode_seconds: float = Field(5.0, gt=0, le=120, description="time budget of one photo")
+    photo_queue: int = Field(4, ge=0, le=1000, description="photos waiting for a free worker before 'busy'")
 
     @field_validator("database_url")
     @classmethod
@@ -85,32 +98,25 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (try Europe/Moscow)") from e
         return value
 
-    @field_validator("telegram_api_base", "vk_api_base", "rules_url", "receipt_check_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"expected an http(s) URL, got {value!r}")
-        return value
+    _urls = field_validator("public_url", "rules_url", "receipt_check_url")(http_url)
 
     @model_validator(mode="after")
     def _webhook_needs_secrets(self) -> Settings:
         if self.campaign_ends_on < self.campaign_starts_on:
             raise ValueError("CAMPAIGN_ENDS_ON: the campaign ends before it starts")
-        if self.bot_mode == "webhook":
-            if self.telegram_bot_token and len(self.webhook_path_secret) < 16:
-                raise ValueError("WEBHOOK_PATH_SECRET: webhook mode needs a secret of 16+ characters")
-            if self.vk_bot_token and not (self.vk_callback_secret and self.vk_confirmation_code):
-                raise ValueError("VK_CALLBACK_SECRET: webhook mode needs VK_CALLBACK_SECRET and VK_CONFIRMATION_CODE")
         return self
 
     @property
-    def sandbox_enabled(self) -> bool:
-        if self.sandbox is not None:
-            return self.sandbox
-        return self.telegram_bot_token is None and self.vk_bot_token is None
+    def base_url(self) -> str:
+        """Where people reach the web app: ``PUBLIC_URL``, else the address it listens on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.web_host in ("0.0.0.0", "::", "") else self.web_host
+        return f"http://{host}:{self.web_port}"
+
+    @property
+    def rules_link(self) -> str:
+        return self.rules_url or f"{self.base_url}/rules"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -125,15 +131,17 @@ class Settings(BaseSettings):
             cashback_percent=self.campaign_cashback_percent,
             cashback_cap_per_receipt_kopecks=kopecks(self.campaign_cashback_cap_per_receipt),
             cashback_cap_per_person_kopecks=kopecks(self.campaign_cashback_cap_per_person),
-            kopecks_per_entry=kopecks(self.campaign_roubles_per_entry))
+            kopecks_per_entry=kopecks(self.campaign_roubles_per_entry),
+            max_entries_per_receipt=self.campaign_max_entries_per_receipt,
+            max_entries_per_person=self.campaign_max_entries_per_person)
 
 
-def describe_error(error: ValidationError) -> str:
+def describe_error(error: ValidationError, env_prefix: str = "") -> str:
     """One line naming the first bad setting the way it is written in the environment."""
     first = error.errors()[0]
     message = first["msg"].removeprefix("Value error, ")
     if first["loc"]:
-        return f"configuration error: {str(first['loc'][0]).upper()}: {message}"
+        return f"configuration error: {env_prefix.upper()}{str(first['loc'][0]).upper()}: {message}"
     return f"configuration error: {message}"
 
 

@@ -1,9 +1,8 @@
-"""One template per message key (``templates.toml``), rendered for each channel.
+"""One template per message key (``core/templates/*.toml``), rendered for each channel's profile.
 
-Templates are written once in a small HTML subset (``<b>``, ``<i>``, ``<code>``,
-``<a href>``) with ``{param}`` placeholders. Telegram and e-mail get HTML with
-every parameter escaped; VK and SMS get plain text with links spelled out.
-Buttons are declared once per template and shaped by each adapter.
+Templates are written once in a small HTML subset with ``{param}`` placeholders. HTML
+channels get parameters escaped; plain channels get links spelled out. Buttons are
+declared once; each channel gets labels that fit it whole and only the buttons it can show.
 """
 
 from __future__ import annotations
@@ -17,13 +16,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal
 
+from core.channels import ChannelProfile, TextFormat
 from core.errors import TemplateError
-from core.events import Channel
 
-CATALOGUE = Path(__file__).with_name("templates.toml")
+CATALOGUE = Path(__file__).with_name("templates")
 IMAGES = Path(__file__).with_name("images")
-HTML_CHANNELS = frozenset({Channel.TELEGRAM, Channel.WEB})
-SMS_LIMIT = 480  # three concatenated SMS parts in Cyrillic is ~200; Latin ~480; keep it bounded
+ELLIPSIS = "…"
+MIN_PARAM = 16  # a parameter is never cut shorter than this when a message must be fitted
 
 ButtonKind = Literal["callback", "url", "contact"]
 
@@ -38,12 +37,12 @@ class Button:
 
 @dataclass(frozen=True)
 class Rendered:
-    text: str  # HTML for Telegram and web, plain text elsewhere
+    text: str  # HTML for HTML channels, plain text elsewhere
     buttons: tuple[tuple[Button, ...], ...] = ()
     is_html: bool = False
     subject: str = ""  # e-mail only
     html_body: str = ""  # e-mail only
-    image: bytes | None = None  # a picture to send with the text (Telegram, VK)
+    image: bytes | None = None  # a picture to send with the text
     image_name: str = ""
 
     @property
@@ -81,6 +80,23 @@ def html_to_plain(markup: str) -> str:
     return "".join(parser.parts)
 
 
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + ELLIPSIS
+
+
+def fit_label(label: str, limit: int) -> str:
+    """Whole words only: a label that does not fit loses its last words, never half of one."""
+    if len(label) <= limit:
+        return label
+    words, kept = label.split(), ""
+    for word in words:
+        candidate = f"{kept} {word}".strip()
+        if len(candidate) > limit:
+            break
+        kept = candidate
+    return kept or label[:limit]
+
+
 class _Params(dict[str, Any]):
     def __init__(self, key: str, values: Mapping[str, Any]) -> None:
         super().__init__(values)
@@ -105,9 +121,16 @@ class Templates:
         self._flatten("", catalogue)
 
     @classmethod
-    def load(cls, path: Path = CATALOGUE, default_locale: str = "ru") -> Templates:
-        with path.open("rb") as f:
-            return cls(tomllib.load(f), default_locale)
+    def load(cls, folder: Path = CATALOGUE, default_locale: str = "ru") -> Templates:
+        merged: dict[str, Any] = {}
+        for path in sorted(folder.glob("*.toml")):
+            with path.open("rb") as f:
+                for area, entries in tomllib.load(f).items():
+                    clash = set(merged.get(area, {})) & set(entries)
+                    if clash:
+                        raise TemplateError(f"{path.name}: {area}.{sorted(clash)[0]} is declared twice")
+                    merged.setdefault(area, {}).update(entries)
+        return cls(merged, default_locale)
 
     def _flatten(self, prefix: str, node: Mapping[str, Any]) -> None:
         for name, value in node.items():
@@ -121,26 +144,59 @@ class Templates:
     def keys(self) -> list[str]:
         return sorted(self.entries)
 
-    def render(self, key: str, channel: Channel, locale: str, params: Mapping[str, Any]) -> Rendered:
+    def button_specs(self, key: str) -> list[list[Mapping[str, Any]]]:
+        entry = self.entries[key]
+        return entry.get("buttons") or self.entries.get(entry.get("buttons_from", ""), {}).get("buttons", [])
+
+    def render(self, key: str, profile: ChannelProfile, locale: str, params: Mapping[str, Any]) -> Rendered:
         entry = self.entries.get(key)
         if entry is None:
             raise TemplateError(f"no template {key!r}")
         lang = locale if locale in entry else self.default_locale
-        markup = entry[lang].strip()
-        escaped = {k: html.escape(str(v), quote=True) for k, v in params.items()}
+        text_entry = entry
+        if not profile.contact_button and "without_contact_button" in entry:
+            text_entry = entry["without_contact_button"]
+        markup = str(text_entry.get(lang) or text_entry[self.default_locale]).strip()
+        rendered = self._render(key, entry, markup, profile, lang, params)
+        budget = len(rendered.text) - profile.max_text
+        if budget > 0:  # too long for the channel: shorten the longest parameters until it fits
+            rendered = self._render(key, entry, markup, profile, lang, self._shortened(params, budget))
+            if len(rendered.text) > profile.max_text:
+                rendered = Rendered(clip(rendered.text, profile.max_text) if not rendered.is_html
+                                    else html_to_plain(rendered.text)[: profile.max_text], rendered.buttons,
+                                    image=rendered.image, image_name=rendered.image_name,
+                                    subject=rendered.subject, html_body=rendered.html_body)
+        return rendered
+
+    @staticmethod
+    def _shortened(params: Mapping[str, Any], excess: int) -> dict[str, Any]:
+        values = {k: str(v) for k, v in params.items()}
+        while excess > 0:
+            longest = max(values, key=lambda k: len(values[k]), default=None)
+            if longest is None or len(values[longest]) <= MIN_PARAM:
+                break
+            current = len(values[longest])
+            target = max(MIN_PARAM, current - excess - 1)
+            values[longest] = clip(values[longest], target)
+            excess -= current - len(values[longest])
+        return values
+
+    def _render(self, key: str, entry: Mapping[str, Any], markup: str, profile: ChannelProfile, lang: str,
+                params: Mapping[str, Any]) -> Rendered:
         plain_params = {k: str(v) for k, v in params.items()}
-        rows = entry.get("buttons") or self.entries.get(entry.get("buttons_from", ""), {}).get("buttons", ())
-        buttons = self._buttons(key, rows, lang, plain_params)
-        image_name = entry.get("image", "")
+        buttons = self._buttons(key, self.button_specs(key), lang, plain_params, profile)
+        image_name = entry.get("image", "") if profile.images else ""
         image = self._image(image_name) if image_name else None
-        if channel in HTML_CHANNELS:
+        if profile.text_format is TextFormat.HTML:
+            escaped = {k: html.escape(v, quote=True) for k, v in plain_params.items()}
             return Rendered(_fill(key, markup, escaped), buttons, is_html=True, image=image, image_name=image_name)
         plain = _fill(key, html_to_plain(markup), plain_params)
-        if channel is Channel.SMS:
+        if profile.text_format is TextFormat.SMS:
             short = entry.get(f"sms_{lang}")
             text = _fill(key, short, plain_params) if short else plain
-            return Rendered(" ".join(text.split())[:SMS_LIMIT])
-        if channel is Channel.EMAIL:
+            return Rendered(" ".join(text.split()))
+        if profile.text_format is TextFormat.EMAIL:
+            escaped = {k: html.escape(v, quote=True) for k, v in plain_params.items()}
             subject = entry.get(f"subject_{lang}") or plain.splitlines()[0]
             body = _fill(key, markup, escaped).replace("\n", "<br>\n")
             return Rendered(plain, buttons, subject=_fill(key, subject, plain_params),
@@ -156,17 +212,31 @@ class Templates:
         return self._images[name]
 
     @staticmethod
-    def _buttons(key: str, rows: Any, lang: str, params: Mapping[str, Any]) -> tuple[tuple[Button, ...], ...]:
+    def _buttons(key: str, rows: Any, lang: str, params: Mapping[str, Any],
+                 profile: ChannelProfile) -> tuple[tuple[Button, ...], ...]:
+        if not profile.buttons:
+            return ()
         shaped = []
         for row in rows:
             shaped_row = []
             for spec in row:
-                label = _fill(key, spec[lang], params)
+                if spec.get("contact") and not profile.contact_button:
+                    continue
+                if "when" in spec and not params.get(spec["when"]):
+                    continue
+                label = _fill(key, spec[lang], params).strip()
+                if not label:  # a label made of a parameter that is empty: no such button this time
+                    continue
+                short = spec.get(f"short_{lang}")
+                if len(label) > profile.max_label and short:
+                    label = _fill(key, short, params)
+                label = fit_label(label, profile.max_label)
                 if "url" in spec:
                     shaped_row.append(Button("url", label, url=_fill(key, spec["url"], params)))
                 elif spec.get("contact"):
                     shaped_row.append(Button("contact", label))
                 else:
-                    shaped_row.append(Button("callback", label, payload=spec["payload"]))
-            shaped.append(tuple(shaped_row))
+                    shaped_row.append(Button("callback", label, payload=_fill(key, spec["payload"], params)))
+            if shaped_row:
+                shaped.append(tuple(shaped_row))
         return tuple(shaped)

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from core.events import OutgoingMessage
-from core.ports import Store, StoredReceipt
+from core.ports import ReceiptStatus, Store, StoredReceipt
 from promo import ledger
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class ReceiptChecker:
     async def check_due(self) -> int:
         now = self.clock()
         async with self.store.transaction() as tx:
-            due = await tx.receipts_to_verify(now, now + LEASE, BATCH)
+            due = await tx.receipts.due_for_check(now, now + LEASE, BATCH)
         for receipt in due:
             outcome = await self.verifier.check(receipt.canonical)
             await self._record(receipt, outcome)
@@ -73,28 +73,27 @@ class ReceiptChecker:
     async def _record(self, receipt: StoredReceipt, outcome: CheckOutcome) -> None:
         now = self.clock()
         async with self.store.transaction() as tx:
-            person = await tx.get_person(receipt.person_id)
+            person = await tx.people.get(receipt.person_id)
             params = {"sum": ledger.format_roubles(receipt.sum_kopecks),
                       "cashback": ledger.format_roubles(receipt.cashback_kopecks)}
+            attempts = receipt.check_attempts + 1
             if outcome is CheckOutcome.CONFIRMED:
-                await tx.set_receipt_status(receipt.id, "accepted", None, receipt.check_attempts + 1)
+                await tx.receipts.set_status(receipt.id, ReceiptStatus.ACCEPTED, None, attempts)
                 if receipt.cashback_kopecks:
-                    await tx.post(ledger.approval(receipt.person_id, receipt.cashback_kopecks), now,
-                                  receipt_id=receipt.id)
-                await tx.enqueue(OutgoingMessage(person.id, "receipt.verified", params, person.locale), now)
+                    await tx.ledger.post(ledger.approval(receipt.person_id, receipt.cashback_kopecks), now,
+                                         receipt_id=receipt.id)
+                tx.messages.enqueue(OutgoingMessage(person.id, "receipt.verified", params, person.locale), now)
             elif outcome is CheckOutcome.INVALID:
-                await tx.set_receipt_status(receipt.id, "rejected", None, receipt.check_attempts + 1)
+                await tx.receipts.set_status(receipt.id, ReceiptStatus.REJECTED, None, attempts)
                 if receipt.cashback_kopecks:
-                    await tx.post(ledger.reversal(receipt.person_id, receipt.cashback_kopecks), now,
-                                  receipt_id=receipt.id)
-                await tx.flag_receipt(receipt.id, receipt.person_id, "tax_service_rejected", now)
-                await tx.enqueue(OutgoingMessage(person.id, "receipt.verification_failed", params, person.locale),
-                                 now)
+                    await tx.ledger.post(ledger.reversal(receipt.person_id, receipt.cashback_kopecks), now,
+                                         receipt_id=receipt.id)
+                await tx.receipts.flag(receipt.id, receipt.person_id, "tax_service_rejected", now)
+                tx.messages.enqueue(OutgoingMessage(person.id, "receipt.verification_failed", params,
+                                                    person.locale), now)
+            elif attempts >= self.max_attempts:  # never answered: staff decide
+                await tx.receipts.set_status(receipt.id, ReceiptStatus.MODERATION, None, attempts)
+                await tx.receipts.flag(receipt.id, receipt.person_id, "tax_service_no_answer", now)
             else:
-                attempts = receipt.check_attempts + 1
-                if attempts >= self.max_attempts:
-                    await tx.set_receipt_status(receipt.id, "verifying", None, attempts)
-                    await tx.flag_receipt(receipt.id, receipt.person_id, "tax_service_no_answer", now)
-                else:
-                    later = now + self.interval * min(attempts, 8)
-                    await tx.set_receipt_status(receipt.id, "verifying", later, attempts)
+                later = now + self.interval * min(attempts, 8)
+                await tx.receipts.set_status(receipt.id, ReceiptStatus.VERIFYING, later, attempts)

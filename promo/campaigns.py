@@ -28,6 +28,8 @@ class Campaign:
     cashback_cap_per_receipt_kopecks: int
     cashback_cap_per_person_kopecks: int
     kopecks_per_entry: int  # one draw entry per this much spent; 0: no draw
+    max_entries_per_receipt: int = 100
+    max_entries_per_person: int = 1000
 
     @property
     def starts_at(self) -> datetime:
@@ -52,6 +54,7 @@ class Usage:
     receipts_today: int
     receipts_last_hour: int
     cashback_kopecks: int
+    entries: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,16 @@ class Award:
     capped: bool  # the person's cashback cap cut this receipt's cashback
 
 
-def judge(campaign: Campaign, receipt: FiscalReceipt, usage: Usage) -> Award:
+# a fiscal document's time may legally run a few minutes ahead of the payment (and of our clock)
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+def judge(campaign: Campaign, receipt: FiscalReceipt, usage: Usage, now: datetime) -> Award:
     """What the receipt earns, or ``Refused`` with the first rule it breaks."""
     if not receipt.is_sale:
         raise Refused("not_a_sale", receipt.operation.name)
+    if receipt.issued_at > now + CLOCK_TOLERANCE:
+        raise Refused("in_future")
     if receipt.issued_at < campaign.starts_at:
         raise Refused("before_start")
     if receipt.issued_at >= campaign.ends_at:
@@ -79,4 +88,6 @@ def judge(campaign: Campaign, receipt: FiscalReceipt, usage: Usage) -> Award:
     cashback = min(int(percent), campaign.cashback_cap_per_receipt_kopecks)
     room = max(0, campaign.cashback_cap_per_person_kopecks - usage.cashback_kopecks)
     entries = receipt.sum_kopecks // campaign.kopecks_per_entry if campaign.kopecks_per_entry else 0
+    entries = min(entries, campaign.max_entries_per_receipt,
+                  max(0, campaign.max_entries_per_person - usage.entries))
     return Award(min(cashback, room), entries, capped=cashback > room)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from promo.errors import PromoError
 
 
-class Account(StrEnum):
+class LedgerAccount(StrEnum):
     EXPENSE = "campaign_expense"
     PENDING = "cashback_pending"
     AVAILABLE = "cashback_available"
@@ -22,7 +22,7 @@ class Account(StrEnum):
     PAID_OUT = "paid_out"
 
 
-PERSON_ACCOUNTS = (Account.PENDING, Account.AVAILABLE, Account.REQUESTED)
+PERSON_ACCOUNTS = (LedgerAccount.PENDING, LedgerAccount.AVAILABLE, LedgerAccount.REQUESTED)
 
 
 class LedgerError(PromoError):
@@ -31,7 +31,7 @@ class LedgerError(PromoError):
 
 @dataclass(frozen=True)
 class Posting:
-    account: Account
+    account: LedgerAccount
     amount_kopecks: int  # positive: into the account
     person_id: int | None  # set for a person's own accounts
 
@@ -48,7 +48,7 @@ class Movement:
             raise LedgerError("unbalanced", self.kind)
 
 
-def _move(kind: str, amount: int, person_id: int, source: Account, target: Account) -> Movement:
+def _move(kind: str, amount: int, person_id: int, source: LedgerAccount, target: LedgerAccount) -> Movement:
     if type(amount) is not int or amount <= 0:
         raise LedgerError("bad_amount", str(amount))
     source_owner = person_id if source in PERSON_ACCOUNTS else None
@@ -57,25 +57,25 @@ def _move(kind: str, amount: int, person_id: int, source: Account, target: Accou
 
 
 def accrual(person_id: int, amount: int) -> Movement:
-    return _move("accrual", amount, person_id, Account.EXPENSE, Account.PENDING)
+    return _move("accrual", amount, person_id, LedgerAccount.EXPENSE, LedgerAccount.PENDING)
 
 
 def approval(person_id: int, amount: int) -> Movement:
-    return _move("approval", amount, person_id, Account.PENDING, Account.AVAILABLE)
+    return _move("approval", amount, person_id, LedgerAccount.PENDING, LedgerAccount.AVAILABLE)
 
 
-def reversal(person_id: int, amount: int, from_account: Account = Account.PENDING) -> Movement:
-    return _move("reversal", amount, person_id, from_account, Account.EXPENSE)
+def reversal(person_id: int, amount: int, from_account: LedgerAccount = LedgerAccount.PENDING) -> Movement:
+    return _move("reversal", amount, person_id, from_account, LedgerAccount.EXPENSE)
 
 
 def payout_request(person_id: int, amount: int, available: int) -> Movement:
     if amount > available:
         raise LedgerError("insufficient", f"{amount} > {available}")
-    return _move("payout_request", amount, person_id, Account.AVAILABLE, Account.REQUESTED)
+    return _move("payout_request", amount, person_id, LedgerAccount.AVAILABLE, LedgerAccount.REQUESTED)
 
 
 def payout(person_id: int, amount: int) -> Movement:
-    return _move("payout", amount, person_id, Account.REQUESTED, Account.PAID_OUT)
+    return _move("payout", amount, person_id, LedgerAccount.REQUESTED, LedgerAccount.PAID_OUT)
 
 
 def format_roubles(kopecks: int) -> str:

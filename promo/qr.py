@@ -13,11 +13,13 @@ import logging
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import zxingcpp
 from PIL import Image, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
 
 from promo.errors import PromoError
+from promo.receipts import looks_fiscal
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,21 @@ class QrReader:
             yield read_zxing, work.resize((work.width * 2, work.height * 2), Image.Resampling.BICUBIC)
         for crop in busiest_regions(work, CANDIDATE_CROPS):
             yield read_zxing_thresholded, sharpened(crop, 3)
+
+
+_readers: dict[bool, QrReader] = {}  # one per worker process: zbar is looked for once, not per photo
+
+
+def decode_photo(data: bytes, zone_name: str, use_pyzbar: bool) -> DecodeResult:
+    """One photo, in a worker process of ``core.photos.PhotoReader``: plain values in and out, so it pickles.
+
+    ``ImageRejected`` propagates (it pickles with its ``reason``).
+    """
+    reader = _readers.get(use_pyzbar)
+    if reader is None:
+        reader = _readers[use_pyzbar] = QrReader(use_pyzbar)
+    zone = ZoneInfo(zone_name)
+    return reader.decode(data, lambda text: looks_fiscal(text, zone))
 
 
 def load_image(data: bytes, max_side: int | None = None) -> Image.Image:

@@ -1,7 +1,8 @@
-"""Shared fixtures: every storage test runs on a real SQLite file and, where present, real PostgreSQL.
+"""Shared fixtures: every store test runs in memory, on a real SQLite file and, where present, real PostgreSQL.
 
-PostgreSQL is looked for at ``TEST_POSTGRES_URL`` (default: 127.0.0.1:5432, database ``test``).
-When it answers, its tests must run: a run that skipped or deselected them fails.
+``store`` is parametrized over all three (``database``); ``database_url`` over the two SQL ones
+(``sql_database``). PostgreSQL is looked for at ``TEST_POSTGRES_URL`` (default: 127.0.0.1:5432,
+database ``test``). When it answers, its tests must run: a run that skipped or deselected them fails.
 """
 
 from __future__ import annotations
@@ -19,12 +20,18 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import text
 
+from bots.telegram import PROFILE as TELEGRAM_PROFILE
+from bots.vk import PROFILE as VK_PROFILE
+from core.channels import ChannelDirectory
 from core.engine import Engine
-from core.scenarios import all_scenarios
+from core.photos import PhotoReader
+from core.scenarios import catalog
+from core.services import Services
 from core.settings import Settings
-from storage.database import create_engine, migrate, session_factory
-from storage.models import Base
-from storage.store import SqlStore
+from storage.database import create_engine, migrate
+from storage.memory import MemoryStore
+from storage.sql import SqlStore
+from storage.tables import metadata
 from tests.chat import Chat
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -47,7 +54,8 @@ _postgres_tests = {"candidates": 0, "selected": 0, "skipped": 0}
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("database") == "postgresql":
+        if callspec is not None and "postgresql" in (callspec.params.get("database"),
+                                                     callspec.params.get("sql_database")):
             item.add_marker(pytest.mark.postgres)
             _postgres_tests["candidates"] += 1
 
@@ -99,8 +107,13 @@ def postgres_database() -> Iterator[str]:
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_database(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
@@ -118,14 +131,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def database_url(database: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if database == "sqlite":
+def _fresh_database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if kind == "sqlite":
         target = tmp_path / "promo.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         return f"sqlite+aiosqlite:///{target}"
     url = str(request.getfixturevalue("postgres_database"))
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
 
     async def empty() -> None:
         engine = create_engine(url)
@@ -138,6 +150,12 @@ def database_url(database: str, request: pytest.FixtureRequest, tmp_path: Path) 
 
 
 @pytest.fixture
+def database_url(sql_database: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh SQL database (SQLite file, or emptied PostgreSQL) for tests of SQL itself."""
+    return _fresh_database(sql_database, request, tmp_path)
+
+
+@pytest.fixture
 async def db_engine(database_url: str):
     engine = create_engine(database_url)
     yield engine
@@ -145,8 +163,19 @@ async def db_engine(database_url: str):
 
 
 @pytest.fixture
-def store(db_engine) -> SqlStore:
-    return SqlStore(session_factory(db_engine))
+def store_url(database: str, request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    return None if database == "memory" else _fresh_database(database, request, tmp_path)
+
+
+@pytest.fixture
+async def store(store_url: str | None):
+    """The store under test: in memory, SQLite or PostgreSQL (one contract, three implementations)."""
+    if store_url is None:
+        yield MemoryStore()
+        return
+    engine = create_engine(store_url)
+    yield SqlStore(engine)
+    await engine.dispose()
 
 
 class Clock:
@@ -167,14 +196,30 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url)
+@pytest.fixture(scope="session")
+def photo_reader() -> Iterator[PhotoReader]:
+    """One pool of decoding processes for the whole run (starting processes per test is slow)."""
+    reader = PhotoReader(workers=1, budget_seconds=20.0, queue_limit=32, zone=Settings(_env_file=None).zone)
+    yield reader
+    asyncio.run(reader.close())
+
+
+CHANNELS = ChannelDirectory([TELEGRAM_PROFILE, VK_PROFILE])
+
+
+def services_for(settings: Settings, photos: PhotoReader) -> Services:
+    return Services(settings.campaign, photos, CHANNELS, "https://promo.example/rules",
+                    verify_receipts=settings.receipt_check_url is not None)
 
 
 @pytest.fixture
-def engine(store: SqlStore, settings: Settings, clock: Clock) -> Engine:
-    return Engine(store, all_scenarios(), settings, clock=clock)
+def settings() -> Settings:
+    return Settings(_env_file=None)
+
+
+@pytest.fixture
+def engine(store, settings: Settings, clock: Clock, photo_reader: PhotoReader) -> Engine:
+    return Engine(store, catalog(), services_for(settings, photo_reader), settings, clock=clock)
 
 
 @pytest.fixture

@@ -6,22 +6,22 @@ import json
 
 import aiohttp
 import pytest
-from sqlalchemy import select
 
 from bots.emulators.telegram_api import TelegramEmulator
 from bots.emulators.vk_api import VkEmulator
-from storage.models import ChannelAccountRow, OutboxRow, PersonRow
-from tests.platform import eventually, link_code_in, platform_settings, started
+from core.channels import ChannelName
+from tests.platform import eventually, link_code_in, platform_settings, point_channels_at, started
 
 TG_USER, VK_USER = 1001, 2001
 
 
 @pytest.fixture
 async def emulators(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # vkbottle keeps its long-poll ts under ./.vkbottle
+    monkeypatch.chdir(tmp_path)
     telegram, vk = TelegramEmulator(), VkEmulator()
     await telegram.start()
     await vk.start()
+    point_channels_at(monkeypatch, telegram, vk)
     yield telegram, vk
     await telegram.stop()
     await vk.stop()
@@ -29,14 +29,19 @@ async def emulators(tmp_path, monkeypatch):
 
 @pytest.fixture
 async def platform(tmp_path, emulators):
-    running = await started(platform_settings(tmp_path, *emulators), emulators[1])
+    running = await started(platform_settings(tmp_path), emulators[1])
     yield running
     await running.stop()
 
 
-async def _rows(platform, model):
+async def _account(platform, channel: str, user: int):
     async with platform.store.transaction() as tx:
-        return (await tx.session.scalars(select(model))).all()
+        return await tx.people.find_by_account(ChannelName(channel), str(user))
+
+
+async def _outbox(platform):
+    async with platform.store.transaction() as tx:
+        return await tx.messages.entries()
 
 
 async def _register_in_telegram(telegram: TelegramEmulator, user: int = TG_USER) -> None:
@@ -59,8 +64,8 @@ async def test_registration_in_telegram(platform, emulators) -> None:
     assert consent.parse_mode == "HTML" and '<a href="' in consent.text
     assert consent.reply_markup["inline_keyboard"][0][0]["callback_data"] == "consent:yes"
     assert phone.reply_markup["keyboard"][0][0]["request_contact"] is True
-    assert "+79123456789" in done.text and "<b>Анна Петрова</b>" in done.text
-    (person,) = await _rows(platform, PersonRow)
+    assert "+7 912 345-67-89" in done.text and "<b>Анна Петрова</b>" in done.text
+    _, person = await _account(platform, "telegram", TG_USER)
     assert person.phone == "+79123456789" and person.phone_verified and person.registered_at
 
 
@@ -81,18 +86,23 @@ async def test_registration_in_vk_with_keyboard_payloads(platform, emulators) ->
     assert all(m.random_id for m in messages)
 
 
-async def test_link_code_from_telegram_entered_in_vk_gives_one_person(platform, emulators) -> None:
+async def test_link_code_from_telegram_entered_in_vk_gives_one_person_once_approved(platform, emulators) -> None:
     telegram, vk = emulators
     await _register_in_telegram(telegram)
     await telegram.user_text(TG_USER, "/link")
     issued = (await telegram.wait_for_messages(TG_USER, 6))[-1]
     await vk.user_text(VK_USER, f"/link {link_code_in(issued.text)}")
-    (done,) = await vk.wait_for_messages(VK_USER, 1)
+    (waiting,) = await vk.wait_for_messages(VK_USER, 1)
+    assert "Анна" not in waiting.text and "Telegram" in waiting.text
+    question = (await telegram.wait_for_messages(TG_USER, 7))[-1]
+    assert "VK" in question.text
+    yes = question.reply_markup["inline_keyboard"][0][0]
+    await telegram.user_press(TG_USER, yes["callback_data"])
+    done = (await vk.wait_for_messages(VK_USER, 2))[-1]
     assert "Анна Петрова" in done.text
-    notice = (await telegram.wait_for_messages(TG_USER, 7))[-1]
-    assert "VK" in notice.text
-    accounts = await _rows(platform, ChannelAccountRow)
-    assert len(accounts) == 2 and len({a.person_id for a in accounts}) == 1
+    (_, tg_person), (_, vk_person) = await _account(platform, "telegram", TG_USER), await _account(platform, "vk",
+                                                                                               VK_USER)
+    assert tg_person.id == vk_person.id
 
 
 async def test_blocked_bot_marks_the_account_unreachable(platform, emulators) -> None:
@@ -101,11 +111,11 @@ async def test_blocked_bot_marks_the_account_unreachable(platform, emulators) ->
     await telegram.user_text(TG_USER, "/start")
 
     async def marked():
-        rows = await _rows(platform, ChannelAccountRow)
-        return rows and rows[0].unreachable_since is not None
+        found = await _account(platform, "telegram", TG_USER)
+        return found and found[0].unreachable_since is not None
 
     await eventually(marked)
-    (row,) = await _rows(platform, OutboxRow)
+    (row,) = await _outbox(platform)
     assert row.status == "unreachable" and "blocked" in (row.last_error or "")
 
 
@@ -115,11 +125,11 @@ async def test_vk_without_permission_marks_the_account_unreachable(platform, emu
     await vk.user_text(VK_USER, "привет")
 
     async def marked():
-        rows = await _rows(platform, ChannelAccountRow)
-        return rows and rows[0].unreachable_since is not None
+        found = await _account(platform, "vk", VK_USER)
+        return found and found[0].unreachable_since is not None
 
     await eventually(marked)
-    (row,) = await _rows(platform, OutboxRow)
+    (row,) = await _outbox(platform)
     assert row.status == "unreachable" and "901" in (row.last_error or "")
 
 
@@ -158,7 +168,7 @@ async def test_an_update_delivered_twice_is_handled_once(platform, emulators) ->
 
 async def test_a_process_restarted_mid_scenario_resumes(tmp_path, emulators) -> None:
     telegram, _ = emulators
-    settings = platform_settings(tmp_path, *emulators)
+    settings = platform_settings(tmp_path)
     first = await started(settings, emulators[1])
     await telegram.user_text(TG_USER, "/start")
     await telegram.wait_for_messages(TG_USER, 1)
@@ -197,10 +207,10 @@ async def test_a_photo_arrives_as_bytes_of_the_largest_size(platform, emulators)
 
 
 @pytest.fixture
-async def webhook_platform(tmp_path, emulators):
-    settings = platform_settings(tmp_path, *emulators, bot_mode="webhook", webhook_path_secret="s" * 24,
-                                 vk_callback_secret="vk-secret", vk_confirmation_code="abc123")
-    running = await started(settings)
+async def webhook_platform(tmp_path, emulators, monkeypatch):
+    point_channels_at(monkeypatch, *emulators, WEBHOOK_PATH_SECRET="s" * 24, VK_CALLBACK_SECRET="vk-secret",
+                      VK_CONFIRMATION_CODE="abc123")
+    running = await started(platform_settings(tmp_path, bot_mode="webhook"))
     yield running
     await running.stop()
 
@@ -221,8 +231,11 @@ async def test_webhook_mode_rejects_a_wrong_secret(webhook_platform, emulators) 
         await telegram.wait_for_messages(TG_USER, 1)
         confirm = await http.post("/webhook/vk", json={"type": "confirmation", "group_id": vk.group_id})
         assert await confirm.text() == "abc123"
-        bad = await http.post("/webhook/vk", json={"type": "message_new", "secret": "nope", "object": {}})
+        bad = await http.post("/webhook/vk", json={"type": "message_new", "secret": "nope", "object": {},
+                                                   "group_id": vk.group_id})
         assert bad.status == 403
+        other = await http.post("/webhook/vk", json={"type": "confirmation", "group_id": vk.group_id + 1})
+        assert other.status == 403
         garbage = await http.post("/webhook/vk", data=b"{not json")
         assert garbage.status == 400
     assert len(telegram.messages_to(TG_USER)) == 1
@@ -254,10 +267,8 @@ async def test_a_receipt_photo_through_telegram_gets_a_reply(platform, emulators
     accepted = (await telegram.wait_for_messages(TG_USER, 7))[-1]
     assert "Чек принят" in accepted.text and "62,47" in accepted.text
     await telegram.user_document(TG_USER, receipt_photo(fiscal, fmt="PNG"), "scan.png", "image/png")
-    await telegram.wait_for_messages(TG_USER, 8)
-    await telegram.user_press(TG_USER, "receipt:yes")
-    again = (await telegram.wait_for_messages(TG_USER, 9))[-1]
-    assert "уже загружали" in again.text
+    again = (await telegram.wait_for_messages(TG_USER, 8))[-1]
+    assert "уже загружали" in again.text  # said at once, before any "yes"
 
 
 async def test_a_receipt_photo_through_vk_gets_a_reply(platform, emulators) -> None:
@@ -279,13 +290,12 @@ async def test_a_receipt_photo_through_vk_gets_a_reply(platform, emulators) -> N
 
 async def test_the_bots_wait_for_an_api_server_that_comes_up_late(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    telegram, vk = TelegramEmulator(), VkEmulator()
+    telegram = TelegramEmulator()
     port_holder = TelegramEmulator()
     base = await port_holder.start()
     await port_holder.stop()  # a port where nothing answers yet
-    settings = platform_settings(tmp_path, telegram, vk, telegram_api_base=base, vk_bot_token=None,
-                                 vk_api_base="http://127.0.0.1:9/method/")
-    platform = await started(settings)
+    point_channels_at(monkeypatch, None, None, TELEGRAM_BOT_TOKEN="123456:test-token", TELEGRAM_API_BASE=base)
+    platform = await started(platform_settings(tmp_path))
     try:
         port = int(base.rsplit(":", 1)[1])
         await telegram.start(port=port)

@@ -15,6 +15,7 @@ CAMPAIGN = Campaign(code="c", zone=ZONE, starts_on=date(2026, 3, 1), ends_on=dat
                     cashback_percent=Decimal("5"), cashback_cap_per_receipt_kopecks=200_00,
                     cashback_cap_per_person_kopecks=500_00, kopecks_per_entry=300_00)
 FRESH = Usage(0, 0, 0)
+NOW = datetime(2026, 4, 10, 12, 0, tzinfo=ZONE)  # after the campaign: every receipt of it is in the past
 
 
 def receipt(t: str = "20260315T1842", s: str = "1249.50", n: int = 1):
@@ -22,15 +23,15 @@ def receipt(t: str = "20260315T1842", s: str = "1249.50", n: int = 1):
 
 
 def test_cashback_is_a_share_rounded_down_in_kopecks() -> None:
-    award = judge(CAMPAIGN, receipt(s="1249.50"), FRESH)
+    award = judge(CAMPAIGN, receipt(s="1249.50"), FRESH, NOW)
     assert award.cashback_kopecks == 6247 and award.entries == 4 and not award.capped
 
 
 def test_cashback_is_capped_per_receipt_and_per_person() -> None:
-    assert judge(CAMPAIGN, receipt(s="9000"), FRESH).cashback_kopecks == 200_00
-    award = judge(CAMPAIGN, receipt(s="9000"), Usage(0, 0, 450_00))
+    assert judge(CAMPAIGN, receipt(s="9000"), FRESH, NOW).cashback_kopecks == 200_00
+    award = judge(CAMPAIGN, receipt(s="9000"), Usage(0, 0, 450_00), NOW)
     assert award.cashback_kopecks == 50_00 and award.capped
-    assert judge(CAMPAIGN, receipt(s="9000"), Usage(0, 0, 500_00)).cashback_kopecks == 0
+    assert judge(CAMPAIGN, receipt(s="9000"), Usage(0, 0, 500_00), NOW).cashback_kopecks == 0
 
 
 @pytest.mark.parametrize(("kwargs", "usage", "reason"), [
@@ -44,12 +45,27 @@ def test_cashback_is_capped_per_receipt_and_per_person() -> None:
 ])
 def test_each_rule_refuses_with_its_reason(kwargs: dict, usage: Usage, reason: str) -> None:
     with pytest.raises(Refused) as caught:
-        judge(CAMPAIGN, receipt(**kwargs), usage)
+        judge(CAMPAIGN, receipt(**kwargs), usage, NOW)
     assert caught.value.reason == reason
 
 
+def test_a_receipt_ahead_of_now_is_refused_beyond_the_clock_tolerance() -> None:
+    now = datetime(2026, 3, 15, 18, 40, tzinfo=ZONE)
+    assert judge(CAMPAIGN, receipt(t="20260315T1845"), FRESH, now)  # five minutes: a till's clock may run ahead
+    with pytest.raises(Refused) as caught:
+        judge(CAMPAIGN, receipt(t="20260315T1846"), FRESH, now)
+    assert caught.value.reason == "in_future"
+
+
+def test_entries_are_capped_per_receipt_and_per_person() -> None:
+    capped = Campaign(**{**CAMPAIGN.__dict__, "max_entries_per_receipt": 5, "max_entries_per_person": 12})
+    assert judge(capped, receipt(s="99999999.99"), FRESH, NOW).entries == 5
+    assert judge(capped, receipt(s="99999999.99"), Usage(0, 0, 0, 10), NOW).entries == 2
+    assert judge(capped, receipt(s="99999999.99"), Usage(0, 0, 0, 12), NOW).entries == 0
+
+
 def test_period_edges_are_in_the_campaign_zone() -> None:
-    assert judge(CAMPAIGN, receipt(t="20260301T0000"), FRESH)
-    assert judge(CAMPAIGN, receipt(t="20260331T2359"), FRESH)
+    assert judge(CAMPAIGN, receipt(t="20260301T0000"), FRESH, NOW)
+    assert judge(CAMPAIGN, receipt(t="20260331T2359"), FRESH, NOW)
     start, end = CAMPAIGN.day_bounds(datetime(2026, 3, 10, 22, 30, tzinfo=ZoneInfo("UTC")))
     assert start == datetime(2026, 3, 11, tzinfo=ZONE) and (end - start).days == 1

@@ -4,12 +4,12 @@ import csv
 import io
 
 import pytest
-from sqlalchemy import func, select
 
+from core import moderation
+from core.payouts import as_csv, mark_paid, payouts_due
+from core.ports import ReceiptStatus
 from promo import ledger
-from promo.ledger import Account, LedgerError
-from storage.models import LedgerEntryRow
-from storage.payouts import as_csv, mark_paid, payouts_due
+from promo.ledger import LedgerAccount, LedgerError
 from tests.chat import Chat
 
 
@@ -30,10 +30,14 @@ def test_roubles_are_formatted_the_russian_way() -> None:
     assert ledger.format_roubles(5) == "0,05"
 
 
-async def _earn(chat: Chat, count: int) -> None:
+async def _earn(chat: Chat, count: int, store, now) -> None:
+    """Receipts a moderator then approves: their cashback becomes available."""
     for i in range(count):
         await chat.send(f"t=20260315T1842&s=9000&fn=7380440700123456&i={i + 1}&fp=2964503817&n=1")
-        assert await chat.press("receipt:yes") == ["receipt.accepted"]
+        assert await chat.press("receipt:yes") == ["receipt.accepted_moderation"]
+    async with store.transaction() as tx:
+        for receipt in await tx.receipts.with_status(ReceiptStatus.MODERATION):
+            await moderation.approve(tx, receipt.id, now)
 
 
 async def test_payout_to_the_verified_phone_moves_money_through_the_ledger(telegram: Chat, store, clock) -> None:
@@ -42,7 +46,7 @@ async def test_payout_to_the_verified_phone_moves_money_through_the_ledger(teleg
     await telegram.send("Анна")
     await telegram.share_contact("+79123456789")
     await telegram.press("email:skip")
-    await _earn(telegram, 2)
+    await _earn(telegram, 2, store, clock())
     assert await telegram.send("/balance") == ["cashback.balance"]
     assert telegram.param("available") == "900,00"
     assert await telegram.send("/payout") == ["payout.confirm"]
@@ -56,15 +60,20 @@ async def test_payout_to_the_verified_phone_moves_money_through_the_ledger(teleg
     assert not await mark_paid(store, int(due[0]["payout_id"]), clock())
     assert await payouts_due(store) == []
     async with store.transaction() as tx:
-        balances = await tx.balances(telegram.last[0].person_id)
-        total = await tx.session.scalar(select(func.sum(LedgerEntryRow.amount_kopecks)))
-    assert balances == {Account.PENDING: 0, Account.AVAILABLE: 0, Account.REQUESTED: 0} and total == 0
+        balances = await tx.ledger.balances(telegram.last[0].person_id)
+        total = await tx.ledger.total()
+    assert balances == {LedgerAccount.PENDING: 0, LedgerAccount.AVAILABLE: 0, LedgerAccount.REQUESTED: 0}
+    assert total == 0
 
 
-async def test_payout_needs_a_minimum_and_a_verified_phone(telegram: Chat) -> None:
+async def test_payout_needs_a_minimum_and_a_verified_phone(telegram: Chat, store, clock) -> None:
     await telegram.register()  # the phone was typed, so it is not verified
+    assert await telegram.send("/balance") == ["cashback.balance"]
+    assert telegram.last[0].params["can_withdraw"] == ""  # no "Withdraw" button at 0 ₽
     assert await telegram.send("/payout") == ["payout.too_little"]
-    await _earn(telegram, 1)
+    await _earn(telegram, 1, store, clock())
+    await telegram.send("/balance")
+    assert telegram.last[0].params["can_withdraw"] == "1"
     assert await telegram.send("/payout") == ["payout.phone_unverified"]
     assert await telegram.share_contact("+7 912 345-67-89") == ["phone.verified"]
     assert await telegram.send("/payout") == ["payout.confirm"]

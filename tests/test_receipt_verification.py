@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from bots.emulators.receipt_check_api import ReceiptCheckEmulator
 from bots.receipt_check import HttpReceiptVerifier
 from core.engine import Engine
-from core.scenarios import all_scenarios
+from core.ports import ReceiptStatus
+from core.scenarios import catalog
 from core.settings import Settings
 from core.verification import ReceiptChecker
-from storage.models import OutboxRow, ReceiptFlagRow, ReceiptRow
 from tests.chat import Chat
+from tests.conftest import services_for
 
 CANONICAL = "t=20260315T184200&s=1249.50&fn=7380440700123456&i=48213&fp=2964503817&n=1"
 
@@ -28,15 +28,14 @@ async def check_api():
 
 
 @pytest.fixture
-async def verifying(store, database_url, clock, check_api):
-    settings = Settings(_env_file=None, database_url=database_url, receipt_check_url=check_api.url,
-                        receipt_check_token="check-token")
-    engine = Engine(store, all_scenarios(), settings, clock=clock)
+async def verifying(store, clock, check_api, photo_reader):
+    settings = Settings(_env_file=None, receipt_check_url=check_api.url, receipt_check_token="check-token")
+    engine = Engine(store, catalog(), services_for(settings, photo_reader), settings, clock=clock)
     verifier = HttpReceiptVerifier(check_api.url, "check-token")
     checker = ReceiptChecker(store, verifier, clock, timedelta(minutes=15), max_attempts=3)
     chat = Chat.telegram(engine, "1001")
     await chat.register()
-    await chat.send(CANONICAL)
+    assert await chat.send(CANONICAL) == ["receipt.confirm"]
     assert await chat.press("receipt:yes") == ["receipt.accepted_verifying"]
     yield chat, checker
     await verifier.close()
@@ -44,7 +43,11 @@ async def verifying(store, database_url, clock, check_api):
 
 async def _receipt(store):
     async with store.transaction() as tx:
-        return (await tx.session.scalars(select(ReceiptRow))).one()
+        (receipt,) = await tx.receipts.with_status(ReceiptStatus.VERIFYING) + \
+            await tx.receipts.with_status(ReceiptStatus.ACCEPTED) + \
+            await tx.receipts.with_status(ReceiptStatus.REJECTED) + \
+            await tx.receipts.with_status(ReceiptStatus.MODERATION)
+        return receipt
 
 
 async def _balance(chat: Chat) -> tuple[object, object]:
@@ -63,7 +66,7 @@ async def test_a_confirmed_receipt_releases_its_cashback(verifying, check_api, s
     assert (await _receipt(store)).status == "accepted"
     assert await _balance(chat) == ("62,47", "0,00")
     async with store.transaction() as tx:
-        notice = (await tx.session.scalars(select(OutboxRow).where(OutboxRow.template == "receipt.verified"))).one()
+        (notice,) = await tx.messages.entries(template="receipt.verified")
     assert notice.channel is None  # the router picks the channel
 
 
@@ -72,7 +75,8 @@ async def test_not_yet_keeps_the_receipt_waiting_and_asks_again_later(verifying,
     clock.advance(minutes=16)
     assert await checker.check_due() == 1
     row = await _receipt(store)
-    assert (row.status, row.check_attempts) == ("verifying", 1) and row.next_check_at > clock()
+    assert (row.status, row.check_attempts) == ("verifying", 1)
+    assert await checker.check_due() == 0  # asked again later, not at once
     check_api.failing = True
     clock.advance(minutes=20)
     assert await checker.check_due() == 1
@@ -80,9 +84,11 @@ async def test_not_yet_keeps_the_receipt_waiting_and_asks_again_later(verifying,
     clock.advance(minutes=40)
     await checker.check_due()
     row = await _receipt(store)
-    assert row.next_check_at is None and row.status == "verifying"  # three tries: now staff decide
+    assert row.status == "moderation"  # three tries: now staff decide
+    clock.advance(days=1)
+    assert await checker.check_due() == 0
     async with store.transaction() as tx:
-        flag = (await tx.session.scalars(select(ReceiptFlagRow))).one()
+        (flag,) = await tx.receipts.flags()
     assert flag.reason == "tax_service_no_answer"
     assert await _balance(chat) == ("0,00", "62,47")
 
@@ -95,8 +101,7 @@ async def test_a_receipt_the_tax_service_does_not_know_is_reversed(verifying, ch
     assert (await _receipt(store)).status == "rejected"
     assert await _balance(chat) == ("0,00", "0,00")
     async with store.transaction() as tx:
-        notice = (await tx.session.scalars(select(OutboxRow).where(
-            OutboxRow.template == "receipt.verification_failed"))).one()
+        (notice,) = await tx.messages.entries(template="receipt.verification_failed")
     assert notice.params["sum"] == "1 249,50"
 
 

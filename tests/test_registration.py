@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from core.engine import Engine
-from core.scenarios import core_scenarios
-from storage.models import ConsentRow, PersonMergeRow, PersonRow
+from core.scenarios import catalog, core_scenarios
 from tests.chat import Chat
+from tests.conftest import services_for
 
 
 async def test_first_message_starts_registration_with_consent(telegram: Chat) -> None:
@@ -21,8 +20,8 @@ async def test_registration_happy_path_stores_everything(telegram: Chat, store, 
     assert await telegram.send("Anna@Example.RU") == ["registration.done"]
     assert telegram.param("phone") == "+79123456789"
     async with store.transaction() as tx:
-        person = await tx.get_person(telegram.last[0].person_id)
-        consent = (await tx.session.scalars(select(ConsentRow))).one()
+        person = await tx.people.get(telegram.last[0].person_id)
+        (consent,) = await tx.people.consents_of(person.id)
     assert (person.name, person.phone, person.email) == ("Анна Петрова", "+79123456789", "Anna@example.ru")
     assert person.is_registered and not person.phone_verified
     assert consent.text_version == settings.consent_version and consent.accepted_at is not None
@@ -38,7 +37,7 @@ async def test_declined_consent_is_asked_again_and_nothing_stored(telegram: Chat
     assert await telegram.press("consent:no") == ["registration.consent_required", "registration.consent"]
     assert await telegram.send("Анна") == ["common.unexpected", "registration.consent"]
     async with store.transaction() as tx:
-        assert (await tx.session.scalars(select(ConsentRow))).all() == []
+        assert await tx.people.consents_of(telegram.last[0].person_id) == []
 
 
 @pytest.mark.parametrize("bad_name", ["12345", "a" * 65, "!!!", "Анна2"])
@@ -63,7 +62,7 @@ async def test_shared_own_contact_is_a_verified_phone(telegram: Chat, store) -> 
     assert await telegram.share_contact("79123456789") == ["registration.ask_email"]
     assert await telegram.press("email:skip") == ["registration.done"]
     async with store.transaction() as tx:
-        person = await tx.get_person(telegram.last[0].person_id)
+        person = await tx.people.get(telegram.last[0].person_id)
     assert person.phone == "+79123456789" and person.phone_verified and person.email is None
 
 
@@ -92,10 +91,10 @@ async def test_typed_skip_leaves_email_empty(telegram: Chat) -> None:
     assert await telegram.send("пропустить") == ["registration.done"]
 
 
-async def test_a_photo_where_text_is_expected_gets_a_reprompt(telegram: Chat) -> None:
+async def test_a_photo_during_registration_is_kept_and_the_question_repeated(telegram: Chat) -> None:
     await telegram.send("/start")
     await telegram.press("consent:yes")
-    assert await telegram.send_photo(b"\x89PNG...") == ["common.unexpected", "registration.ask_name"]
+    assert await telegram.send_photo(b"\x89PNG...") == ["registration.receipt_kept", "registration.ask_name"]
 
 
 STEPS_TO = {
@@ -120,12 +119,27 @@ async def test_help_in_every_state_answers_and_repeats_the_question(telegram: Ch
     assert await telegram.send("/help") == ["common.help_guest", PROMPT[state]]
 
 
-@pytest.mark.parametrize("state", list(STEPS_TO))
-async def test_cancel_in_every_state_stops_registration(telegram: Chat, state: str) -> None:
+@pytest.mark.parametrize("state", ["consent", "name", "phone"])
+async def test_cancel_before_the_last_step_stops_registration_and_keeps_nothing(telegram: Chat, store,
+                                                                               state: str) -> None:
     await _walk_to(telegram, state)
     assert await telegram.send("/cancel") == ["registration.cancelled"]
     assert await telegram.send("/cancel") == ["registration.cancelled"]
+    async with store.transaction() as tx:
+        person = await tx.people.get(telegram.last[0].person_id)
+    assert (person.name, person.phone, person.registered_at) == (None, None, None)
     assert await telegram.send("/start") == ["registration.consent"]
+
+
+@pytest.mark.parametrize("cancel", ["/cancel", "отмена"])
+async def test_cancel_at_the_optional_email_step_completes_registration_without_it(telegram: Chat, store,
+                                                                                  cancel: str) -> None:
+    await _walk_to(telegram, "email")
+    assert await telegram.send(cancel) == ["registration.done"]
+    async with store.transaction() as tx:
+        person = await tx.people.get(telegram.last[0].person_id)
+    assert person.is_registered and person.name == "Анна" and person.email is None
+    assert await telegram.send("/start") == ["common.welcome_back"]
 
 
 @pytest.mark.parametrize("state", list(STEPS_TO))
@@ -157,7 +171,7 @@ async def test_english_speaker_gets_english(engine: Engine) -> None:
 async def test_deep_link_payload_is_kept_as_source(telegram: Chat, store) -> None:
     await telegram.send("/start pack_sochi_2026")
     async with store.transaction() as tx:
-        person = await tx.get_person(telegram.last[0].person_id)
+        person = await tx.people.get(telegram.last[0].person_id)
     assert person.source == "pack_sochi_2026"
 
 
@@ -182,14 +196,16 @@ async def test_same_verified_phone_joins_profiles_on_confirmation(engine: Engine
     await second.press("consent:yes")
     await second.send("Анна")
     assert await second.share_contact("+79123456789") == ["registration.confirm_merge"]
-    assert await second.press("merge:yes") == ["registration.merged"]
-    assert second.last[0].person_id == first.last[0].person_id
+    assert await second.press("merge:yes") == ["registration.merged", "link.done_elsewhere"]
+    merged, notice = second.last
+    assert merged.person_id == notice.person_id == first.last[0].person_id
+    assert (merged.channel, merged.account_id) == ("telegram", "2") and notice.account_id == "1"
     assert await second.send("/me") == ["profile.card"]
     async with store.transaction() as tx:
-        merge = (await tx.session.scalars(select(PersonMergeRow))).one()
-        absorbed = await tx.session.get(PersonRow, merge.absorbed_id)
+        (merge,) = await tx.people.merges()
+        absorbed = await tx.people.get(merge.absorbed_id)
     assert merge.survivor_id == first.last[0].person_id
-    assert merge.moved["channel_accounts"] == 1 and merge.moved["consents"] == 1
+    assert len(merge.moved["channel_accounts"]) == 1 and len(merge.moved["consents"]) == 1
     assert absorbed.merged_into_id == merge.survivor_id
 
 
@@ -199,6 +215,7 @@ async def test_declining_the_join_asks_for_another_number(engine: Engine) -> Non
     await first.press("consent:yes")
     await first.send("Анна")
     await first.share_contact("+79123456789")
+    await first.press("email:skip")
     second = Chat.telegram(engine, "2")
     await second.send("/start")
     await second.press("consent:yes")
@@ -207,12 +224,38 @@ async def test_declining_the_join_asks_for_another_number(engine: Engine) -> Non
     assert await second.press("merge:no") == ["registration.merge_declined", "registration.ask_phone"]
 
 
-async def test_restart_in_the_middle_resumes_where_the_person_was(store, settings, clock) -> None:
-    before = Chat.telegram(Engine(store, core_scenarios(), settings, clock=clock), "5")
+async def test_a_number_given_but_not_registered_is_nobodys(engine: Engine) -> None:
+    first = Chat.telegram(engine, "1")
+    await first.send("/start")
+    await first.press("consent:yes")
+    await first.send("Анна")
+    await first.share_contact("+79123456789")  # and never finishes
+    second = Chat.vk(engine, "2")
+    assert (await second.register(phone="+79123456789", email=None))[-1] == "registration.done"
+    assert await first.press("email:skip") == ["registration.phone_taken", "registration.ask_phone"]
+
+
+async def test_a_verified_number_registered_meanwhile_offers_the_join_at_the_end(engine: Engine) -> None:
+    first, second = Chat.telegram(engine, "1"), Chat.telegram(engine, "2")
+    for chat in (first, second):
+        await chat.send("/start")
+        await chat.press("consent:yes")
+        await chat.send("Анна")
+        await chat.share_contact("+79123456789")
+    assert await first.press("email:skip") == ["registration.done"]
+    assert await second.press("email:skip") == ["registration.confirm_merge"]
+    assert (await second.press("merge:yes"))[0] == "registration.merged"
+
+
+async def test_restart_in_the_middle_resumes_where_the_person_was(store, settings, clock, photo_reader) -> None:
+    def engine() -> Engine:
+        return Engine(store, catalog(core_scenarios()), services_for(settings, photo_reader), settings, clock=clock)
+
+    before = Chat.telegram(engine(), "5")
     await before.send("/start")
     await before.press("consent:yes")
     await before.send("Анна")
-    after = Chat.telegram(Engine(store, core_scenarios(), settings, clock=clock), "5")
+    after = Chat.telegram(engine(), "5")
     assert await after.send("+79123456789") == ["registration.ask_email"]
 
 
@@ -221,4 +264,4 @@ async def test_profile_is_shown_only_to_registered(telegram: Chat) -> None:
     await telegram.register()
     assert await telegram.send("/me") == ["profile.card"]
     assert telegram.param("channels") == "Telegram"
-    assert telegram.param("phone") == "+79123456789"
+    assert telegram.param("phone") == "+7 912 345-67-89"

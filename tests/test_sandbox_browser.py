@@ -90,10 +90,10 @@ async def test_a_person_registers_through_the_sandbox_page(tmp_path, monkeypatch
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}",
                         web_port=0, sandbox=True)
     platform = await started(settings)
-    assert platform.emulators is not None
-    await asyncio.wait_for(platform.emulators[1].polling.wait(), 10)
+    assert platform.sandbox is not None
+    await asyncio.wait_for(platform.sandbox.vk.polling.wait(), 10)
     try:
         final = await asyncio.to_thread(_register_through_the_page, platform.web_url)
     finally:
         await platform.stop()
-    assert "вы зарегистрированы" in final and "+79123456789" in final
+    assert "вы зарегистрированы" in final and "+7 912 345-67-89" in final

@@ -77,7 +77,8 @@ class TelegramEmulator(LoopbackServer):
         self.updates: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
         self.redelivery: list[dict[str, Any]] = []
-        self.update_ids = itertools.count(1)
+        # like Telegram's: a restarted emulator does not count from 1 again
+        self.update_ids = itertools.count(int(time.time() * 1000) % 1_000_000_000)
         self.message_ids = itertools.count(1)
         self.arrived = asyncio.Condition()
         self.outbox: Outbox[BotMessage] = Outbox()

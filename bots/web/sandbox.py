@@ -38,7 +38,7 @@ def _vk_buttons(keyboard: dict[str, Any] | None) -> list[list[dict[str, Any]]]:
     return rows
 
 
-def attach_sandbox(app: web.Application, telegram: TelegramEmulator, vk: VkEmulator) -> None:
+def sandbox_routes(telegram: TelegramEmulator, vk: VkEmulator) -> list[web.AbstractRouteDef]:
     async def page(_: web.Request) -> web.Response:
         return web.Response(text=PAGE.read_text(encoding="utf-8"), content_type="text/html")
 
@@ -100,8 +100,7 @@ def attach_sandbox(app: web.Application, telegram: TelegramEmulator, vk: VkEmula
     async def root(_: web.Request) -> web.Response:
         raise web.HTTPFound("/sandbox")
 
-    app.router.add_get("/", root)
-    app.router.add_get("/sandbox", page)
-    app.router.add_get("/sandbox/api/{channel:telegram|vk}/{user}/messages", messages)
-    app.router.add_post("/sandbox/api/{channel:telegram|vk}/{user}/{action}", act)
+    return [web.get("/", root), web.get("/sandbox", page),
+            web.get("/sandbox/api/{channel:telegram|vk}/{user}/messages", messages),
+            web.post("/sandbox/api/{channel:telegram|vk}/{user}/{action}", act)]
 

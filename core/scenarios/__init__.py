@@ -1,10 +1,11 @@
-"""The declared scenarios; ``all_scenarios()`` is what ``run.py`` hands to the engine."""
+"""The declared scenarios; ``all_scenarios()`` is what the platform runs."""
 
 from __future__ import annotations
 
-from core.machine import Scenario
+from core.machine import Catalog, Scenario
+from core.scenarios.basics import CANCEL, HELP, START
 from core.scenarios.cashback import BALANCE, PAYOUT
-from core.scenarios.linking import LINKING
+from core.scenarios.linking import LINK_DECISION, LINKING
 from core.scenarios.phone import PHONE_VERIFICATION
 from core.scenarios.profile import PROFILE
 from core.scenarios.receipt_upload import RECEIPT_UPLOAD
@@ -12,9 +13,14 @@ from core.scenarios.registration import REGISTRATION
 
 
 def core_scenarios() -> list[Scenario]:
-    return [REGISTRATION, LINKING, PROFILE]
+    """Registration, identity and what works everywhere: enough for a platform with no promotion yet."""
+    return [START, HELP, CANCEL, REGISTRATION, LINKING, LINK_DECISION, PROFILE]
 
 
 def all_scenarios() -> list[Scenario]:
     """Every scenario the platform runs."""
     return [*core_scenarios(), RECEIPT_UPLOAD, BALANCE, PAYOUT, PHONE_VERIFICATION]
+
+
+def catalog(scenarios: list[Scenario] | None = None) -> Catalog:
+    return Catalog(all_scenarios() if scenarios is None else scenarios)

@@ -5,26 +5,30 @@ from __future__ import annotations
 from core.context import Context
 from core.errors import Reject
 from core.events import EventKind
+from core.identity import format_phone
 from core.machine import Scenario, State, on
 from core.settings import kopecks
 from promo import ledger
-from promo.ledger import Account
+from promo.ledger import LedgerAccount
 
 BUTTON = EventKind.BUTTON
 
 
 async def show_balance(ctx: Context) -> None:
-    balances = await ctx.tx.balances(ctx.person.id)
+    balances = await ctx.tx.ledger.balances(ctx.person.id)
     ctx.data.update({name: ledger.format_roubles(balances.get(account, 0)) for name, account in (
-        ("available", Account.AVAILABLE), ("pending", Account.PENDING), ("requested", Account.REQUESTED))})
+        ("available", LedgerAccount.AVAILABLE), ("pending", LedgerAccount.PENDING),
+        ("requested", LedgerAccount.REQUESTED))})
+    available = balances.get(LedgerAccount.AVAILABLE, 0)
+    ctx.data["can_withdraw"] = "1" if available >= max(kopecks(ctx.settings.payout_min), 1) else ""
 
 
 async def choose_payout_start(ctx: Context) -> str:
-    balances = await ctx.tx.balances(ctx.person.id)
-    available = balances.get(Account.AVAILABLE, 0)
+    balances = await ctx.tx.ledger.balances(ctx.person.id)
+    available = balances.get(LedgerAccount.AVAILABLE, 0)
     minimum = kopecks(ctx.settings.payout_min)
     ctx.data.update(amount=ledger.format_roubles(available), minimum=ledger.format_roubles(minimum),
-                    phone=ctx.person.phone or "—", amount_kopecks=available)
+                    phone=format_phone(ctx.person.phone), amount_kopecks=available)
     if available < max(minimum, 1):
         return "too_little"
     if not (ctx.person.phone and ctx.person.phone_verified):
@@ -33,18 +37,20 @@ async def choose_payout_start(ctx: Context) -> str:
 
 
 async def request_payout(ctx: Context) -> None:
-    balances = await ctx.tx.balances(ctx.person.id)
+    balances = await ctx.tx.ledger.balances(ctx.person.id)
     amount = int(ctx.data["amount_kopecks"])
-    available = balances.get(Account.AVAILABLE, 0)
+    available = balances.get(LedgerAccount.AVAILABLE, 0)
     if amount > available or not ctx.person.phone:  # spent meanwhile from another account of theirs
         raise Reject("payout.changed")
-    payout_id = await ctx.tx.add_payout(ctx.person.id, amount, ctx.person.phone, ctx.now)
-    await ctx.tx.post(ledger.payout_request(ctx.person.id, amount, available), ctx.now, payout_id=payout_id)
+    payout = await ctx.tx.ledger.add_payout(ctx.person.id, amount, ctx.person.phone, ctx.now)
+    await ctx.tx.ledger.post(ledger.payout_request(ctx.person.id, amount, available), ctx.now, payout_id=payout.id)
 
 
 BALANCE = Scenario(
     name="balance",
     commands=("/balance",),
+    words=("баланс", "мой баланс", "кешбэк", "кэшбэк", "balance", "cashback"),
+    aside=True,
     initial=("shown",),
     states=(State("shown", prompt="cashback.balance", on_enter=show_balance, final=True),),
 )
@@ -52,6 +58,7 @@ BALANCE = Scenario(
 PAYOUT = Scenario(
     name="payout",
     commands=("/payout",),
+    words=("вывести", "вывод", "выплата", "payout", "withdraw"),
     initial=("confirm", "too_little", "phone_unverified"),
     entry=choose_payout_start,
     states=(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.context import Context
 from core.events import EventKind
-from core.identity import normalise_phone
+from core.identity import format_phone, normalise_phone
 from core.machine import Scenario, State, on
 
 CONTACT = EventKind.CONTACT
@@ -16,10 +16,10 @@ async def check_contact(ctx: Context) -> str:
         return "not_own"
     phone = normalise_phone(contact.phone, ctx.settings.phone_region)
     if phone != ctx.person.phone:
-        ctx.data["phone"] = ctx.person.phone or "—"
+        ctx.data["phone"] = format_phone(ctx.person.phone)
         return "mismatch"
     ctx.person.phone_verified = True
-    await ctx.tx.save_person(ctx.person)
+    await ctx.tx.people.save(ctx.person)
     return "verified"
 
 

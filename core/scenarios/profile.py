@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from core.context import Context
+from core.identity import format_phone
 from core.machine import Scenario, State
-
-CHANNEL_NAMES = {"telegram": "Telegram", "vk": "VK", "email": "E-mail", "sms": "SMS", "web": "Web"}
 
 
 async def show_profile(ctx: Context) -> None:
     person = ctx.person
-    accounts = await ctx.tx.accounts_of(person.id)
+    accounts = await ctx.tx.people.accounts_of(person.id)
     registered = person.registered_at.astimezone(ctx.settings.zone) if person.registered_at else None
     ctx.data.update(
-        phone=person.phone or "—",
+        phone=format_phone(person.phone),
         email=person.email or "—",
-        channels=", ".join(sorted({CHANNEL_NAMES.get(a.channel, a.channel) for a in accounts})),
+        channels=", ".join(sorted({ctx.services.channel_title(a.channel) for a in accounts})),
         registered=registered.strftime("%d.%m.%Y") if registered else "—",
     )
 
@@ -23,6 +22,8 @@ async def show_profile(ctx: Context) -> None:
 PROFILE = Scenario(
     name="profile",
     commands=("/me", "/profile"),
+    words=("профиль", "мой профиль", "кто я", "profile", "my profile", "me"),
+    aside=True,
     initial=("shown",),
     states=(State("shown", prompt="profile.card", on_enter=show_profile, final=True),),
 )

@@ -1,8 +1,11 @@
 """Receipt upload: a photo or the typed QR string -> the details to confirm -> the result.
 
-When no QR code can be read, the person can type the five numbers printed on the
-receipt instead (date and time, sum, FN, FD, FP), each checked as it comes.
-Every refusal says exactly why.
+Everything that can be judged before asking is judged before asking: a duplicate, a date
+outside the campaign, a limit reached (with the time it frees up) are said at once, not
+after "Да". When no QR code can be read, the person can type the five numbers printed on
+the receipt instead (date and time, sum, FN, FD, FP), each checked as it comes. A second
+receipt sent while one awaits confirmation is never dropped: the person chooses to put it
+in place of the first or after it. Every refusal says exactly why.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.context import Context
+from core.dispatch import keep, unkeep
 from core.errors import Reject
-from core.events import EventKind
+from core.events import EventKind, InboundEvent
 from core.machine import Action, Scenario, State, on
+from core.ports.receipts import ReceiptStatus
 from core.scenarios.registration import said_yes
 from promo import ledger
-from promo.campaigns import Refused, judge
+from promo.campaigns import Award, Refused, judge
 from promo.receipts import (
     FiscalReceipt,
     ReceiptError,
@@ -33,19 +39,21 @@ PHOTO, TEXT, BUTTON = EventKind.PHOTO, EventKind.TEXT, EventKind.BUTTON
 FIELD_NAMES = {"t": "date and time", "s": "sum", "fn": "FN", "i": "FD", "fp": "FP", "n": "operation type"}
 MANUAL_TIME_FORMATS = ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%y %H:%M", "%Y-%m-%d %H:%M")
 FIRST_CHECK_AFTER = timedelta(minutes=15)
+MAX_QUEUE = 10
+RECEIPT_KEYS = re.compile(r"(fn|fp|ат|аз)\s*=", re.IGNORECASE)
+
+
+def looks_like_receipt(event: InboundEvent) -> bool:
+    return event.kind is PHOTO or (event.kind is TEXT and bool(RECEIPT_KEYS.search(event.text)))
 
 
 def starts_with_receipt(ctx: Context) -> bool:
     """An idle person's photo always; their text only when it looks like a receipt string."""
-    event = ctx.event
-    return event.kind is PHOTO or bool(re.search(r"(fn|fp|ат|аз)\s*=", event.text, re.IGNORECASE))
+    return looks_like_receipt(ctx.event)
 
 
-def _remember(ctx: Context, receipt: FiscalReceipt, source: str) -> None:
-    local = receipt.issued_at.astimezone(ctx.services.campaign.zone)
-    ctx.data.update(receipt=receipt.canonical(), source=source, when=f"{local:%d.%m.%Y %H:%M}",
-                    sum=ledger.format_roubles(receipt.sum_kopecks), fn=f"{receipt.fn:016d}",
-                    fd=str(receipt.document_number), fp=str(receipt.fiscal_sign))
+def another_receipt(ctx: Context) -> bool:
+    return looks_like_receipt(ctx.event)
 
 
 def _refusal(error: ReceiptError) -> Reject:
@@ -56,22 +64,113 @@ def _refusal(error: ReceiptError) -> Reject:
     return Reject(template, field=FIELD_NAMES.get(field, field))
 
 
-async def read_photo(ctx: Context) -> None:
-    event = ctx.event
-    problem = event.attachment_error
-    if problem or event.qr_texts is None:
-        raise Reject(f"receipt.photo_{problem or 'unreadable'}")
+def _from_photo(ctx: Context, event: InboundEvent) -> FiscalReceipt:
     zone = ctx.services.campaign.zone
-    text = next(t for t in event.qr_texts if looks_fiscal(t, zone))
-    _remember(ctx, parse(text, zone), "photo")
+    texts = event.qr_texts or ()
+    fiscal = next((t for t in texts if looks_fiscal(t, zone)), None)
+    if fiscal is not None:
+        return parse(fiscal, zone)
+    for text in texts:  # a till receipt's code with one field wrong: name the field, as for typed strings
+        try:
+            parse(text, zone)
+        except ReceiptError as e:
+            if e.reason != "not_fiscal":
+                raise _refusal(e) from e
+    raise Reject(f"receipt.photo_{event.attachment_error or 'unreadable'}")
 
 
-async def read_typed(ctx: Context) -> None:
+def _from_text(ctx: Context, text: str) -> FiscalReceipt:
     try:
-        receipt = parse(ctx.event.text, ctx.services.campaign.zone)
+        return parse(text, ctx.services.campaign.zone)
     except ReceiptError as e:
         raise _refusal(e) from e
-    _remember(ctx, receipt, "typed")
+
+
+def _local(ctx: Context, moment: datetime) -> datetime:
+    return moment.astimezone(ctx.services.campaign.zone)
+
+
+def _remember(ctx: Context, receipt: FiscalReceipt, source: str) -> None:
+    ctx.data.update(receipt=receipt.canonical(), source=source, when=f"{_local(ctx, receipt.issued_at):%d.%m.%Y %H:%M}",
+                    sum=ledger.format_roubles(receipt.sum_kopecks), fn=f"{receipt.fn:016d}",
+                    fd=str(receipt.document_number), fp=str(receipt.fiscal_sign))
+
+
+async def _free_at(ctx: Context, reason: str) -> str:
+    """When the limit that refused a receipt lets the next one in, in the campaign's time."""
+    campaign = ctx.services.campaign
+    if reason == "hourly_limit":
+        times = await ctx.tx.receipts.times_since(ctx.person.id, campaign.code, ctx.now - timedelta(hours=1))
+        moment = (times[0] if times else ctx.now) + timedelta(hours=1, minutes=1)
+    else:
+        moment = campaign.day_bounds(ctx.now)[1]
+    local, today = _local(ctx, moment), _local(ctx, ctx.now).date()
+    return f"{local:%H:%M}" if local.date() == today else f"{local:%d.%m %H:%M}"
+
+
+async def _judge(ctx: Context, receipt: FiscalReceipt) -> Award:
+    """The award, or ``Reject`` with the refusal: duplicates, campaign rules and limits."""
+    campaign = ctx.services.campaign
+    existing = await ctx.tx.receipts.find(receipt.key)
+    if existing is not None:
+        if existing.person_id == ctx.person.id:
+            raise Reject("receipt.refused_duplicate_own")
+        await ctx.tx.receipts.flag(existing.id, ctx.person.id, "sent_by_another_person", ctx.now)
+        raise Reject("receipt.refused_duplicate_other")
+    usage = await ctx.tx.receipts.usage(ctx.person.id, campaign.code, campaign.day_bounds(ctx.now),
+                                        ctx.now - timedelta(hours=1))
+    try:
+        return judge(campaign, receipt, usage, ctx.now)
+    except Refused as refusal:
+        free_at = await _free_at(ctx, refusal.reason) if refusal.reason.endswith("_limit") else ""
+        raise Reject(f"receipt.refused_{refusal.reason}", min_sum=ledger.format_roubles(campaign.min_sum_kopecks),
+                     per_day=campaign.receipts_per_day, per_hour=campaign.receipts_per_hour,
+                     starts=f"{campaign.starts_on:%d.%m.%Y}", ends=f"{campaign.ends_on:%d.%m.%Y}",
+                     free_at=free_at) from refusal
+
+
+async def _consider(ctx: Context, receipt: FiscalReceipt, source: str) -> None:
+    """Judge now what can be judged; on to confirmation only when the receipt would count."""
+    award = await _judge(ctx, receipt)
+    _remember(ctx, receipt, source)
+    ctx.data["cashback"] = ledger.format_roubles(award.cashback_kopecks)
+    ctx.data["entries"] = award.entries
+
+
+async def _business(ctx: Context, work: Callable[[], Any]) -> str:
+    """Run a reading step: a refusal of the receipt itself ends this one (and moves to the next queued)."""
+    try:
+        await work()
+    except Reject as refusal:
+        if not refusal.template.startswith("receipt.refused_"):
+            raise
+        ctx.say(refusal.template, **refusal.params)
+        return await _next_queued(ctx)
+    return "confirm"
+
+
+async def read_photo(ctx: Context) -> str:
+    return await _business(ctx, lambda: _consider(ctx, _from_photo(ctx, ctx.event), "photo"))
+
+
+async def read_typed(ctx: Context) -> str:
+    return await _business(ctx, lambda: _consider(ctx, _from_text(ctx, ctx.event.text), "typed"))
+
+
+async def _next_queued(ctx: Context) -> str:
+    """The next receipt the person queued, judged; "done" when none is left that counts."""
+    queue: list[dict[str, Any]] = ctx.data.setdefault("queue", [])
+    while queue:
+        event = unkeep(queue.pop(0), ctx.event)
+        try:
+            receipt = _from_photo(ctx, event) if event.kind is PHOTO else _from_text(ctx, event.text)
+            await _consider(ctx, receipt, "photo" if event.kind is PHOTO else "typed")
+        except Reject as refusal:
+            ctx.say(refusal.template, **refusal.params)
+            continue
+        ctx.say("receipt.next_in_queue", left=len(queue))
+        return "confirm"
+    return "done"
 
 
 async def manual_time(ctx: Context) -> None:
@@ -100,65 +199,85 @@ def _manual_step(key: str, check: Callable[[str], object], template: str) -> Act
     return step
 
 
-async def manual_done(ctx: Context) -> None:
+async def manual_done(ctx: Context) -> str:
     await _manual_step("fp", parse_fiscal_sign, "receipt.bad_manual_fp")(ctx)
     fields = ctx.data["manual"]
     text = f"t={fields['t']}&s={fields['s']}&fn={fields['fn']}&i={fields['i']}&fp={fields['fp']}&n=1"
-    try:
-        receipt = parse(text, ctx.services.campaign.zone)
-    except ReceiptError as e:
-        raise _refusal(e) from e
-    _remember(ctx, receipt, "manual")
+    return await _business(ctx, lambda: _consider(ctx, _from_text(ctx, text), "manual"))
 
 
-async def submit(ctx: Context) -> None:
+async def hold_another(ctx: Context) -> str | None:
+    """Another receipt while one awaits confirmation: kept, and the person chooses what to do with it."""
+    queue: list[dict[str, Any]] = ctx.data.setdefault("queue", [])
+    if len(queue) >= MAX_QUEUE:
+        raise Reject("receipt.queue_full", limit=MAX_QUEUE)
+    if ctx.event.replayed:  # sent before registering, in this order: it simply waits its turn
+        queue.append(keep(ctx.event))
+        ctx.say("receipt.queued", position=len(queue))
+        return None
+    ctx.data["incoming"] = keep(ctx.event)
+    return "choose"
+
+
+async def replace_current(ctx: Context) -> str:
+    incoming = ctx.data.pop("incoming", None)
+    if incoming is not None:
+        ctx.data.setdefault("queue", []).insert(0, incoming)
+    return await _next_queued(ctx)
+
+
+async def queue_incoming(ctx: Context) -> None:
+    incoming = ctx.data.pop("incoming", None)
+    if incoming is not None:
+        ctx.data.setdefault("queue", []).append(incoming)
+        ctx.say("receipt.queued", position=len(ctx.data["queue"]))
+
+
+async def drop_current(ctx: Context) -> str:
+    return "awaiting" if not ctx.data.get("queue") else await _next_queued(ctx)
+
+
+async def submit(ctx: Context) -> str:
     campaign = ctx.services.campaign
     receipt = parse(ctx.data["receipt"], campaign.zone)
-    existing = await ctx.tx.find_receipt(receipt.key)
-    if existing is not None:
-        if existing.person_id == ctx.person.id:
-            ctx.say("receipt.refused_duplicate_own")
-        else:
-            await ctx.tx.flag_receipt(existing.id, ctx.person.id, "sent_by_another_person", ctx.now)
-            ctx.say("receipt.refused_duplicate_other")
-        return
-    day = campaign.day_bounds(ctx.now)
-    usage = await ctx.tx.receipt_usage(ctx.person.id, campaign.code, day, ctx.now - timedelta(hours=1))
     try:
-        award = judge(campaign, receipt, usage)
-    except Refused as refusal:
-        ctx.say(f"receipt.refused_{refusal.reason}", min_sum=ledger.format_roubles(campaign.min_sum_kopecks),
-                per_day=campaign.receipts_per_day, per_hour=campaign.receipts_per_hour,
-                starts=f"{campaign.starts_on:%d.%m.%Y}", ends=f"{campaign.ends_on:%d.%m.%Y}")
-        return
+        award = await _judge(ctx, receipt)  # again: a limit or a duplicate may have come meanwhile
+    except Reject as refusal:
+        ctx.say(refusal.template, **refusal.params)
+        return await _next_queued(ctx)
     verifying = ctx.services.verify_receipts
-    stored = await ctx.tx.add_receipt(ctx.person.id, campaign.code, receipt, ctx.data["source"],
-                                      "verifying" if verifying else "accepted", award, ctx.now,
-                                      ctx.now + FIRST_CHECK_AFTER if verifying else None)
+    status = ReceiptStatus.VERIFYING if verifying else ReceiptStatus.MODERATION
+    stored = await ctx.tx.receipts.add(ctx.person.id, campaign.code, receipt, ctx.data["source"], status, award,
+                                       ctx.now, ctx.now + FIRST_CHECK_AFTER if verifying else None)
     if award.cashback_kopecks:
-        await ctx.tx.post(ledger.accrual(ctx.person.id, award.cashback_kopecks), ctx.now, receipt_id=stored.id)
-        if not verifying:
-            await ctx.tx.post(ledger.approval(ctx.person.id, award.cashback_kopecks), ctx.now,
-                              receipt_id=stored.id)
-    balances = await ctx.tx.balances(ctx.person.id)
-    ctx.say("receipt.accepted_verifying" if verifying else "receipt.accepted",
+        await ctx.tx.ledger.post(ledger.accrual(ctx.person.id, award.cashback_kopecks), ctx.now,
+                                 receipt_id=stored.id)
+    balances = await ctx.tx.ledger.balances(ctx.person.id)
+    ctx.say("receipt.accepted_verifying" if verifying else "receipt.accepted_moderation",
             sum=ledger.format_roubles(receipt.sum_kopecks), cashback=ledger.format_roubles(award.cashback_kopecks),
             entries=award.entries, capped="1" if award.capped else "",
-            available=ledger.format_roubles(balances.get(ledger.Account.AVAILABLE, 0)),
-            pending=ledger.format_roubles(balances.get(ledger.Account.PENDING, 0)))
+            available=ledger.format_roubles(balances.get(ledger.LedgerAccount.AVAILABLE, 0)),
+            pending=ledger.format_roubles(balances.get(ledger.LedgerAccount.PENDING, 0)))
+    return await _next_queued(ctx)
+
+
+def _typed_receipt(ctx: Context) -> bool:
+    return bool(RECEIPT_KEYS.search(ctx.event.text))
 
 
 RECEIPT_UPLOAD = Scenario(
     name="receipt",
     commands=("/receipt", "/check"),
+    words=("чек", "загрузить чек", "receipt", "upload a receipt"),
     takes_args=True,
     starts_on=frozenset({PHOTO, TEXT}),
     starts_when=starts_with_receipt,
+    kept_until_registered=True,
     initial=("awaiting",),
     states=(
         State("awaiting", prompt="receipt.ask", transitions=(
-            on(PHOTO, action=read_photo, to="confirm", label="photo"),
-            on(TEXT, action=read_typed, to="confirm", label="QR string"),
+            on(PHOTO, action=read_photo, to="confirm", also=("done",), label="photo"),
+            on(TEXT, action=read_typed, to="confirm", also=("done",), label="QR string"),
             on(BUTTON, payload="receipt:manual", to="manual_time"),
         )),
         State("manual_time", prompt="receipt.ask_time", transitions=(
@@ -171,11 +290,17 @@ RECEIPT_UPLOAD = Scenario(
             on(TEXT, action=_manual_step("i", parse_document_number, "receipt.bad_manual_fd"), to="manual_fp",
                label="FD"),)),
         State("manual_fp", prompt="receipt.ask_fp", transitions=(
-            on(TEXT, action=manual_done, to="confirm", label="FP"),)),
+            on(TEXT, action=manual_done, to="confirm", also=("done",), label="FP"),)),
         State("confirm", prompt="receipt.confirm", transitions=(
-            on(BUTTON, payload="receipt:yes", action=submit, to="done"),
-            on(TEXT, guard=said_yes, action=submit, to="done", label="yes"),
-            on(BUTTON, payload="receipt:no", to="awaiting"),
+            on(BUTTON, payload="receipt:yes", action=submit, to="done", also=("confirm",)),
+            on(TEXT, guard=said_yes, action=submit, to="done", also=("confirm",), label="yes"),
+            on(BUTTON, payload="receipt:no", action=drop_current, to="awaiting", also=("confirm", "done")),
+            on(PHOTO, action=hold_another, also=("choose",), label="another photo"),
+            on(TEXT, guard=_typed_receipt, action=hold_another, also=("choose",), label="another receipt"),
+        )),
+        State("choose", prompt="receipt.another", transitions=(
+            on(BUTTON, payload="receipt:replace", action=replace_current, to="confirm", also=("done",)),
+            on(BUTTON, payload="receipt:queue", action=queue_incoming, to="confirm"),
         )),
         State("done", final=True),
     ),

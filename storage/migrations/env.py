@@ -8,13 +8,13 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from storage.models import Base
+from storage.tables import metadata
 
 config = context.config
 
 
 def run_on(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata,
+    context.configure(connection=connection, target_metadata=metadata,
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
         context.run_migrations()

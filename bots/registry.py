@@ -1,0 +1,8 @@
+"""The channels this platform can run; ``run.py`` builds every one whose settings enable it."""
+
+from __future__ import annotations
+
+from bots import telegram, vk
+from bots.channel import ChannelPlugin
+
+CHANNELS: tuple[ChannelPlugin, ...] = (telegram.PLUGIN, vk.PLUGIN)

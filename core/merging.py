@@ -1,0 +1,21 @@
+"""Joining two profiles of one person: every row the absorbed profile owns moves, and the move is recorded.
+
+The audit keeps the ids of the rows that moved, so staff can undo a wrong merge (``unmerge``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.identity import Merge
+from core.ports import UnitOfWork
+from core.ports.person_owned import Moved
+
+
+async def merge_persons(tx: UnitOfWork, survivor_id: int, absorbed_id: int, reason: str, now: datetime) -> Merge:
+    await tx.states.drop(absorbed_id)  # the survivor's scenario states are the ones to keep
+    moved: Moved = {}
+    for repository in tx.person_owned():
+        moved.update(await repository.reassign(absorbed_id, survivor_id))
+    await tx.people.absorb(survivor_id, absorbed_id)
+    return await tx.people.record_merge(survivor_id, absorbed_id, reason, moved, now)

@@ -1,0 +1,57 @@
+"""What the core needs from storage: one unit of work handing out one small repository per aggregate.
+
+``storage`` implements these twice, in SQL (SQLite, PostgreSQL) and in memory, and one
+contract suite (``tests/contract``) holds both to the same behaviour. Everything done
+through one unit of work commits together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from core.ports.inbox import InboxEntry, InboxRepository, NewUpdate
+from core.ports.ledger import LedgerRepository, Payout
+from core.ports.link_codes import LinkAttempt, LinkCodeRepository
+from core.ports.messages import LoggedMessage, MessageRepository, Outcome, QueuedMessage
+from core.ports.people import PeopleRepository
+from core.ports.person_owned import PersonOwned
+from core.ports.receipts import ReceiptFlag, ReceiptRepository, ReceiptStatus, StoredReceipt
+from core.ports.scenario_states import ScenarioState, ScenarioStateRepository
+from core.ports.workers import WorkerRepository
+
+__all__ = [
+    "InboxEntry", "InboxRepository", "LedgerRepository", "LinkAttempt", "LinkCodeRepository", "LoggedMessage",
+    "MessageRepository", "NewUpdate", "Outcome", "Payout", "PeopleRepository", "PersonOwned", "QueuedMessage",
+    "ReceiptFlag", "ReceiptRepository", "ReceiptStatus", "ScenarioState", "ScenarioStateRepository", "Store",
+    "StoredReceipt", "UnitOfWork", "WorkerRepository",
+]
+
+
+class UnitOfWork(Protocol):
+    """One transaction; its repositories commit together.
+
+    Methods raise ``ConflictError`` when a concurrent writer got there first (a unique key
+    or a row version): the caller retries the whole unit.
+    """
+
+    people: PeopleRepository
+    states: ScenarioStateRepository
+    link_codes: LinkCodeRepository
+    receipts: ReceiptRepository
+    ledger: LedgerRepository
+    messages: MessageRepository
+    inbox: InboxRepository
+    workers: WorkerRepository
+
+    def person_owned(self) -> Iterable[PersonOwned]:
+        """Every repository holding rows that belong to a person (what a merge moves)."""
+        ...
+
+
+class Store(Protocol):
+    kind: str  # memory | sqlite | postgresql
+    single_process: bool  # True where only one process may run on this store (SQLite, memory)
+
+    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]: ...

@@ -1,0 +1,78 @@
+"""Receipts people sent, and the flags that send them to staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from core.ports.person_owned import Moved
+from promo.campaigns import Award, Usage
+from promo.receipts import FiscalReceipt
+
+
+class ReceiptStatus(StrEnum):
+    ACCEPTED = "accepted"  # rewarded: its cashback is available
+    VERIFYING = "verifying"  # waiting for the tax service's answer
+    MODERATION = "moderation"  # waiting for staff: no automatic check, or flagged
+    REJECTED = "rejected"  # not rewarded (the tax service or staff said no)
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    id: int
+    person_id: int
+    campaign: str
+    canonical: str
+    status: ReceiptStatus
+    source: str  # photo | typed | manual
+    sum_kopecks: int
+    cashback_kopecks: int
+    entries: int
+    check_attempts: int
+    created_at: datetime
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class ReceiptFlag:
+    id: int
+    receipt_id: int
+    person_id: int
+    reason: str
+    created_at: datetime
+    resolved_at: datetime | None = None
+
+
+class ReceiptRepository(Protocol):
+    async def find(self, key: tuple[int, int, int]) -> StoredReceipt | None:
+        """By (fn, i, fp): the same receipt whoever sent it."""
+        ...
+    async def get(self, receipt_id: int) -> StoredReceipt: ...
+    async def of_person(self, person_id: int) -> list[StoredReceipt]: ...
+    async def with_status(self, status: ReceiptStatus, limit: int = 1000) -> list[StoredReceipt]:
+        """Oldest first: the moderation queue."""
+        ...
+    async def usage(self, person_id: int, campaign: str, day: tuple[datetime, datetime],
+                    hour_since: datetime) -> Usage:
+        """What the person has used of the campaign's limits (rejected receipts do not count)."""
+        ...
+    async def times_since(self, person_id: int, campaign: str, since: datetime) -> list[datetime]:
+        """When the person's counted receipts came in since ``since``, oldest first (to say when a limit frees)."""
+        ...
+    async def add(self, person_id: int, campaign: str, receipt: FiscalReceipt, source: str, status: ReceiptStatus,
+                  award: Award, now: datetime, next_check_at: datetime | None) -> StoredReceipt:
+        """``ConflictError`` when someone stored the same receipt meanwhile."""
+        ...
+    async def set_status(self, receipt_id: int, status: ReceiptStatus, next_check_at: datetime | None,
+                         attempts: int) -> None: ...
+    async def due_for_check(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredReceipt]:
+        """Receipts whose tax-service check is due, leased to the caller until ``lease_until``."""
+        ...
+
+    async def flag(self, receipt_id: int, person_id: int, reason: str, now: datetime) -> None: ...
+    async def flags(self, receipt_id: int | None = None) -> list[ReceiptFlag]: ...
+
+    async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved: ...
+    async def restore(self, moved: Moved, person_id: int) -> int: ...

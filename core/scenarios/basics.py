@@ -1,0 +1,46 @@
+"""What works from any state: /start (and the deep link behind it), /help, /cancel — and their words."""
+
+from __future__ import annotations
+
+from core.context import Context
+from core.machine import Scenario, State
+
+
+async def start(ctx: Context) -> None:
+    if ctx.event.args and not ctx.person.source:
+        ctx.person.source = ctx.event.args[:64]  # the deep-link payload: which pack or poster
+        await ctx.tx.people.save(ctx.person)
+    if ctx.person.is_registered:
+        ctx.abandon()
+        ctx.say("common.welcome_back")
+    else:
+        await ctx.begin_onboarding()
+
+
+async def explain(ctx: Context) -> None:
+    ctx.say("common.help" if ctx.person.is_registered else "common.help_guest")
+
+
+async def cancel(ctx: Context) -> None:
+    registered = ctx.person.is_registered
+    if ctx.current is None:
+        ctx.say("common.nothing_to_cancel" if registered else "registration.cancelled")
+        return
+    ctx.abandon()
+    ctx.say("common.cancelled" if registered else "registration.cancelled")
+
+
+START = Scenario(
+    name="start", commands=("/start",), words=("начать", "старт", "start", "begin"), aside=True,
+    needs_registration=False, initial=("answered",), states=(State("answered", on_enter=start, final=True),),
+)
+HELP = Scenario(
+    name="help", commands=("/help",), words=("помощь", "помоги", "справка", "команды", "help", "commands"),
+    aside=True, needs_registration=False, initial=("answered",),
+    states=(State("answered", on_enter=explain, final=True),),
+)
+CANCEL = Scenario(
+    name="cancel", commands=("/cancel",), words=("отмена", "отменить", "стоп", "выход", "выйти", "cancel", "stop"),
+    aside=True, needs_registration=False, initial=("answered",),
+    states=(State("answered", on_enter=cancel, final=True),),
+)

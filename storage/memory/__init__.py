@@ -1,0 +1,82 @@
+"""The storage ports in memory: the same contract as SQL (``tests/contract``), for tests and trials.
+
+One unit of work at a time holds the store (as SQLite has one writer); it commits when its
+block ends and puts every table back as it was when the block raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from core.ports.person_owned import PersonOwned
+from storage.memory.inbox import InboxTables, MemoryInbox
+from storage.memory.ledger import LedgerTables, MemoryLedger
+from storage.memory.link_codes import LinkTables, MemoryLinkCodes
+from storage.memory.messages import MemoryMessages, MessageTables
+from storage.memory.people import MemoryPeople, PeopleTables
+from storage.memory.receipts import MemoryReceipts, ReceiptTables
+from storage.memory.states import MemoryStates, StateRow
+from storage.memory.table import Table
+from storage.memory.workers import MemoryWorkers, Workers
+
+__all__ = ["MemoryStore", "MemoryUnitOfWork"]
+
+
+class MemoryTables:
+    """Every table of the store."""
+
+    def __init__(self) -> None:
+        self.people = PeopleTables()
+        self.states: Table[tuple[int, str], StateRow] = Table("scenario_states")
+        self.link_codes = LinkTables()
+        self.receipts = ReceiptTables()
+        self.ledger = LedgerTables()
+        self.messages = MessageTables()
+        self.inbox = InboxTables()
+        self.workers = Workers("workers")
+
+    def all(self) -> list[Table]:
+        return [*self.people.all(), self.states, *self.link_codes.all(), *self.receipts.all(),
+                *self.ledger.all(), *self.messages.all(), *self.inbox.all(), self.workers]
+
+
+class MemoryUnitOfWork:
+    def __init__(self, tables: MemoryTables) -> None:
+        persons = tables.people.persons
+        self.people = MemoryPeople(tables.people)
+        self.states = MemoryStates(tables.states)
+        self.link_codes = MemoryLinkCodes(tables.link_codes)
+        self.receipts = MemoryReceipts(tables.receipts, persons)
+        self.ledger = MemoryLedger(tables.ledger, persons, tables.receipts.receipts)
+        self.messages = MemoryMessages(tables.messages, tables.workers, persons)
+        self.inbox = MemoryInbox(tables.inbox, tables.workers)
+        self.workers = MemoryWorkers(tables.workers)
+
+    def person_owned(self) -> list[PersonOwned]:
+        return [self.people, self.receipts, self.ledger, self.messages]
+
+
+class MemoryStore:
+    kind = "memory"
+    single_process = True
+
+    def __init__(self) -> None:
+        self._tables = MemoryTables()
+        self._lock = asyncio.Lock()
+
+    def transaction(self) -> AbstractAsyncContextManager[MemoryUnitOfWork]:
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[MemoryUnitOfWork]:
+        async with self._lock:
+            try:
+                yield MemoryUnitOfWork(self._tables)
+            except BaseException:
+                for table in self._tables.all():
+                    table.rollback()
+                raise
+            for table in self._tables.all():
+                table.commit()

@@ -1,0 +1,138 @@
+"""The outbox and the log of what people sent, in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from core.channels import ChannelName
+from core.delivery import MessageStatus
+from core.events import InboundEvent, OutgoingMessage
+from core.ports.messages import LoggedMessage, OutboxEntry, Outcome, QueuedMessage
+from core.ports.person_owned import Moved
+from storage.memory.table import Table, json_copy, reassign_rows, restore_rows, utc
+from storage.memory.workers import Workers
+
+LOGGED_BODY_LENGTH = 4000
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    person_id: int
+    channel: ChannelName | None
+    account_id: str | None
+    template: str
+    params: dict[str, Any]
+    locale: str
+    bulk: bool
+    status: MessageStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    owner: str | None = None
+    leased_until: datetime | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+    def queued(self) -> QueuedMessage:
+        return QueuedMessage(self.id, self.person_id, self.channel, self.account_id, self.template,
+                             json_copy(self.params), self.locale, self.attempts, self.bulk)
+
+    def entry(self) -> OutboxEntry:
+        return OutboxEntry(self.id, self.person_id, self.channel, self.account_id, self.template,
+                           json_copy(self.params), self.status, self.attempts, self.created_at, self.sent_at,
+                           self.last_error)
+
+
+@dataclass(frozen=True)
+class LogRow:
+    id: int
+    person_id: int
+    channel: ChannelName
+    account_id: str
+    kind: str
+    body: str
+    created_at: datetime
+
+    def record(self) -> LoggedMessage:
+        return LoggedMessage(self.person_id, self.channel, self.account_id, self.kind, self.body, self.created_at)
+
+
+class MessageTables:
+    def __init__(self) -> None:
+        self.outbox: Table[int, OutboxRow] = Table("outbox")
+        self.log: Table[int, LogRow] = Table("message_log")
+
+    def all(self) -> list[Table]:
+        return [self.outbox, self.log]
+
+
+class MemoryMessages:
+    def __init__(self, tables: MessageTables, workers: Workers, persons: Table) -> None:
+        self._t = tables
+        self._workers = workers
+        self._persons = persons
+
+    async def log_inbound(self, person_id: int, event: InboundEvent, now: datetime) -> None:
+        self._persons.one(person_id)
+        row = LogRow(self._t.log.next_id(), person_id, event.channel, event.account_id, str(event.kind.value),
+                     event.describe()[:LOGGED_BODY_LENGTH], utc(now))
+        self._t.log.put(row.id, row)
+
+    async def inbound(self, person_id: int) -> list[LoggedMessage]:
+        return [row.record() for row in sorted(self._t.log.where(lambda r: r.person_id == person_id),
+                                               key=lambda r: r.id)]
+
+    def enqueue(self, message: OutgoingMessage, now: datetime, *, owner: str | None = None,
+                lease_until: datetime | None = None) -> QueuedMessage:
+        self._persons.one(message.person_id)
+        row = OutboxRow(
+            id=self._t.outbox.next_id(), person_id=message.person_id, channel=message.channel,
+            account_id=message.account_id, template=message.template, params=json_copy(message.params),
+            locale=message.locale, bulk=message.bulk,
+            status=MessageStatus.SENDING if owner is not None else MessageStatus.PENDING, attempts=0,
+            next_attempt_at=utc(now), created_at=utc(now), owner=owner,
+            leased_until=utc(lease_until) if owner is not None else None)
+        return self._t.outbox.put(row.id, row).queued()
+
+    def _claimable(self, row: OutboxRow, now: datetime, alive_since: datetime) -> bool:
+        if row.status == MessageStatus.PENDING:
+            return row.next_attempt_at <= now
+        if row.status == MessageStatus.SENDING:
+            expired = row.leased_until is not None and row.leased_until <= now
+            return expired or row.owner is None or not self._workers.alive(row.owner, alive_since)
+        return False
+
+    async def claim_due(self, now: datetime, owner: str, lease_until: datetime, alive_since: datetime,
+                        limit: int) -> list[QueuedMessage]:
+        due = sorted(self._t.outbox.where(lambda r: self._claimable(r, now, alive_since)),
+                     key=lambda r: (r.bulk, r.id))[:limit]
+        return [self._t.outbox.put(r.id, replace(r, status=MessageStatus.SENDING, owner=owner,
+                                                 leased_until=utc(lease_until))).queued() for r in due]
+
+    async def record(self, outcomes: list[Outcome], now: datetime) -> None:
+        for outcome in outcomes:
+            row = self._t.outbox.one(outcome.message_id)
+            status = MessageStatus(outcome.status)
+            row = replace(row, status=status, attempts=row.attempts + 1, owner=None, leased_until=None,
+                          last_error=outcome.error)
+            if status == MessageStatus.PENDING:
+                row = replace(row, next_attempt_at=utc(outcome.retry_at or now))
+            elif status == MessageStatus.SENT:
+                row = replace(row, sent_at=utc(now), channel=outcome.channel, account_id=outcome.account_id)
+            self._t.outbox.put(row.id, row)
+
+    async def entries(self, person_id: int | None = None, template: str | None = None) -> list[OutboxEntry]:
+        rows = self._t.outbox.where(lambda r: (person_id is None or r.person_id == person_id)
+                                    and (template is None or r.template == template))
+        return [row.entry() for row in sorted(rows, key=lambda r: r.id)]
+
+    async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
+        self._persons.one(survivor_id)
+        return reassign_rows(self._t.all(), absorbed_id, survivor_id)
+
+    async def restore(self, moved: Moved, person_id: int) -> int:
+        self._persons.one(person_id)
+        return restore_rows(self._t.all(), moved, person_id)

@@ -1,0 +1,111 @@
+"""The outbox and the inbound message log in SQL; new outbox rows are written at flush in one statement."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+
+from core.channels import ChannelName
+from core.delivery import MessageStatus
+from core.events import InboundEvent, OutgoingMessage
+from core.ports.messages import LoggedMessage, OutboxEntry, Outcome, QueuedMessage
+from core.ports.person_owned import Moved
+from storage.sql.db import Db
+from storage.sql.ownership import move_rows, restore_rows
+from storage.sql.records import record
+from storage.tables.inbox import workers
+from storage.tables.messages import message_log, outbox
+
+OWNED = (outbox, message_log)
+_log_in = insert(message_log)
+_add = insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
+
+
+def _queued(row: Any) -> QueuedMessage:
+    return QueuedMessage(row.id, row.person_id, ChannelName(row.channel) if row.channel else None, row.external_id,
+                         row.template, dict(row.params), row.locale, row.attempts, row.bulk)
+
+
+class SqlMessages:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self._new: list[tuple[QueuedMessage, dict[str, Any]]] = []
+
+    async def log_inbound(self, person_id: int, event: InboundEvent, now: datetime) -> None:
+        self.db.later(_log_in, {"person_id": person_id, "channel": event.channel, "external_id": event.account_id,
+                                "direction": "in", "kind": event.kind.value, "body": event.describe()[:4000],
+                                "params": None, "created_at": now})
+
+    async def inbound(self, person_id: int) -> list[LoggedMessage]:
+        await self.db.flush()
+        rows = await self.db.rows(select(message_log).where(
+            message_log.c.person_id == person_id, message_log.c.direction == "in").order_by(message_log.c.id))
+        return [LoggedMessage(row.person_id, ChannelName(row.channel), row.external_id, row.kind, row.body,
+                              row.created_at) for row in rows]
+
+    def enqueue(self, message: OutgoingMessage, now: datetime, *, owner: str | None = None,
+                lease_until: datetime | None = None) -> QueuedMessage:
+        queued = QueuedMessage(0, message.person_id, message.channel, message.account_id, message.template,
+                               copy.deepcopy(dict(message.params)), message.locale, 0, message.bulk)
+        leased = owner is not None
+        values = {"person_id": message.person_id, "channel": message.channel, "external_id": message.account_id,
+                  "template": message.template, "params": copy.deepcopy(queued.params), "locale": message.locale,
+                  "status": (MessageStatus.SENDING if leased else MessageStatus.PENDING).value,
+                  "bulk": message.bulk, "attempts": 0, "next_attempt_at": lease_until if leased else now,
+                  "lease_owner": owner, "created_at": now}
+        if not self._new:
+            self.db.after_flush(self._write_new)
+        self._new.append((queued, values))
+        return queued
+
+    async def _write_new(self) -> None:
+        new, self._new = self._new, []
+        ids = (await self.db.execute(_add, [values for _, values in new])).scalars().all()
+        for (queued, _), message_id in zip(new, ids, strict=True):
+            queued.id = message_id
+
+    async def claim_due(self, now: datetime, owner: str, lease_until: datetime, alive_since: datetime,
+                        limit: int) -> list[QueuedMessage]:
+        await self.db.flush()
+        alive = select(workers.c.id).where(workers.c.seen_at >= alive_since)
+        rows = await self.db.rows(select(outbox).where(or_(
+            and_(outbox.c.status == MessageStatus.PENDING.value, outbox.c.next_attempt_at <= now),
+            and_(outbox.c.status == MessageStatus.SENDING.value,
+                 or_(outbox.c.next_attempt_at <= now, outbox.c.lease_owner.is_(None),
+                     outbox.c.lease_owner.not_in(alive)))))
+            .order_by(outbox.c.bulk, outbox.c.id).limit(limit).with_for_update(skip_locked=True))
+        if rows:
+            await self.db.execute(update(outbox).where(outbox.c.id.in_([row.id for row in rows])).values(
+                status=MessageStatus.SENDING.value, lease_owner=owner, next_attempt_at=lease_until))
+        return [_queued(row) for row in rows]
+
+    async def record(self, outcomes: list[Outcome], now: datetime) -> None:
+        await self.db.flush()
+        for outcome in outcomes:
+            values: dict[str, Any] = {"status": outcome.status.value, "last_error": outcome.error,
+                                      "attempts": outbox.c.attempts + 1, "lease_owner": None}
+            if outcome.status is MessageStatus.PENDING:
+                values["next_attempt_at"] = outcome.retry_at or now
+            elif outcome.status is MessageStatus.SENT:
+                values.update(sent_at=now, channel=outcome.channel, external_id=outcome.account_id)
+            await self.db.execute(update(outbox).where(outbox.c.id == outcome.message_id).values(values))
+
+    async def entries(self, person_id: int | None = None, template: str | None = None) -> list[OutboxEntry]:
+        await self.db.flush()
+        query = select(outbox).order_by(outbox.c.id)
+        if person_id is not None:
+            query = query.where(outbox.c.person_id == person_id)
+        if template is not None:
+            query = query.where(outbox.c.template == template)
+        return [record(OutboxEntry, row, channel=ChannelName(row.channel) if row.channel else None,
+                       account_id=row.external_id, status=MessageStatus(row.status), params=dict(row.params))
+                for row in await self.db.rows(query)]
+
+    async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
+        return await move_rows(self.db, OWNED, absorbed_id, survivor_id)
+
+    async def restore(self, moved: Moved, person_id: int) -> int:
+        return await restore_rows(self.db, OWNED, moved, person_id)

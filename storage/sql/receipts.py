@@ -1,0 +1,111 @@
+"""Receipts and their flags in SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+
+from core.ports.person_owned import Moved
+from core.ports.receipts import ReceiptFlag, ReceiptStatus, StoredReceipt
+from promo.campaigns import Award, Usage
+from promo.receipts import FiscalReceipt
+from storage.sql.db import Db
+from storage.sql.ownership import move_rows, restore_rows
+from storage.sql.records import record
+from storage.tables.receipts import receipt_flags, receipts
+
+OWNED = (receipts, receipt_flags)
+
+
+def _receipt(row: object) -> StoredReceipt:
+    return record(StoredReceipt, row, status=ReceiptStatus(row.status))  # type: ignore[attr-defined]
+
+
+class SqlReceipts:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def find(self, key: tuple[int, int, int]) -> StoredReceipt | None:
+        fn, document_number, fiscal_sign = key
+        row = await self.db.first(select(receipts).where(
+            receipts.c.fn == fn, receipts.c.document_number == document_number,
+            receipts.c.fiscal_sign == fiscal_sign))
+        return None if row is None else _receipt(row)
+
+    async def get(self, receipt_id: int) -> StoredReceipt:
+        row = await self.db.first(select(receipts).where(receipts.c.id == receipt_id))
+        if row is None:
+            raise LookupError(f"no receipt {receipt_id}")
+        return _receipt(row)
+
+    async def of_person(self, person_id: int) -> list[StoredReceipt]:
+        rows = await self.db.rows(select(receipts).where(receipts.c.person_id == person_id).order_by(receipts.c.id))
+        return [_receipt(row) for row in rows]
+
+    async def with_status(self, status: ReceiptStatus, limit: int = 1000) -> list[StoredReceipt]:
+        rows = await self.db.rows(select(receipts).where(receipts.c.status == status.value)
+                                  .order_by(receipts.c.created_at, receipts.c.id).limit(limit))
+        return [_receipt(row) for row in rows]
+
+    def _counted(self, person_id: int, campaign: str) -> tuple[object, ...]:
+        return (receipts.c.person_id == person_id, receipts.c.campaign == campaign,
+                receipts.c.status != ReceiptStatus.REJECTED.value)
+
+    async def usage(self, person_id: int, campaign: str, day: tuple[datetime, datetime],
+                    hour_since: datetime) -> Usage:
+        row = await self.db.first(select(
+            func.count().filter(receipts.c.created_at >= day[0], receipts.c.created_at < day[1]),
+            func.count().filter(receipts.c.created_at >= hour_since),
+            func.coalesce(func.sum(receipts.c.cashback_kopecks), 0),
+            func.coalesce(func.sum(receipts.c.entries), 0),
+        ).where(*self._counted(person_id, campaign)))
+        assert row is not None
+        return Usage(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0))
+
+    async def times_since(self, person_id: int, campaign: str, since: datetime) -> list[datetime]:
+        rows = await self.db.rows(select(receipts.c.created_at).where(
+            *self._counted(person_id, campaign), receipts.c.created_at >= since).order_by(receipts.c.created_at))
+        return [row[0] for row in rows]
+
+    async def add(self, person_id: int, campaign: str, receipt: FiscalReceipt, source: str, status: ReceiptStatus,
+                  award: Award, now: datetime, next_check_at: datetime | None) -> StoredReceipt:
+        values = {"person_id": person_id, "campaign": campaign, "fn": receipt.fn,
+                  "document_number": receipt.document_number, "fiscal_sign": receipt.fiscal_sign,
+                  "issued_at": receipt.issued_at, "sum_kopecks": receipt.sum_kopecks,
+                  "operation": int(receipt.operation), "canonical": receipt.canonical(), "source": source,
+                  "status": status.value, "cashback_kopecks": award.cashback_kopecks, "entries": award.entries,
+                  "created_at": now, "next_check_at": next_check_at, "check_attempts": 0}
+        receipt_id = await self.db.scalar(insert(receipts).values(values).returning(receipts.c.id))
+        return StoredReceipt(receipt_id, person_id, campaign, values["canonical"], status, source,
+                             receipt.sum_kopecks, award.cashback_kopecks, award.entries, 0, now, receipt.issued_at)
+
+    async def set_status(self, receipt_id: int, status: ReceiptStatus, next_check_at: datetime | None,
+                         attempts: int) -> None:
+        await self.db.execute(update(receipts).where(receipts.c.id == receipt_id).values(
+            status=status.value, next_check_at=next_check_at, check_attempts=attempts))
+
+    async def due_for_check(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredReceipt]:
+        rows = await self.db.rows(select(receipts).where(
+            receipts.c.status == ReceiptStatus.VERIFYING.value, receipts.c.next_check_at <= now)
+            .order_by(receipts.c.next_check_at).limit(limit).with_for_update(skip_locked=True))
+        if rows:
+            await self.db.execute(update(receipts).where(receipts.c.id.in_([row.id for row in rows]))
+                                  .values(next_check_at=lease_until))
+        return [_receipt(row) for row in rows]
+
+    async def flag(self, receipt_id: int, person_id: int, reason: str, now: datetime) -> None:
+        await self.db.execute(insert(receipt_flags).values(receipt_id=receipt_id, person_id=person_id,
+                                                           reason=reason[:32], created_at=now))
+
+    async def flags(self, receipt_id: int | None = None) -> list[ReceiptFlag]:
+        query = select(receipt_flags).order_by(receipt_flags.c.created_at, receipt_flags.c.id)
+        if receipt_id is not None:
+            query = query.where(receipt_flags.c.receipt_id == receipt_id)
+        return [record(ReceiptFlag, row) for row in await self.db.rows(query)]
+
+    async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
+        return await move_rows(self.db, OWNED, absorbed_id, survivor_id)
+
+    async def restore(self, moved: Moved, person_id: int) -> int:
+        return await restore_rows(self.db, OWNED, moved, person_id)

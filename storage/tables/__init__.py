@@ -1,0 +1,10 @@
+"""Every table, declared with SQLAlchemy Core on one ``metadata``; one module per aggregate.
+
+A feature's tables get a module of their own here, imported below so that migrations
+and the test fixtures see them.
+"""
+
+from storage.tables import inbox, ledger, link_codes, messages, people, receipts, scenario_states
+from storage.tables.base import metadata
+
+__all__ = ["inbox", "ledger", "link_codes", "messages", "metadata", "people", "receipts", "scenario_states"]

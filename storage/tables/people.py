@@ -1,0 +1,59 @@
+"""People, their channel accounts, consents and the audit of joined profiles."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, String, Table, UniqueConstraint
+
+from storage.tables.base import metadata
+from storage.types import BigId, UtcDateTime
+
+persons = Table(
+    "persons", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(64)),
+    Column("phone", String(20), unique=True),
+    Column("phone_verified", Boolean, nullable=False, default=False),
+    Column("email", String(254)),
+    Column("email_verified", Boolean, nullable=False, default=False),
+    Column("locale", String(8), nullable=False),
+    Column("source", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("registered_at", UtcDateTime),
+    Column("merged_into_id", ForeignKey("persons.id")),
+)
+
+channel_accounts = Table(
+    "channel_accounts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("display_name", String(128), nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime),
+    Column("unreachable_since", UtcDateTime),
+    UniqueConstraint("channel", "external_id"),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("text_version", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("accepted_at", UtcDateTime, nullable=False),
+)
+
+person_merges = Table(
+    "person_merges", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("survivor_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("absorbed_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("reason", String(128), nullable=False),
+    Column("moved", JSON, nullable=False),  # rows moved per table (counts)
+    Column("moved_rows", JSON),  # ids moved per table, so the merge can be undone (null before 0003)
+    Column("merged_at", UtcDateTime, nullable=False),
+)
+
+Index(None, persons.c.merged_into_id)
