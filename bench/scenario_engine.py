@@ -22,12 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text
 
+from core.channels import ChannelDirectory, ChannelName
 from core.engine import Engine
-from core.events import Channel, InboundEvent
-from core.scenarios import core_scenarios
+from core.events import InboundEvent
+from core.photos import PhotoReader
+from core.scenarios import catalog, core_scenarios
+from core.services import Services
 from core.settings import Settings
-from storage.database import create_engine, migrate, session_factory
-from storage.store import SqlStore
+from storage.database import create_engine, migrate
+from storage.sql import SqlStore
+
+TELEGRAM = ChannelName("telegram")
 
 
 def _events(person: int) -> list[InboundEvent]:
@@ -35,18 +40,21 @@ def _events(person: int) -> list[InboundEvent]:
     ids = (f"{person}-{step}" for step in range(5))
     phone = f"+7916{person:07d}"
     return [
-        InboundEvent.from_text(Channel.TELEGRAM, account, "/start", update_id=next(ids)),
-        InboundEvent.button(Channel.TELEGRAM, account, "consent:yes", update_id=next(ids)),
-        InboundEvent.from_text(Channel.TELEGRAM, account, "Анна Петрова", update_id=next(ids)),
-        InboundEvent.from_text(Channel.TELEGRAM, account, phone, update_id=next(ids)),
-        InboundEvent.button(Channel.TELEGRAM, account, "email:skip", update_id=next(ids)),
+        InboundEvent.from_text(TELEGRAM, account, "/start", update_id=next(ids)),
+        InboundEvent.button(TELEGRAM, account, "consent:yes", update_id=next(ids)),
+        InboundEvent.from_text(TELEGRAM, account, "Анна Петрова", update_id=next(ids)),
+        InboundEvent.from_text(TELEGRAM, account, phone, update_id=next(ids)),
+        InboundEvent.button(TELEGRAM, account, "email:skip", update_id=next(ids)),
     ]
 
 
 async def run(url: str, people: int, concurrency: int) -> str:
     db = create_engine(url, pool_size=concurrency if "postgresql" in url else 5)
     await migrate(db)
-    engine = Engine(SqlStore(session_factory(db)), core_scenarios(), Settings(_env_file=None, database_url=url))
+    settings = Settings(_env_file=None, database_url=url)
+    photos = PhotoReader(workers=1, budget_seconds=5, queue_limit=0, zone=settings.zone)
+    services = Services(settings.campaign, photos, ChannelDirectory([]), "http://127.0.0.1/rules")
+    engine = Engine(SqlStore(db), catalog(core_scenarios()), services, settings)
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for person in range(people):
@@ -65,6 +73,7 @@ async def run(url: str, people: int, concurrency: int) -> str:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     await db.dispose()
+    await photos.close()
     cuts = statistics.quantiles(latencies, n=100)
     return (f"events={len(latencies)} people={people} concurrency={concurrency} "
             f"events_per_s={len(latencies) / elapsed:.0f} p50_ms={cuts[49] * 1000:.1f} "

@@ -76,8 +76,8 @@ def _query_part(text: str) -> str:
         query = urlsplit(text if "://" in text else "x://h/" + text).query
         text = query or text
     text = re.sub(r"\s*([=&;])\s*", r"\1", text)
-    # values split by spaces ("fn=7380 4407 0012 3456") are joined; a new "key=" starts a new pair
-    tokens = re.split(r"[\s;]+", text)
+    # values split by spaces ("fn=7380 4407 0012 3456&i=…") are joined; a new "key=" starts a new pair
+    tokens = re.split(r"[\s;&]+", text)
     pairs: list[str] = []
     for token in tokens:
         if not token:

@@ -115,3 +115,35 @@ def test_readme_shows_the_current_registration_diagram() -> None:
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert REGISTRATION.to_mermaid().strip() in readme
+
+
+async def test_a_broken_constraint_that_is_no_conflict_is_not_retried_and_gets_an_apology(
+        db_engine, settings, clock, photo_reader, caplog) -> None:
+    from storage.sql import SqlStore
+
+    calls = 0
+
+    async def consent_for_nobody(ctx: Context) -> None:
+        nonlocal calls
+        calls += 1
+        await ctx.tx.people.add_consent(987_654, "v1", ctx.event.channel, ctx.now)  # no such person: a bug
+
+    broken = Scenario(name="broken", commands=("/broken",), needs_registration=False, initial=("a",),
+                      states=(State("a", on_enter=consent_for_nobody, final=True),))
+    engine = Engine(SqlStore(db_engine), Catalog([*core_scenarios(), broken]), services_for(settings, photo_reader),
+                    settings, clock=clock)
+    replies = await engine.handle(InboundEvent.from_text(TELEGRAM, "9", "/broken", update_id="b1"))
+    assert [m.template for m in replies] == ["common.error"]
+    assert calls == 1  # a foreign key that fails is a bug, not a race: running it again changes nothing
+    assert sum("failed" in r.message for r in caplog.records if r.levelname == "ERROR") == 1
+
+
+async def test_a_unique_key_race_is_retried_until_it_settles(store, settings, clock, photo_reader) -> None:
+    """Two first messages of one new account at once: one creates the person, the other finds it."""
+    engines = [_engine(store, settings, clock, photo_reader) for _ in range(2)]
+    events = [InboundEvent.from_text(TELEGRAM, "77", "/help", update_id=f"u{i}") for i in range(2)]
+    replies = await asyncio.gather(*(engine.handle(event) for engine, event in zip(engines, events, strict=True)))
+    assert [[m.template for m in r] for r in replies] == [["common.help_guest"]] * 2
+    async with store.transaction() as tx:
+        found = await tx.people.find_by_account(TELEGRAM, "77")
+    assert found is not None

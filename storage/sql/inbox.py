@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -13,9 +13,16 @@ from core.ports.inbox import InboxEntry, NewUpdate
 from storage.sql.db import Db
 from storage.tables.inbox import inbox, inbox_cursors, workers
 
+_finish = update(inbox).where(inbox.c.id == bindparam("id_"), inbox.c.processed_at.is_(None)).values(
+    processed_at=bindparam("now"), raw=None, lease_owner=None, leased_until=None)
+
 
 def _entry(row: Any) -> InboxEntry:
     return InboxEntry(row.id, row.bot, row.update_id, row.account_id, dict(row.raw or {}), row.attempts)
+
+
+_claim_update = {dialect: insert(inbox).on_conflict_do_nothing()
+                 for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
 
 
 class SqlInbox:
@@ -44,14 +51,12 @@ class SqlInbox:
         return entries
 
     async def claim_update(self, bot: str, update_id: str, now: datetime) -> bool:
-        result = await self.db.execute(self._insert(inbox).values(
-            bot=bot, update_id=update_id[:64], received_at=now, processed_at=now, attempts=0)
-            .on_conflict_do_nothing())
+        result = await self.db.execute(_claim_update[self.db.dialect], {
+            "bot": bot, "update_id": update_id[:64], "received_at": now, "processed_at": now, "attempts": 0})
         return bool(result.rowcount)
 
     async def finish(self, entry_id: int, now: datetime) -> bool:
-        result = await self.db.execute(update(inbox).where(inbox.c.id == entry_id, inbox.c.processed_at.is_(None))
-                                       .values(processed_at=now, raw=None, lease_owner=None, leased_until=None))
+        result = await self.db.execute(_finish, {"id_": entry_id, "now": now})
         return bool(result.rowcount)
 
     async def fail(self, entry_id: int, error: str, retry_at: datetime) -> None:

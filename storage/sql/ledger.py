@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from core.ports.ledger import Payout, PayoutStatus
 from core.ports.person_owned import Moved
@@ -15,6 +15,10 @@ from storage.sql.records import record
 from storage.tables.ledger import ledger_entries, ledger_transactions, payouts
 
 OWNED = (ledger_entries, payouts)
+_begin = insert(ledger_transactions).returning(ledger_transactions.c.id)
+_post = insert(ledger_entries)
+_balances = (select(ledger_entries.c.account, func.sum(ledger_entries.c.amount_kopecks))
+             .where(ledger_entries.c.person_id == bindparam("person_")).group_by(ledger_entries.c.account))
 
 
 def _payout(row: object) -> Payout:
@@ -27,17 +31,14 @@ class SqlLedger:
 
     async def post(self, movement: Movement, now: datetime, *, receipt_id: int | None = None,
                    payout_id: int | None = None) -> None:
-        transaction_id = await self.db.scalar(insert(ledger_transactions).values(
-            kind=movement.kind, receipt_id=receipt_id, payout_id=payout_id, created_at=now)
-            .returning(ledger_transactions.c.id))
-        await self.db.execute(insert(ledger_entries), [
+        transaction_id = await self.db.scalar(_begin, {"kind": movement.kind, "receipt_id": receipt_id,
+                                                       "payout_id": payout_id, "created_at": now})
+        await self.db.execute(_post, [
             {"transaction_id": transaction_id, "account": p.account.value, "person_id": p.person_id,
              "amount_kopecks": p.amount_kopecks} for p in movement.postings])
 
     async def balances(self, person_id: int) -> dict[LedgerAccount, int]:
-        rows = await self.db.rows(select(ledger_entries.c.account, func.sum(ledger_entries.c.amount_kopecks))
-                                  .where(ledger_entries.c.person_id == person_id)
-                                  .group_by(ledger_entries.c.account))
+        rows = await self.db.rows(_balances, {"person_": person_id})
         return {LedgerAccount(account): int(total) for account, total in rows}
 
     async def total(self) -> int:

@@ -6,7 +6,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from core.channels import ChannelName
 from core.delivery import MessageStatus
@@ -22,6 +22,13 @@ from storage.tables.messages import message_log, outbox
 OWNED = (outbox, message_log)
 _log_in = insert(message_log)
 _add = insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
+_done = {"attempts": outbox.c.attempts + 1, "lease_owner": None, "last_error": bindparam("error_")}
+_postpone = update(outbox).where(outbox.c.id == bindparam("id_")).values(
+    status=MessageStatus.PENDING.value, next_attempt_at=bindparam("retry_at_"), **_done)
+_sent = update(outbox).where(outbox.c.id == bindparam("id_")).values(
+    status=MessageStatus.SENT.value, sent_at=bindparam("now_"), channel=bindparam("channel_"),
+    external_id=bindparam("account_"), **_done)
+_ended = update(outbox).where(outbox.c.id == bindparam("id_")).values(status=bindparam("status_"), **_done)
 
 
 def _queued(row: Any) -> QueuedMessage:
@@ -84,14 +91,18 @@ class SqlMessages:
 
     async def record(self, outcomes: list[Outcome], now: datetime) -> None:
         await self.db.flush()
-        for outcome in outcomes:
-            values: dict[str, Any] = {"status": outcome.status.value, "last_error": outcome.error,
-                                      "attempts": outbox.c.attempts + 1, "lease_owner": None}
-            if outcome.status is MessageStatus.PENDING:
-                values["next_attempt_at"] = outcome.retry_at or now
-            elif outcome.status is MessageStatus.SENT:
-                values.update(sent_at=now, channel=outcome.channel, external_id=outcome.account_id)
-            await self.db.execute(update(outbox).where(outbox.c.id == outcome.message_id).values(values))
+        postponed, sent, ended = [], [], []
+        for o in outcomes:
+            if o.status is MessageStatus.PENDING:
+                postponed.append({"id_": o.message_id, "retry_at_": o.retry_at or now, "error_": o.error})
+            elif o.status is MessageStatus.SENT:
+                sent.append({"id_": o.message_id, "now_": now, "channel_": o.channel, "account_": o.account_id,
+                             "error_": o.error})
+            else:
+                ended.append({"id_": o.message_id, "status_": o.status.value, "error_": o.error})
+        for statement, rows in ((_postpone, postponed), (_sent, sent), (_ended, ended)):
+            if rows:
+                await self.db.execute(statement, rows)
 
     async def entries(self, person_id: int | None = None, template: str | None = None) -> list[OutboxEntry]:
         await self.db.flush()

@@ -19,10 +19,22 @@ PERSON_FIELDS = ("name", "phone", "phone_verified", "email", "email_verified", "
 FILLED_FROM_ABSORBED = ("name", "email", "source", "registered_at")
 OWNED = (channel_accounts, consents)
 
+# Statements on the path of every message are built once: building one costs more than running it.
 _touch = (update(channel_accounts).where(channel_accounts.c.id == bindparam("account_id"))
           .values(person_id=bindparam("owner"), display_name=bindparam("name"), last_seen_at=bindparam("seen"),
                   unreachable_since=bindparam("unreachable")))
 _person_columns = (persons.c.id.label("person_id_"), *[c for c in persons.c if c.name != "id"])
+_find_by_account = (select(channel_accounts, *_person_columns)
+                    .join(persons, persons.c.id == channel_accounts.c.person_id)
+                    .where(channel_accounts.c.channel == bindparam("channel_"),
+                           channel_accounts.c.external_id == bindparam("external_id_")))
+_create = insert(persons).returning(persons.c.id)
+_get = select(persons).where(persons.c.id == bindparam("id_"))
+_find_by_phone = select(persons).where(persons.c.phone == bindparam("phone_"))
+_save = update(persons).where(persons.c.id == bindparam("id_")).values(
+    {name: bindparam(name) for name in PERSON_FIELDS})
+_add_account = insert(channel_accounts).returning(channel_accounts.c.id)
+_add_consent = insert(consents)
 
 
 def _account(row: object) -> ChannelAccount:
@@ -34,29 +46,25 @@ class SqlPeople:
         self.db = db
 
     async def create(self, locale: str, now: datetime) -> Person:
-        person_id = await self.db.scalar(insert(persons).values(
-            locale=locale, created_at=now, phone_verified=False, email_verified=False).returning(persons.c.id))
+        person_id = await self.db.scalar(_create, {"locale": locale, "created_at": now, "phone_verified": False,
+                                                   "email_verified": False})
         return Person(id=person_id, locale=locale, created_at=now)
 
     async def get(self, person_id: int) -> Person:
-        row = await self.db.first(select(persons).where(persons.c.id == person_id))
+        row = await self.db.first(_get, {"id_": person_id})
         if row is None:
             raise LookupError(f"no person {person_id}")
         return record(Person, row)
 
     async def save(self, person: Person) -> None:
-        await self.db.execute(update(persons).where(persons.c.id == person.id).values(
-            {name: getattr(person, name) for name in PERSON_FIELDS}))
+        await self.db.execute(_save, {"id_": person.id, **{name: getattr(person, name) for name in PERSON_FIELDS}})
 
     async def find_by_phone(self, phone: str) -> Person | None:
-        row = await self.db.first(select(persons).where(persons.c.phone == phone))
+        row = await self.db.first(_find_by_phone, {"phone_": phone})
         return None if row is None else record(Person, row)
 
     async def find_by_account(self, channel: ChannelName, external_id: str) -> tuple[ChannelAccount, Person] | None:
-        row = await self.db.first(
-            select(channel_accounts, *_person_columns)
-            .join(persons, persons.c.id == channel_accounts.c.person_id)
-            .where(channel_accounts.c.channel == channel, channel_accounts.c.external_id == external_id))
+        row = await self.db.first(_find_by_account, {"channel_": channel, "external_id_": external_id})
         if row is None:
             return None
         person = record(Person, row, id=row.person_id_)
@@ -65,9 +73,9 @@ class SqlPeople:
     async def add_account(self, person_id: int, channel: ChannelName, external_id: str, display_name: str,
                           now: datetime) -> ChannelAccount:
         name = display_name[:128]
-        account_id = await self.db.scalar(insert(channel_accounts).values(
-            person_id=person_id, channel=channel, external_id=external_id, display_name=name,
-            created_at=now).returning(channel_accounts.c.id))
+        account_id = await self.db.scalar(_add_account, {"person_id": person_id, "channel": channel,
+                                                         "external_id": external_id, "display_name": name,
+                                                         "created_at": now})
         return ChannelAccount(account_id, person_id, channel, external_id, name)
 
     async def touch_account(self, account: ChannelAccount) -> None:
@@ -87,8 +95,8 @@ class SqlPeople:
             channel_accounts.c.unreachable_since.is_(None)).values(unreachable_since=now))
 
     async def add_consent(self, person_id: int, text_version: str, channel: ChannelName, now: datetime) -> None:
-        await self.db.execute(insert(consents).values(person_id=person_id, kind="personal_data",
-                                                      text_version=text_version, channel=channel, accepted_at=now))
+        await self.db.execute(_add_consent, {"person_id": person_id, "kind": "personal_data",
+                                             "text_version": text_version, "channel": channel, "accepted_at": now})
 
     async def consents_of(self, person_id: int) -> list[Consent]:
         rows = await self.db.rows(select(consents).where(consents.c.person_id == person_id).order_by(consents.c.id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from core.ports.person_owned import Moved
 from core.ports.receipts import ReceiptFlag, ReceiptStatus, StoredReceipt
@@ -16,6 +16,17 @@ from storage.sql.records import record
 from storage.tables.receipts import receipt_flags, receipts
 
 OWNED = (receipts, receipt_flags)
+_COUNTED = (receipts.c.person_id == bindparam("person_"), receipts.c.campaign == bindparam("campaign_"),
+            receipts.c.status != ReceiptStatus.REJECTED.value)
+_find = select(receipts).where(receipts.c.fn == bindparam("fn_"), receipts.c.document_number == bindparam("i_"),
+                               receipts.c.fiscal_sign == bindparam("fp_"))
+_usage = select(
+    func.count().filter(receipts.c.created_at >= bindparam("day_start"), receipts.c.created_at < bindparam("day_end")),
+    func.count().filter(receipts.c.created_at >= bindparam("hour_since")),
+    func.coalesce(func.sum(receipts.c.cashback_kopecks), 0),
+    func.coalesce(func.sum(receipts.c.entries), 0),
+).where(*_COUNTED)
+_add = insert(receipts).returning(receipts.c.id)
 
 
 def _receipt(row: object) -> StoredReceipt:
@@ -28,9 +39,7 @@ class SqlReceipts:
 
     async def find(self, key: tuple[int, int, int]) -> StoredReceipt | None:
         fn, document_number, fiscal_sign = key
-        row = await self.db.first(select(receipts).where(
-            receipts.c.fn == fn, receipts.c.document_number == document_number,
-            receipts.c.fiscal_sign == fiscal_sign))
+        row = await self.db.first(_find, {"fn_": fn, "i_": document_number, "fp_": fiscal_sign})
         return None if row is None else _receipt(row)
 
     async def get(self, receipt_id: int) -> StoredReceipt:
@@ -48,24 +57,17 @@ class SqlReceipts:
                                   .order_by(receipts.c.created_at, receipts.c.id).limit(limit))
         return [_receipt(row) for row in rows]
 
-    def _counted(self, person_id: int, campaign: str) -> tuple[object, ...]:
-        return (receipts.c.person_id == person_id, receipts.c.campaign == campaign,
-                receipts.c.status != ReceiptStatus.REJECTED.value)
-
     async def usage(self, person_id: int, campaign: str, day: tuple[datetime, datetime],
                     hour_since: datetime) -> Usage:
-        row = await self.db.first(select(
-            func.count().filter(receipts.c.created_at >= day[0], receipts.c.created_at < day[1]),
-            func.count().filter(receipts.c.created_at >= hour_since),
-            func.coalesce(func.sum(receipts.c.cashback_kopecks), 0),
-            func.coalesce(func.sum(receipts.c.entries), 0),
-        ).where(*self._counted(person_id, campaign)))
+        row = await self.db.first(_usage, {"person_": person_id, "campaign_": campaign, "day_start": day[0],
+                                           "day_end": day[1], "hour_since": hour_since})
         assert row is not None
         return Usage(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0))
 
     async def times_since(self, person_id: int, campaign: str, since: datetime) -> list[datetime]:
-        rows = await self.db.rows(select(receipts.c.created_at).where(
-            *self._counted(person_id, campaign), receipts.c.created_at >= since).order_by(receipts.c.created_at))
+        rows = await self.db.rows(select(receipts.c.created_at).where(*_COUNTED, receipts.c.created_at >= since)
+                                  .order_by(receipts.c.created_at),
+                                  {"person_": person_id, "campaign_": campaign})
         return [row[0] for row in rows]
 
     async def add(self, person_id: int, campaign: str, receipt: FiscalReceipt, source: str, status: ReceiptStatus,
@@ -76,7 +78,7 @@ class SqlReceipts:
                   "operation": int(receipt.operation), "canonical": receipt.canonical(), "source": source,
                   "status": status.value, "cashback_kopecks": award.cashback_kopecks, "entries": award.entries,
                   "created_at": now, "next_check_at": next_check_at, "check_attempts": 0}
-        receipt_id = await self.db.scalar(insert(receipts).values(values).returning(receipts.c.id))
+        receipt_id = await self.db.scalar(_add, values)
         return StoredReceipt(receipt_id, person_id, campaign, values["canonical"], status, source,
                              receipt.sum_kopecks, award.cashback_kopecks, award.entries, 0, now, receipt.issued_at)
 
