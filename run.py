@@ -18,7 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import typer
 from aiohttp import web
@@ -26,20 +26,19 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.channel import Channel, ChannelPlugin, Mode
+from bots.cli import Tools, build_cli
 from bots.receipt_check import HttpReceiptVerifier
 from bots.registry import CHANNELS
 from bots.sandbox import Sandbox, start_sandbox
 from bots.web.app import build_app
-from core import moderation
 from core.channels import ChannelDirectory
 from core.engine import Engine
 from core.group_commit import GroupCommit
 from core.heartbeat import Heartbeat, new_worker_id
 from core.intake import Intake
 from core.outbox import Outbox
-from core.payouts import as_csv, mark_paid, payouts_due
 from core.photos import PhotoReader
-from core.ports import ReceiptStatus, Store
+from core.ports import Store
 from core.scenarios import catalog
 from core.services import Services
 from core.settings import Settings, describe_error
@@ -233,11 +232,6 @@ async def serve(configuration: Configuration) -> None:
 
 # the command line --------------------------------------------------------------------------
 
-cli = typer.Typer(help="The promo platform: run it, and manage what it runs.", no_args_is_help=False,
-                  pretty_exceptions_enable=False, add_completion=True)
-receipts_cli = typer.Typer(help="Receipts that wait for a person to decide (no automatic check settled them).")
-cli.add_typer(receipts_cli, name="receipts")
-
 
 def _settings() -> Settings:
     try:
@@ -247,15 +241,8 @@ def _settings() -> Settings:
         raise typer.Exit(2) from e
 
 
-def _configuration() -> Configuration:
-    try:
-        return configure()
-    except ConfigurationError as e:
-        print(e, file=sys.stderr)
-        raise typer.Exit(2) from e
-
-
-def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+def with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run a manager's command against the configured database (migrated first), one clear line on failure."""
     settings = _settings()
 
     async def run() -> T:
@@ -273,12 +260,12 @@ def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
         raise typer.Exit(1) from e
 
 
-@cli.callback(invoke_without_command=True)
-def main(context: typer.Context) -> None:
-    """Without a command: run the platform until SIGINT or SIGTERM."""
-    if context.invoked_subcommand is not None:
-        return
-    configuration = _configuration()
+def run_platform() -> None:
+    try:
+        configuration = configure()
+    except ConfigurationError as e:
+        print(e, file=sys.stderr)
+        raise typer.Exit(2) from e
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     vkbottle_log = logging.getLogger("vkbottle")
@@ -291,62 +278,7 @@ def main(context: typer.Context) -> None:
         raise typer.Exit(1) from e
 
 
-@cli.command("export-payouts")
-def export_payouts() -> None:
-    """Print the payouts people requested and nobody has paid yet, as CSV."""
-    sys.stdout.write(as_csv(_with_store(payouts_due)))
-
-
-@cli.command("payout-paid")
-def payout_paid(payout_id: Annotated[int, typer.Argument(help="the payout_id from export-payouts")]) -> None:
-    """Record that the money of one payout was sent."""
-    if not _with_store(lambda store: mark_paid(store, payout_id, utc_now())):
-        print(f"no requested payout {payout_id}", file=sys.stderr)
-        raise typer.Exit(1)
-    print(f"payout {payout_id} marked paid")
-
-
-@receipts_cli.command("list")
-def receipts_list() -> None:
-    """Receipts awaiting moderation: id, person, sum, cashback, when sent."""
-
-    async def waiting(store: Store) -> list[str]:
-        async with store.transaction() as tx:
-            rows = await tx.receipts.with_status(ReceiptStatus.MODERATION)
-        return [f"{r.id}\t{r.person_id}\t{r.sum_kopecks / 100:.2f}\t{r.cashback_kopecks / 100:.2f}\t"
-                f"{r.created_at:%Y-%m-%d %H:%M}" for r in rows]
-
-    print("receipt_id\tperson_id\tsum_rub\tcashback_rub\tsent_at")
-    for line in _with_store(waiting):
-        print(line)
-
-
-@receipts_cli.command("approve")
-def receipts_approve(receipt_id: int) -> None:
-    """Accept a receipt: its cashback becomes available and the person is told."""
-    _decide(lambda tx: moderation.approve(tx, receipt_id, utc_now()), receipt_id)
-
-
-@receipts_cli.command("reject")
-def receipts_reject(receipt_id: int, reason: Annotated[str, typer.Option(help="told to the person")]) -> None:
-    """Refuse a receipt: its cashback is reversed and the person is told why."""
-    _decide(lambda tx: moderation.reject(tx, receipt_id, reason, utc_now()), receipt_id)
-
-
-def _decide(decide: Callable[[Any], Awaitable[moderation.Decision]], receipt_id: int) -> None:
-    async def run(store: Store) -> moderation.Decision | None:
-        async with store.transaction() as tx:
-            try:
-                return await decide(tx)
-            except LookupError:
-                return None
-
-    decision = _with_store(run)
-    if decision is None:
-        print(f"no receipt {receipt_id}", file=sys.stderr)
-        raise typer.Exit(1)
-    print(f"receipt {receipt_id}: {decision.status.value}" + ("" if decision.changed else " (already decided)"))
-
+cli = build_cli(Tools(with_store, utc_now), run_platform)
 
 if __name__ == "__main__":
     cli()

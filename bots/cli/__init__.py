@@ -1,0 +1,46 @@
+"""The managers' command line: one Typer app, one module per area.
+
+It reaches the database only through ``Tools``, which ``run.py`` builds: the command line is
+an adapter like a channel, and ``bots`` never imports ``storage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import typer
+
+from core.ports import Store
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What a command may use: run async work against the store (migrated, then closed), and the clock."""
+
+    with_store: Callable[[Callable[[Store], Awaitable[Any]]], Any]
+    now: Callable[[], datetime]
+
+    def run(self, work: Callable[[Store], Awaitable[T]]) -> T:
+        return self.with_store(work)  # type: ignore[no-any-return]
+
+
+def build_cli(tools: Tools, serve: Callable[[], None]) -> typer.Typer:
+    from bots.cli import payouts, receipts
+
+    app = typer.Typer(help="The promo platform: run it, and manage what it runs.", no_args_is_help=False,
+                      pretty_exceptions_enable=False, add_completion=True)
+
+    @app.callback(invoke_without_command=True)
+    def main(context: typer.Context) -> None:
+        """Without a command: run the platform until SIGINT or SIGTERM."""
+        if context.invoked_subcommand is None:
+            serve()
+
+    for area in (payouts, receipts):
+        area.register(app, tools)
+    return app
