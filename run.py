@@ -120,6 +120,7 @@ class Platform:
         await self.photos.close()
         if self.sandbox is not None:
             await self.sandbox.stop()
+        await self.store.close()
         await self.database.dispose()
 
 
@@ -185,7 +186,8 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
     port = listening.getsockname()[1]
     web_url = settings.public_url.rstrip("/") if settings.public_url else f"http://{settings.web_host}:{port}"
     photos = PhotoReader(workers=settings.photo_workers, budget_seconds=settings.photo_decode_seconds,
-                         queue_limit=settings.photo_queue, zone=settings.zone)
+                         queue_limit=settings.photo_queue, zone=settings.zone,
+                         max_wait_seconds=settings.photo_max_wait_seconds)
     if not photos.has_pyzbar:
         log.warning("the zbar library is not installed: receipts are read with zxing-cpp alone "
                     "(apt-get install libzbar0 adds pyzbar as a second reader)")
@@ -249,7 +251,11 @@ def with_store(work: Callable[[Store], Awaitable[T]]) -> T:
         database = create_engine(settings.database_url)
         try:
             await migrate(database)
-            return await work(SqlStore(database))
+            store = SqlStore(database)
+            try:
+                return await work(store)
+            finally:
+                await store.close()
         finally:
             await database.dispose()
 

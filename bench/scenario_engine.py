@@ -54,7 +54,8 @@ async def run(url: str, people: int, concurrency: int) -> str:
     settings = Settings(_env_file=None, database_url=url)
     photos = PhotoReader(workers=1, budget_seconds=5, queue_limit=0, zone=settings.zone)
     services = Services(settings.campaign, photos, ChannelDirectory([]), "http://127.0.0.1/rules")
-    engine = Engine(SqlStore(db), catalog(core_scenarios()), services, settings)
+    store = SqlStore(db)
+    engine = Engine(store, catalog(core_scenarios()), services, settings)
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for person in range(people):
@@ -72,6 +73,7 @@ async def run(url: str, people: int, concurrency: int) -> str:
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    await store.close()
     await db.dispose()
     await photos.close()
     cuts = statistics.quantiles(latencies, n=100)

@@ -43,7 +43,9 @@ class Sandbox:
 
 
 async def start_sandbox() -> Sandbox:
-    telegram, vk = TelegramEmulator(), VkEmulator()
+    # a community id of its own per run, as a bot id for Telegram: a restarted sandbox is a new
+    # community, whose message ids (counted from 1 again) never collide with the last run's
+    telegram, vk = TelegramEmulator(), VkEmulator(group_id=200_000_000 + secrets.randbelow(10**8))
     await telegram.start()
     await vk.start()
     return Sandbox(telegram, vk)

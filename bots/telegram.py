@@ -44,6 +44,7 @@ from pydantic_settings import SettingsConfigDict
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode
 from bots.telegram_polling import UpdatePoller, chat_of
+from bots.webhooks import BadBody, is_id, json_body
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
 from core.events import EventKind, InboundEvent, SharedContact
@@ -123,10 +124,10 @@ class TelegramChannel:
             if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret):
                 return web.Response(status=401, text="wrong secret token")
             try:
-                update = await request.json()
-            except ValueError:
-                return web.Response(status=400, text="the body is not JSON")
-            if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+                update = await json_body(request)
+            except BadBody as e:
+                return e.response
+            if not isinstance(update, dict) or not is_id(update.get("update_id")):
                 return web.Response(status=400, text="not a Telegram update")
             try:
                 await intake.receive(self.bot, [self._stored(update)])

@@ -16,6 +16,8 @@ from typing import Any
 from aiogram import Bot
 from aiogram.methods.base import TelegramMethod
 
+from bots.webhooks import is_id
+
 log = logging.getLogger(__name__)
 
 MAX_DELAY = 60.0
@@ -48,7 +50,7 @@ class UpdatePoller:
         while True:
             try:
                 batch = await self.bot(request, request_timeout=request_timeout)
-                updates = [raw for raw in batch if isinstance(raw, dict) and isinstance(raw.get("update_id"), int)]
+                updates = [raw for raw in batch if isinstance(raw, dict) and is_id(raw.get("update_id"))]
                 if len(updates) < len(batch):
                     log.warning("telegram: %d updates without an update_id were dropped", len(batch) - len(updates))
                 if updates:
@@ -72,9 +74,9 @@ def chat_of(raw: dict[str, Any]) -> int | None:
             continue
         for holder in (value, value.get("message")):
             chat = holder.get("chat") if isinstance(holder, dict) else None
-            if isinstance(chat, dict) and isinstance(chat.get("id"), int) and chat.get("type", "private") == "private":
+            if isinstance(chat, dict) and is_id(chat.get("id")) and chat.get("type", "private") == "private":
                 return int(chat["id"])
         sender = value.get("from")
-        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+        if isinstance(sender, dict) and is_id(sender.get("id")):
             return int(sender["id"])
     return None

@@ -26,6 +26,7 @@ from vkbottle.bot import BotLabeler
 from vkbottle_types.events import GroupEventType
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode
+from bots.webhooks import BadBody, is_id, json_body
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
 from core.events import EventKind, InboundEvent
@@ -43,7 +44,7 @@ WAIT = 25
 MAX_DELAY = 60.0
 UNREACHABLE_CODES = {7, 18, 900, 901, 902, 917, 932, 945, 985, 987}  # no permission, blacklisted, privacy, deleted…
 RETRY_CODES = {6, 9, 10, 29}  # too many requests, flood control, server error, rate limit
-_read: contextvars.ContextVar[list[InboundEvent | Exception]] = contextvars.ContextVar("vk_read")
+_read: contextvars.ContextVar[list[InboundEvent]] = contextvars.ContextVar("vk_read")
 
 
 class VkSettings(ChannelSettings):
@@ -114,11 +115,15 @@ def stored(event: dict[str, Any]) -> NewUpdate:
     """The redelivery key: the message's own id in its dialog when there is one, else VK's event id."""
     message = message_of(event) or {}
     peer, local = message.get("peer_id"), message.get("conversation_message_id") or message.get("id")
-    if isinstance(peer, int) and isinstance(local, int):
+    if is_id(peer) and is_id(local):
         key = f"{peer}:{local}"
     else:
         key = str(event.get("event_id") or json.dumps(event, sort_keys=True, ensure_ascii=False)[:64])
-    return NewUpdate(key, str(peer) if isinstance(peer, int) else None, event)
+    return NewUpdate(key, str(peer) if is_id(peer) else None, event)
+
+
+def _size(value: object) -> int:
+    return value if is_id(value) else 0  # type: ignore[return-value]
 
 
 class VkChannel:
@@ -147,9 +152,9 @@ class VkChannel:
 
         async def callback(request: web.Request) -> web.Response:
             try:
-                event = await request.json()
-            except ValueError:
-                return web.Response(status=400, text="the body is not JSON")
+                event = await json_body(request)
+            except BadBody as e:
+                return e.response
             if not isinstance(event, dict) or not isinstance(event.get("type"), str):
                 return web.Response(status=400, text="not a VK event")
             if event.get("group_id") != self.group_id:
@@ -217,28 +222,28 @@ class VkChannel:
     # reading a stored update ---------------------------------------------------------------
 
     async def read(self, entry: InboxEntry) -> InboundEvent | None:
-        sink: list[InboundEvent | Exception] = []
+        sink: list[InboundEvent] = []
         token = _read.set(sink)
         try:
             await self.vk.process_event(entry.raw)
         finally:
             _read.reset(token)
-        if sink and isinstance(sink[0], Exception):
-            raise sink[0]
-        return sink[0] if sink else None  # type: ignore[return-value]
+        return sink[0] if sink else None
 
     async def _on_message_new(self, event: dict[str, Any]) -> None:
         try:
             inbound = await self._event(event)
-        except Exception as e:  # vkbottle would only log it: hand it back to the intake, which retries
-            _read.get().append(e)
-            return
+        except Exception:  # a field of an unexpected shape: still answered, if we know whom to answer
+            log.warning("vk: an event could not be read: %.300r", event, exc_info=True)
+            message = message_of(event) or {}
+            peer = message.get("peer_id")
+            inbound = InboundEvent(VK, str(peer), EventKind.UNSUPPORTED) if is_id(peer) and peer > 0 else None
         if inbound is not None:
             _read.get().append(inbound)
 
     async def _event(self, event: dict[str, Any]) -> InboundEvent | None:
         message = message_of(event)
-        if message is None or message.get("out") or not isinstance(message.get("peer_id"), int):
+        if message is None or message.get("out") or not is_id(message.get("peer_id")):
             return None
         peer_id = message["peer_id"]
         if peer_id <= 0 or peer_id >= 2_000_000_000:
@@ -262,7 +267,7 @@ class VkChannel:
         sizes = [s for s in photo.get("sizes") or [] if isinstance(s, dict) and isinstance(s.get("url"), str)]
         if not sizes:
             return InboundEvent(VK, account, EventKind.PHOTO, attachment_error="download_failed", **who)
-        largest = max(sizes, key=lambda s: int(s.get("width") or 0) * int(s.get("height") or 0))
+        largest = max(sizes, key=lambda s: _size(s.get("width")) * _size(s.get("height")))
         try:
             data = await self.api.http_client.request_content(largest["url"])
         except (ClientError, OSError, TimeoutError) as e:

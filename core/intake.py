@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)  # a live worker's hold on an update; a dead worker's ends at once
 WORKER_SILENCE = timedelta(seconds=10)
 RETRY_AFTER = timedelta(seconds=30)
+MAX_ATTEMPTS = 10  # an update that fails this often is poison (a bug): logged and set aside, not retried for ever
 RECOVERY_BATCH = 100
 
 
@@ -98,6 +99,10 @@ class Intake:
 
     async def _process(self, entry: InboxEntry) -> None:
         reader = self.readers.get(entry.bot)
+        if entry.attempts >= MAX_ATTEMPTS:
+            log.error("update %s of %s failed %d times; set aside", entry.update_id, entry.bot, entry.attempts)
+            await self.committer.run(lambda tx: tx.inbox.finish(entry.id, self.clock()))
+            return
         try:
             if reader is None:
                 raise LookupError(f"no channel here reads {entry.bot}")

@@ -18,9 +18,12 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
+from multiprocessing import spawn
 from multiprocessing.context import BaseContext
 from zoneinfo import ZoneInfo
 
@@ -47,26 +50,60 @@ def _start_worker() -> None:
         os.nice(WORKER_NICENESS)
 
 
+MAIN_PATH_VARIABLE = "PROMO_PARENT_MAIN"
+
+
 def _context() -> BaseContext:
     """forkserver where there is one: the platform process has threads, so it must never fork itself.
 
     The server imports this module (zxing-cpp, Pillow) once, so a replacement worker is a cheap fork
-    of it rather than a fresh interpreter; the preload list is global and keeps the default ``__main__``.
+    of it rather than a fresh interpreter. A worker would still run the parent's main script again
+    (``run.py``: aiogram, vkbottle, 15 s and more) — CPython 3.11's forkserver skips the preload
+    of ``__main__`` (gh-98552) and each child then imports it. ``_claim_parent_main`` below tells the
+    server that this is done already, so no worker ever imports the platform.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
+    main_path = spawn.get_preparation_data("photo-worker").get("init_main_from_path")
+    if main_path:
+        os.environ[MAIN_PATH_VARIABLE] = main_path
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", __name__])
+    context.set_forkserver_preload([__name__])
     return context
+
+
+def _claim_parent_main() -> None:
+    """In the fork server (whose ``__main__`` is a ``-c`` stub), take the parent's main path as our own.
+
+    ``multiprocessing.spawn`` re-imports the main script in a child only when ``__main__.__file__``
+    differs from the parent's; a child forked from here then has it already, and imports nothing.
+    """
+    main = sys.modules.get("__main__")
+    path = os.environ.get(MAIN_PATH_VARIABLE)
+    if main is not None and path and getattr(main, "__file__", None) is None:
+        main.__file__ = path
+
+
+_claim_parent_main()
+
+
+def _decode_timed(photo: bytes, zone_name: str, use_pyzbar: bool) -> tuple[DecodeResult, float]:
+    """In the worker: the decode and how long it took there (the wait for a worker not included)."""
+    started = time.perf_counter()
+    result = decode_photo(photo, zone_name, use_pyzbar)
+    return result, time.perf_counter() - started
 
 
 class PhotoReader:
     """Decodes photos in a pool of ``workers`` processes; build it once at start-up and ``close`` it at the end."""
 
     def __init__(self, *, workers: int, budget_seconds: float, queue_limit: int, zone: ZoneInfo,
-                 use_pyzbar: bool = True) -> None:
+                 use_pyzbar: bool = True, max_wait_seconds: float | None = None) -> None:
         if workers < 1 or budget_seconds <= 0 or queue_limit < 0:
             raise ValueError(f"workers={workers} budget_seconds={budget_seconds} queue_limit={queue_limit}")
+        # a photo is let in while the decodes ahead of it should be done within this long
+        self.max_wait_seconds = max_wait_seconds if max_wait_seconds is not None else 6 * budget_seconds
+        self._typical = 0.05  # seconds one decode takes, a moving average of what they took
         if zone.key is None:  # the workers get the zone by name
             raise ValueError("the zone must be built from its name, e.g. ZoneInfo('Europe/Moscow')")
         self.workers = workers
@@ -77,12 +114,16 @@ class PhotoReader:
         self._has_pyzbar = use_pyzbar and QrReader(use_pyzbar).has_pyzbar
         self._in_flight = 0
         self._closed = False
-        self._waiters: set[asyncio.Future[DecodeResult]] = set()
+        self._waiters: set[asyncio.Future[tuple[DecodeResult, float]]] = set()
         self._pool = self._new_pool()
 
     @property
     def has_pyzbar(self) -> bool:
         return self._has_pyzbar
+
+    def expected_wait(self) -> float:
+        """About how long a photo let in now would wait: the decodes ahead of it, shared by the workers."""
+        return self._in_flight / self.workers * self._typical
 
     @property
     def in_flight(self) -> int:
@@ -95,9 +136,9 @@ class PhotoReader:
             return event
         if self._closed:
             raise PhotoReaderClosed()
-        if self._in_flight >= self.limit:
-            log.warning("photo from %s:%s refused: %d decodes in flight", event.channel, event.account_id,
-                        self._in_flight)
+        if self._in_flight >= self.limit or self.expected_wait() > self.max_wait_seconds:
+            log.warning("photo from %s:%s refused: %d decodes in flight, about %.0f s to wait", event.channel,
+                        event.account_id, self._in_flight, self.expected_wait())
             return replace(event, qr_texts=(), attachment_error="busy")
         self._in_flight += 1
         try:
@@ -107,6 +148,7 @@ class PhotoReader:
         except TimeoutError:
             log.warning("photo from %s:%s (%d bytes) took over %.1f s: worker killed", event.channel,
                         event.account_id, len(event.photo), self.budget_seconds)
+            self._took(self.budget_seconds)
             return replace(event, qr_texts=(), attachment_error="too_slow")
         finally:
             self._in_flight -= 1
@@ -115,21 +157,26 @@ class PhotoReader:
         return replace(event, qr_texts=tuple(result.texts),
                        attachment_error=None if result.accepted else result.reason)
 
+    def _took(self, seconds: float) -> None:
+        self._typical = 0.8 * self._typical + 0.2 * seconds
+
     async def _decode(self, photo: bytes) -> DecodeResult | None:
         """The decode's result, or None when its worker died under it (a crash in a decoder, the OOM killer)."""
         pool = self._pool
         try:
-            future = pool.schedule(decode_photo, args=(photo, self._zone_name, self._use_pyzbar),
+            future = pool.schedule(_decode_timed, args=(photo, self._zone_name, self._use_pyzbar),
                                    timeout=self.budget_seconds)
         except RuntimeError:  # pebble gives the whole pool up when a worker dies while none is decoding
             log.error("photo decoder pool was broken; starting a new one")
             pool = self._replace_pool(pool)
-            future = pool.schedule(decode_photo, args=(photo, self._zone_name, self._use_pyzbar),
+            future = pool.schedule(_decode_timed, args=(photo, self._zone_name, self._use_pyzbar),
                                    timeout=self.budget_seconds)
         waiter = asyncio.wrap_future(future)
         self._waiters.add(waiter)
         try:
-            return await waiter
+            result, seconds = await waiter
+            self._took(seconds)
+            return result
         except (ImageRejected, TimeoutError, PhotoReaderClosed):
             raise
         except Exception as e:

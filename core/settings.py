@@ -79,7 +79,8 @@ class Settings(BaseSettings):
 
     photo_workers: int = Field(2, ge=1, le=64, description="processes that read QR codes")
     photo_decode_seconds: float = Field(5.0, gt=0, le=120, description="time budget of one photo")
-    photo_queue: int = Field(4, ge=0, le=1000, description="photos waiting for a free worker before 'busy'")
+    photo_queue: int = Field(100, ge=0, le=10_000, description="at most this many photos wait for a worker")
+    photo_max_wait_seconds: float = Field(30.0, gt=0, le=600, description="'busy' when a photo would wait longer")
 
     @field_validator("database_url")
     @classmethod

@@ -174,7 +174,9 @@ async def store(store_url: str | None):
         yield MemoryStore()
         return
     engine = create_engine(store_url)
-    yield SqlStore(engine)
+    sql_store = SqlStore(engine)
+    yield sql_store
+    await sql_store.close()
     await engine.dispose()
 
 

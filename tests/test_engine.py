@@ -130,9 +130,11 @@ async def test_a_broken_constraint_that_is_no_conflict_is_not_retried_and_gets_a
 
     broken = Scenario(name="broken", commands=("/broken",), needs_registration=False, initial=("a",),
                       states=(State("a", on_enter=consent_for_nobody, final=True),))
-    engine = Engine(SqlStore(db_engine), Catalog([*core_scenarios(), broken]), services_for(settings, photo_reader),
+    store = SqlStore(db_engine)
+    engine = Engine(store, Catalog([*core_scenarios(), broken]), services_for(settings, photo_reader),
                     settings, clock=clock)
     replies = await engine.handle(InboundEvent.from_text(TELEGRAM, "9", "/broken", update_id="b1"))
+    await store.close()
     assert [m.template for m in replies] == ["common.error"]
     assert calls == 1  # a foreign key that fails is a bug, not a race: running it again changes nothing
     assert sum("failed" in r.message for r in caplog.records if r.levelname == "ERROR") == 1

@@ -212,3 +212,28 @@ async def test_close_ends_every_worker_and_a_decode_under_way(hostile: bytes, re
     assert not pool_workers(before)
     with pytest.raises(PhotoReaderClosed):
         await reader.read(photo_event(receipt))
+
+
+def test_a_worker_never_runs_the_platforms_main_script_again(tmp_path) -> None:
+    """A decoding worker must start in a moment, not re-import ``run.py`` (aiogram, vkbottle: 15 s and more)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "heavy_main.py"
+    script.write_text(
+        "import asyncio, sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
+        "import tests.images  # stands for the platform's heavy imports\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from core.photos import PhotoReader\n"
+        "async def main():\n"
+        "    reader = PhotoReader(workers=1, budget_seconds=5, queue_limit=0, zone=ZoneInfo('Europe/Moscow'))\n"
+        "    probe = \"'tests.images' in __import__('sys').modules\"\n"
+        "    print(reader._pool.schedule(eval, args=(probe,)).result(timeout=60))\n"
+        "    await reader.close()\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False", result.stdout

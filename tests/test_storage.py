@@ -29,4 +29,5 @@ async def test_times_come_back_aware_and_in_utc(db_engine) -> None:
         person = await tx.people.create("ru", created)
     async with store.transaction() as tx:
         again = await tx.people.get(person.id)
+    await store.close()
     assert again.created_at == created and again.created_at.tzinfo == UTC

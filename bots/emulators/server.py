@@ -1,13 +1,19 @@
-"""What every local emulator shares: an aiohttp app on a loopback port, and waiting for what the bot sent."""
+"""What every local emulator shares: an aiohttp app on a loopback port, waiting for what the bot sent,
+and pushing updates to the bot's webhook.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Generic, TypeVar
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 Message = TypeVar("Message")
+Accepted = Callable[[int, str], bool]  # (HTTP status, body) -> the receiver took the update
 
 
 class LoopbackServer:
@@ -62,3 +68,56 @@ class Outbox(Generic[Message]):
         except TimeoutError:
             raise TimeoutError(f"user {user_id} got {self.count(user_id)} of {count} messages") from None
         return self.to(user_id)
+
+
+class WebhookPusher:
+    """POSTs updates to a bot's URL one at a time, in order, each again and again until it is accepted.
+
+    As Telegram and VK do: an answer that is not an acceptance, a refused connection (the bot is
+    down or restarting) and a timeout are all just another retry, after a growing pause.
+    """
+
+    def __init__(self, url: str, accepted: Accepted, headers: Mapping[str, str] | None = None, *,
+                 first_retry: float = 0.05, max_retry: float = 1.0, timeout: float = 10.0) -> None:
+        self.url = url
+        self.accepted = accepted
+        self.headers = dict(headers or {})
+        self.first_retry, self.max_retry = first_retry, max_retry
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.posts = 0  # every POST made, retries included
+        self.refusals = 0  # POSTs that were not accepted
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, next_update: Callable[[], Awaitable[dict[str, Any]]],
+              delivered: Callable[[dict[str, Any]], None]) -> None:
+        """``next_update`` waits for the oldest undelivered update; ``delivered`` is told once it was accepted."""
+        self._task = asyncio.get_running_loop().create_task(self._run(next_update, delivered))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self, next_update: Callable[[], Awaitable[dict[str, Any]]],
+                   delivered: Callable[[dict[str, Any]], None]) -> None:
+        async with aiohttp.ClientSession(timeout=self.timeout) as session:
+            while True:
+                update = await next_update()
+                await self._post_until_accepted(session, update)
+                delivered(update)
+
+    async def _post_until_accepted(self, session: aiohttp.ClientSession, update: dict[str, Any]) -> None:
+        pause = self.first_retry
+        while True:
+            self.posts += 1
+            try:
+                async with session.post(self.url, json=update, headers=self.headers) as response:
+                    if self.accepted(response.status, await response.text()):
+                        return
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                pass
+            self.refusals += 1
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.max_retry)

@@ -4,6 +4,9 @@ Emulated users are scripted from Python (tests, the sandbox page): they write,
 press buttons, share contacts and send photos; what the bot sends them is kept
 per chat. ``block`` makes sends to a user fail with 403, ``throttle`` answers
 the next sends with 429 and ``retry_after``.
+
+Updates wait for ``getUpdates`` unless a webhook is set (``set_webhook`` or the
+``setWebhook`` method): then each is POSTed to its URL, in order, until answered 2xx.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.emulators.server import LoopbackServer, Outbox
+from bots.emulators.server import LoopbackServer, Outbox, WebhookPusher
 
 BOT_ID = 7_000_000_001
 ALLOWED_HTML = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
                 "tg-spoiler", "blockquote", "tg-emoji"}
 MAX_UPLOAD = 50 * 1024 * 1024
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class _HtmlCheck(HTMLParser):
@@ -88,6 +92,7 @@ class TelegramEmulator(LoopbackServer):
         self.calls: list[tuple[float, str, dict[str, Any]]] = []
         self.users: dict[int, dict[str, Any]] = {}
         self.offset_confirmed = 0
+        self.webhook: WebhookPusher | None = None
         self.closing = False
         super().__init__(web.Application(client_max_size=MAX_UPLOAD))
         self.app.router.add_route("*", "/bot{token}/{method}", self._method)
@@ -99,7 +104,34 @@ class TelegramEmulator(LoopbackServer):
         self.closing = True  # answer pending long polls now instead of at their timeout
         async with self.arrived:
             self.arrived.notify_all()
+        await self.delete_webhook()
         await super().stop()
+
+    # webhook delivery --------------------------------------------------------------------------
+
+    async def set_webhook(self, url: str, secret_token: str = "", **retry: float) -> None:
+        """From now on POST every pending and new update to ``url``; ``retry`` goes to ``WebhookPusher``."""
+        await self.delete_webhook()
+        headers = {SECRET_HEADER: secret_token} if secret_token else {}
+        self.webhook = WebhookPusher(url, lambda status, _: 200 <= status < 300, headers, **retry)
+        self.webhook.start(self._next_undelivered, self._delivered)
+
+    async def delete_webhook(self) -> None:
+        """Back to ``getUpdates``: what the webhook did not deliver waits there."""
+        if self.webhook is not None:
+            await self.webhook.stop()
+            self.webhook = None
+
+    async def _next_undelivered(self) -> dict[str, Any]:
+        async with self.arrived:
+            await self.arrived.wait_for(lambda: bool(self.redelivery or self.updates))
+            return (self.redelivery or self.updates)[0]
+
+    def _delivered(self, update: dict[str, Any]) -> None:
+        for queue in (self.redelivery, self.updates):
+            if queue and queue[0] is update:
+                queue.pop(0)
+                return
 
     # the user side -----------------------------------------------------------------------------
 
@@ -233,6 +265,9 @@ class TelegramEmulator(LoopbackServer):
         return self.closing or bool(self.updates or self.redelivery)
 
     async def _api_getupdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise TelegramApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                        "use deleteWebhook to delete the webhook first")
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 50.0)
         limit = int(params.get("limit") or 100)
@@ -247,9 +282,14 @@ class TelegramEmulator(LoopbackServer):
         return batch
 
     async def _api_deletewebhook(self, _: dict[str, Any]) -> bool:
+        await self.delete_webhook()
         return True
 
-    async def _api_setwebhook(self, _: dict[str, Any]) -> bool:
+    async def _api_setwebhook(self, params: dict[str, Any]) -> bool:
+        if not params.get("url"):
+            await self.delete_webhook()
+        else:
+            await self.set_webhook(str(params["url"]), str(params.get("secret_token") or ""))
         return True
 
     async def _api_sendchataction(self, _: dict[str, Any]) -> bool:

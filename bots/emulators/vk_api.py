@@ -3,6 +3,9 @@
 Emulated users are scripted from Python: they write, press keyboard buttons
 (the payload comes back in ``message_new``) and send photos. ``block`` makes
 ``messages.send`` to them fail with error 901; ``throttle`` answers with error 9.
+
+Events are served by the long poll; with a Callback API server added (``set_callback``),
+each new event is also POSTed to it, in order, until it answers ``ok``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.emulators.server import LoopbackServer, Outbox
+from bots.emulators.server import LoopbackServer, Outbox, WebhookPusher
 
 GROUP_ID = 220_000_001
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -57,6 +60,8 @@ class VkEmulator(LoopbackServer):
         self.throttled: dict[int, int] = {}
         self.calls: list[tuple[float, str, dict[str, Any]]] = []
         self.polling = asyncio.Event()  # set once a bot is waiting on the long poll
+        self.callback: WebhookPusher | None = None
+        self.callback_ts = 0  # the last event the Callback API server accepted
         self.closing = False
         super().__init__(web.Application(client_max_size=MAX_UPLOAD))
         self.app.router.add_route("*", "/method/{method}", self._method)
@@ -72,7 +77,31 @@ class VkEmulator(LoopbackServer):
         self.closing = True  # answer pending long polls now instead of at their timeout
         async with self.arrived:
             self.arrived.notify_all()
+        await self.remove_callback()
         await super().stop()
+
+    # Callback API delivery ---------------------------------------------------------------------
+
+    async def set_callback(self, url: str, secret: str, **retry: float) -> None:
+        """POST events from now on to ``url`` with ``secret``; ``retry`` goes to ``WebhookPusher`` (pauses, timeout)."""
+        await self.remove_callback()
+        self.callback_ts = self.ts
+        self.callback = WebhookPusher(url, lambda status, body: status == 200 and body == "ok", **retry)
+        self.callback.start(lambda: self._next_for_callback(secret), self._accepted_by_callback)
+
+    async def remove_callback(self) -> None:
+        if self.callback is not None:
+            await self.callback.stop()
+            self.callback = None
+
+    async def _next_for_callback(self, secret: str) -> dict[str, Any]:
+        async with self.arrived:
+            await self.arrived.wait_for(lambda: self.ts > self.callback_ts)
+            event = next(event for t, event in self.events if t > self.callback_ts)
+        return {**event, "secret": secret}
+
+    def _accepted_by_callback(self, _event: dict[str, Any]) -> None:
+        self.callback_ts = next(t for t, _ in self.events if t > self.callback_ts)
 
     # the user side -----------------------------------------------------------------------------
 

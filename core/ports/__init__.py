@@ -55,3 +55,7 @@ class Store(Protocol):
     single_process: bool  # True where only one process may run on this store (SQLite, memory)
 
     def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+    async def close(self) -> None:
+        """Let go of connections and threads; the store is not used afterwards."""
+        ...

@@ -36,7 +36,10 @@ from promo.receipts import (
 )
 
 PHOTO, TEXT, BUTTON = EventKind.PHOTO, EventKind.TEXT, EventKind.BUTTON
-FIELD_NAMES = {"t": "date and time", "s": "sum", "fn": "FN", "i": "FD", "fp": "FP", "n": "operation type"}
+FIELD_NAMES = {
+    "ru": {"t": "дата и время", "s": "сумма", "fn": "ФН", "i": "ФД", "fp": "ФП", "n": "тип операции"},
+    "en": {"t": "date and time", "s": "sum", "fn": "FN", "i": "FD", "fp": "FP", "n": "operation type"},
+}
 MANUAL_TIME_FORMATS = ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%y %H:%M", "%Y-%m-%d %H:%M")
 FIRST_CHECK_AFTER = timedelta(minutes=15)
 MAX_QUEUE = 10
@@ -56,12 +59,13 @@ def another_receipt(ctx: Context) -> bool:
     return looks_like_receipt(ctx.event)
 
 
-def _refusal(error: ReceiptError) -> Reject:
+def _refusal(ctx: Context, error: ReceiptError) -> Reject:
     if error.reason == "not_fiscal":
         return Reject("receipt.not_fiscal")
     field = error.reason.split("_", 1)[1]
     template = "receipt.missing_field" if error.reason.startswith("missing_") else "receipt.bad_field"
-    return Reject(template, field=FIELD_NAMES.get(field, field))
+    names = FIELD_NAMES.get(ctx.person.locale, FIELD_NAMES["ru"])
+    return Reject(template, field=names.get(field, field))
 
 
 def _from_photo(ctx: Context, event: InboundEvent) -> FiscalReceipt:
@@ -75,7 +79,7 @@ def _from_photo(ctx: Context, event: InboundEvent) -> FiscalReceipt:
             parse(text, zone)
         except ReceiptError as e:
             if e.reason != "not_fiscal":
-                raise _refusal(e) from e
+                raise _refusal(ctx, e) from e
     raise Reject(f"receipt.photo_{event.attachment_error or 'unreadable'}")
 
 
@@ -83,7 +87,7 @@ def _from_text(ctx: Context, text: str) -> FiscalReceipt:
     try:
         return parse(text, ctx.services.campaign.zone)
     except ReceiptError as e:
-        raise _refusal(e) from e
+        raise _refusal(ctx, e) from e
 
 
 def _local(ctx: Context, moment: datetime) -> datetime:

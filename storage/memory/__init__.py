@@ -66,6 +66,9 @@ class MemoryStore:
         self._tables = MemoryTables()
         self._lock = asyncio.Lock()
 
+    async def close(self) -> None:
+        return None
+
     def transaction(self) -> AbstractAsyncContextManager[MemoryUnitOfWork]:
         return self._transaction()
 

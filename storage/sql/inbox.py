@@ -21,8 +21,11 @@ def _entry(row: Any) -> InboxEntry:
     return InboxEntry(row.id, row.bot, row.update_id, row.account_id, dict(row.raw or {}), row.attempts)
 
 
-_claim_update = {dialect: insert(inbox).on_conflict_do_nothing()
-                 for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
+_DIALECTS = (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+_claim_update = {dialect: insert(inbox).on_conflict_do_nothing() for dialect, insert in _DIALECTS}
+# one statement for any batch: a redelivered update keeps its first row and returns no id
+_add = {dialect: insert(inbox).on_conflict_do_nothing().returning(inbox.c.update_id, inbox.c.id)
+        for dialect, insert in _DIALECTS}
 
 
 class SqlInbox:
@@ -39,10 +42,7 @@ class SqlInbox:
             return []
         rows = [{"bot": bot, "update_id": key, "account_id": new.account_id, "raw": new.raw, "received_at": now,
                  "attempts": 0, "lease_owner": owner, "leased_until": lease_until} for key, new in firsts.items()]
-        # a redelivered update keeps its first row: ON CONFLICT DO NOTHING returns no id for it
-        statement = (self._insert(inbox).values(rows).on_conflict_do_nothing()
-                     .returning(inbox.c.update_id, inbox.c.id))
-        stored = {row.update_id: row.id for row in await self.db.rows(statement)}
+        stored = {row.update_id: row.id for row in await self.db.rows(_add[self.db.dialect], rows)}
         entries: list[InboxEntry | None] = []
         for new in updates:
             entry_id = stored.pop(new.update_id[:64], None)  # pop: a repeat within the batch is a redelivery too

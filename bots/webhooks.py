@@ -1,0 +1,39 @@
+"""Reading a webhook's body: JSON or a clear 4xx, whatever a stranger sends.
+
+A webhook URL is public. The body is read within a size limit and decoded as the UTF-8 that
+Telegram and VK send, whatever charset the request claims; nesting deep enough to exhaust the
+parser is refused like any other malformed body.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+MAX_WEBHOOK_BODY = 1024 * 1024  # an update is a few kilobytes; files come by reference
+
+
+class BadBody(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.response = web.Response(status=status, text=reason)
+
+
+async def json_body(request: web.Request) -> Any:
+    """The decoded JSON value, or ``BadBody`` carrying the 4xx to answer."""
+    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BODY:
+        raise BadBody(413, "the body is too large")
+    body = await request.content.read(MAX_WEBHOOK_BODY + 1)
+    if len(body) > MAX_WEBHOOK_BODY:
+        raise BadBody(413, "the body is too large")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise BadBody(400, "the body is not JSON") from e
+
+
+def is_id(value: object) -> bool:
+    """An integer id: ``True`` is an int in Python, never a chat."""
+    return isinstance(value, int) and not isinstance(value, bool)
