@@ -108,7 +108,9 @@ class Platform:
             await self._runner.cleanup()
         if not await self.intake.stop():
             log.warning("some updates were still being processed; they are taken up at the next start")
-        await self.outbox.stop()
+        await self.outbox.stop()  # the sends under way end and are recorded: a graceful stop repeats nothing
+        for channel in self.channels:
+            await channel.close()
         if self.checker is not None:
             self.checker.stop()
         for task in self._tasks:

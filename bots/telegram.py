@@ -161,6 +161,8 @@ class TelegramChannel:
         if self._polling is not None:
             self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
+
+    async def close(self) -> None:
         await self.bot_api.session.close()
 
     # reading a stored update ---------------------------------------------------------------

@@ -217,6 +217,8 @@ class VkChannel:
         if self._polling is not None:
             self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
+
+    async def close(self) -> None:
         await self.api.http_client.close()
 
     # reading a stored update ---------------------------------------------------------------

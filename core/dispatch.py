@@ -18,17 +18,26 @@ from core.errors import Reject, ScenarioDeclarationError
 from core.events import EventKind, InboundEvent, SharedContact
 from core.machine import Catalog, Scenario, State, Transition
 from core.ports import ScenarioState
+from core.ports.photos import MAX_KEPT_PHOTO
 
 KEPT = "kept"  # onboarding's memory of what the person sent before registering
 MAX_KEPT = 5
 
 
 def keep(event: InboundEvent) -> dict[str, Any]:
-    """What is kept of an event until registration completes (never the photo bytes)."""
+    """What is kept of an event for later (the photo by reference: its bytes stay in ``tx.photos``)."""
     return {"kind": event.kind.value, "text": event.text[:4096], "command": event.command, "args": event.args,
             "payload": event.payload, "qr_texts": list(event.qr_texts) if event.qr_texts is not None else None,
-            "attachment_error": event.attachment_error,
+            "attachment_error": event.attachment_error, "photo_ref": event.photo_ref,
             "contact": [event.contact.phone, event.contact.is_own] if event.contact else None}
+
+
+async def keep_photo(ctx: Context) -> InboundEvent:
+    """The event with its photo stored for moderation (bounded in size), referred to by its hash."""
+    event = ctx.event
+    if event.photo is None or event.photo_ref is not None or len(event.photo) > MAX_KEPT_PHOTO:
+        return event
+    return replace(event, photo_ref=await ctx.tx.photos.put(ctx.person.id, event.photo, ctx.now))
 
 
 def unkeep(kept: dict[str, Any], source: InboundEvent) -> InboundEvent:
@@ -37,7 +46,7 @@ def unkeep(kept: dict[str, Any], source: InboundEvent) -> InboundEvent:
     return InboundEvent(source.channel, source.account_id, EventKind(kept["kind"]), text=kept.get("text", ""),
                         command=kept.get("command", ""), args=kept.get("args", ""), payload=kept.get("payload", ""),
                         qr_texts=tuple(qr_texts) if qr_texts is not None else None,
-                        attachment_error=kept.get("attachment_error"),
+                        attachment_error=kept.get("attachment_error"), photo_ref=kept.get("photo_ref"),
                         contact=SharedContact(contact[0], contact[1]) if contact else None, replayed=True)
 
 
@@ -112,7 +121,7 @@ class Dispatcher:
         if len(kept) >= MAX_KEPT:
             ctx.say("registration.too_many_kept", limit=MAX_KEPT)
         else:
-            kept.append(keep(ctx.event))
+            kept.append(keep(await keep_photo(ctx)))
             ctx.say("registration.receipt_kept")
         ctx.replies.insert(mark, ctx.replies.pop())  # said before the first question
         if not starting:

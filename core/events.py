@@ -50,6 +50,7 @@ class InboundEvent:
     display_name: str = ""
     locale_hint: str | None = None
     replayed: bool = False  # kept while the person registered, applied now
+    photo_ref: str | None = None  # the photo as kept in ``tx.photos`` (its SHA-256), once stored
 
     @classmethod
     def from_text(cls, channel: ChannelName, account_id: str, text: str, **extra: Any) -> InboundEvent:

@@ -2,7 +2,7 @@
 
 Where only one process may run (SQLite), every worker found at start-up is a dead one: its
 leases are taken over at once. Processed updates are forgotten after a week, long after any
-channel would redeliver them.
+channel would redeliver them; photos no receipt came of, after a day.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from core.ports import Store
 log = logging.getLogger(__name__)
 
 KEEP_PROCESSED_UPDATES = timedelta(days=7)
+KEEP_UNUSED_PHOTOS = timedelta(days=1)  # a photo no receipt came of (refused, not confirmed) is personal data
 PURGE_EVERY = timedelta(hours=1)
 
 
@@ -55,6 +56,7 @@ class Heartbeat:
                     await tx.workers.beat(self.worker_id, now)
                     if self._purged_at is None or now - self._purged_at > PURGE_EVERY:
                         await tx.inbox.purge(now - KEEP_PROCESSED_UPDATES)
+                        await tx.photos.purge_unlinked(now - KEEP_UNUSED_PHOTOS)
                         self._purged_at = now
             except Exception:  # a missed beat or two is fine; the loop must go on
                 log.exception("heartbeat failed")

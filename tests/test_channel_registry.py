@@ -59,6 +59,9 @@ class PigeonPost:
     async def stop(self) -> None:
         return None
 
+    async def close(self) -> None:
+        return None
+
     async def read(self, entry: InboxEntry) -> InboundEvent | None:
         return InboundEvent.from_text(PIGEON, entry.raw["from"], entry.raw["text"], update_id=entry.update_id)
 

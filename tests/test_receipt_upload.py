@@ -66,13 +66,15 @@ async def test_staff_rejection_reverses_the_cashback_and_says_why(telegram: Chat
     assert await _balance(telegram) == ("0,00", "0,00")
 
 
-async def test_a_photo_goes_through_the_qr_pipeline(telegram: Chat, store) -> None:
+async def test_a_photo_goes_through_the_qr_pipeline_and_is_kept_for_staff(telegram: Chat, store) -> None:
     await telegram.register()
-    assert await telegram.send_photo(receipt_photo(FISCAL)) == ["receipt.confirm"]
+    photo = receipt_photo(FISCAL)
+    assert await telegram.send_photo(photo) == ["receipt.confirm"]
     assert await telegram.press("receipt:yes") == ["receipt.accepted_moderation"]
     async with store.transaction() as tx:
         (receipt,) = await tx.receipts.of_person(telegram.last[0].person_id)
-    assert receipt.source == "photo"
+        kept = await tx.photos.get(receipt.person_id, receipt.photo_sha256 or "")
+    assert receipt.source == "photo" and kept == photo
 
 
 async def test_receipt_command_then_photo(telegram: Chat) -> None:
@@ -235,6 +237,17 @@ async def test_a_receipt_sent_before_registering_is_kept_and_checked_after(teleg
                                                    "receipt.confirm"]
     assert telegram.last[-1].params["fd"] == "2"
     assert await telegram.press("receipt:yes") == ["receipt.accepted_moderation"]
+
+
+async def test_a_photo_kept_before_registering_stays_with_its_receipt(telegram: Chat, store) -> None:
+    photo = receipt_photo(FISCAL)
+    await telegram.send_photo(photo)
+    await telegram.register()
+    assert telegram.last[-1].template == "receipt.confirm"
+    await telegram.press("receipt:yes")
+    async with store.transaction() as tx:
+        (receipt,) = await tx.receipts.of_person(telegram.last[0].person_id)
+        assert await tx.photos.get(receipt.person_id, receipt.photo_sha256 or "") == photo
 
 
 async def test_a_second_receipt_waiting_for_confirmation_is_kept_on_the_persons_choice(telegram: Chat) -> None:

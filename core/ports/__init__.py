@@ -17,13 +17,15 @@ from core.ports.link_codes import LinkAttempt, LinkCodeRepository
 from core.ports.messages import LoggedMessage, MessageRepository, Outcome, QueuedMessage
 from core.ports.people import PeopleRepository
 from core.ports.person_owned import PersonOwned
+from core.ports.photos import PhotoRepository
 from core.ports.receipts import ReceiptFlag, ReceiptRepository, ReceiptStatus, StoredReceipt
 from core.ports.scenario_states import ScenarioState, ScenarioStateRepository
 from core.ports.workers import WorkerRepository
 
 __all__ = [
     "InboxEntry", "InboxRepository", "LedgerRepository", "LinkAttempt", "LinkCodeRepository", "LoggedMessage",
-    "MessageRepository", "NewUpdate", "Outcome", "Payout", "PeopleRepository", "PersonOwned", "QueuedMessage",
+    "MessageRepository", "NewUpdate", "Outcome", "Payout", "PeopleRepository", "PersonOwned", "PhotoRepository",
+    "QueuedMessage",
     "ReceiptFlag", "ReceiptRepository", "ReceiptStatus", "ScenarioState", "ScenarioStateRepository", "Store",
     "StoredReceipt", "UnitOfWork", "WorkerRepository",
 ]
@@ -44,6 +46,7 @@ class UnitOfWork(Protocol):
     messages: MessageRepository
     inbox: InboxRepository
     workers: WorkerRepository
+    photos: PhotoRepository
 
     def person_owned(self) -> Iterable[PersonOwned]:
         """Every repository holding rows that belong to a person (what a merge moves)."""

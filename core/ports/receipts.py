@@ -33,6 +33,7 @@ class StoredReceipt:
     check_attempts: int
     created_at: datetime
     issued_at: datetime
+    photo_sha256: str | None = None  # the photo it was read from (``tx.photos``)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class ReceiptRepository(Protocol):
         """When the person's counted receipts came in since ``since``, oldest first (to say when a limit frees)."""
         ...
     async def add(self, person_id: int, campaign: str, receipt: FiscalReceipt, source: str, status: ReceiptStatus,
-                  award: Award, now: datetime, next_check_at: datetime | None) -> StoredReceipt:
+                  award: Award, now: datetime, next_check_at: datetime | None, *,
+                  photo_sha256: str | None = None) -> StoredReceipt:
         """``ConflictError`` when someone stored the same receipt meanwhile."""
         ...
     async def set_status(self, receipt_id: int, status: ReceiptStatus, next_check_at: datetime | None,

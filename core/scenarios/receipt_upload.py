@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.context import Context
-from core.dispatch import keep, unkeep
+from core.dispatch import keep, keep_photo, unkeep
 from core.errors import Reject
 from core.events import EventKind, InboundEvent
 from core.machine import Action, Scenario, State, on
@@ -133,10 +133,11 @@ async def _judge(ctx: Context, receipt: FiscalReceipt) -> Award:
                      free_at=free_at) from refusal
 
 
-async def _consider(ctx: Context, receipt: FiscalReceipt, source: str) -> None:
+async def _consider(ctx: Context, receipt: FiscalReceipt, source: str, photo_ref: str | None = None) -> None:
     """Judge now what can be judged; on to confirmation only when the receipt would count."""
     award = await _judge(ctx, receipt)
     _remember(ctx, receipt, source)
+    ctx.data["photo_ref"] = photo_ref
     ctx.data["cashback"] = ledger.format_roubles(award.cashback_kopecks)
     ctx.data["entries"] = award.entries
 
@@ -154,7 +155,8 @@ async def _business(ctx: Context, work: Callable[[], Any]) -> str:
 
 
 async def read_photo(ctx: Context) -> str:
-    return await _business(ctx, lambda: _consider(ctx, _from_photo(ctx, ctx.event), "photo"))
+    event = await keep_photo(ctx)  # staff may need to see it: the person never sends it twice
+    return await _business(ctx, lambda: _consider(ctx, _from_photo(ctx, event), "photo", event.photo_ref))
 
 
 async def read_typed(ctx: Context) -> str:
@@ -168,7 +170,7 @@ async def _next_queued(ctx: Context) -> str:
         event = unkeep(queue.pop(0), ctx.event)
         try:
             receipt = _from_photo(ctx, event) if event.kind is PHOTO else _from_text(ctx, event.text)
-            await _consider(ctx, receipt, "photo" if event.kind is PHOTO else "typed")
+            await _consider(ctx, receipt, "photo" if event.kind is PHOTO else "typed", event.photo_ref)
         except Reject as refusal:
             ctx.say(refusal.template, **refusal.params)
             continue
@@ -215,11 +217,12 @@ async def hold_another(ctx: Context) -> str | None:
     queue: list[dict[str, Any]] = ctx.data.setdefault("queue", [])
     if len(queue) >= MAX_QUEUE:
         raise Reject("receipt.queue_full", limit=MAX_QUEUE)
-    if ctx.event.replayed:  # sent before registering, in this order: it simply waits its turn
-        queue.append(keep(ctx.event))
+    event = await keep_photo(ctx)
+    if event.replayed:  # sent before registering, in this order: it simply waits its turn
+        queue.append(keep(event))
         ctx.say("receipt.queued", position=len(queue))
         return None
-    ctx.data["incoming"] = keep(ctx.event)
+    ctx.data["incoming"] = keep(event)
     return "choose"
 
 
@@ -252,7 +255,8 @@ async def submit(ctx: Context) -> str:
     verifying = ctx.services.verify_receipts
     status = ReceiptStatus.VERIFYING if verifying else ReceiptStatus.MODERATION
     stored = await ctx.tx.receipts.add(ctx.person.id, campaign.code, receipt, ctx.data["source"], status, award,
-                                       ctx.now, ctx.now + FIRST_CHECK_AFTER if verifying else None)
+                                       ctx.now, ctx.now + FIRST_CHECK_AFTER if verifying else None,
+                                       photo_sha256=ctx.data.get("photo_ref"))
     if award.cashback_kopecks:
         await ctx.tx.ledger.post(ledger.accrual(ctx.person.id, award.cashback_kopecks), ctx.now,
                                  receipt_id=stored.id)

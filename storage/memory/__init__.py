@@ -16,6 +16,7 @@ from storage.memory.ledger import LedgerTables, MemoryLedger
 from storage.memory.link_codes import LinkTables, MemoryLinkCodes
 from storage.memory.messages import MemoryMessages, MessageTables
 from storage.memory.people import MemoryPeople, PeopleTables
+from storage.memory.photos import MemoryPhotos, PhotoRow
 from storage.memory.receipts import MemoryReceipts, ReceiptTables
 from storage.memory.states import MemoryStates, StateRow
 from storage.memory.table import Table
@@ -36,10 +37,11 @@ class MemoryTables:
         self.messages = MessageTables()
         self.inbox = InboxTables()
         self.workers = Workers("workers")
+        self.photos: Table[int, PhotoRow] = Table("photos", unique={"content": lambda p: (p.person_id, p.sha256)})
 
     def all(self) -> list[Table]:
         return [*self.people.all(), self.states, *self.link_codes.all(), *self.receipts.all(),
-                *self.ledger.all(), *self.messages.all(), *self.inbox.all(), self.workers]
+                *self.ledger.all(), *self.messages.all(), *self.inbox.all(), self.workers, self.photos]
 
 
 class MemoryUnitOfWork:
@@ -53,9 +55,10 @@ class MemoryUnitOfWork:
         self.messages = MemoryMessages(tables.messages, tables.workers, persons)
         self.inbox = MemoryInbox(tables.inbox, tables.workers)
         self.workers = MemoryWorkers(tables.workers)
+        self.photos = MemoryPhotos(tables.photos, persons, tables.receipts)
 
     def person_owned(self) -> list[PersonOwned]:
-        return [self.people, self.receipts, self.ledger, self.messages]
+        return [self.people, self.receipts, self.ledger, self.messages, self.photos]
 
 
 class MemoryStore:

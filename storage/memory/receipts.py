@@ -33,6 +33,7 @@ class ReceiptRow:
     created_at: datetime
     next_check_at: datetime | None
     check_attempts: int
+    photo_sha256: str | None = None
 
     @property
     def key(self) -> tuple[int, int, int]:
@@ -41,7 +42,7 @@ class ReceiptRow:
     def record(self) -> StoredReceipt:
         return StoredReceipt(self.id, self.person_id, self.campaign, self.canonical, self.status, self.source,
                              self.sum_kopecks, self.cashback_kopecks, self.entries, self.check_attempts,
-                             self.created_at, self.issued_at)
+                             self.created_at, self.issued_at, self.photo_sha256)
 
 
 class ReceiptTables:
@@ -90,7 +91,8 @@ class MemoryReceipts:
         return sorted(r.created_at for r in self._counted(person_id, campaign) if r.created_at >= since)
 
     async def add(self, person_id: int, campaign: str, receipt: FiscalReceipt, source: str, status: ReceiptStatus,
-                  award: Award, now: datetime, next_check_at: datetime | None) -> StoredReceipt:
+                  award: Award, now: datetime, next_check_at: datetime | None, *,
+                  photo_sha256: str | None = None) -> StoredReceipt:
         self._persons.one(person_id)
         row = ReceiptRow(
             id=self._t.receipts.next_id(), person_id=person_id, campaign=campaign, fn=receipt.fn,
@@ -98,7 +100,7 @@ class MemoryReceipts:
             issued_at=utc(receipt.issued_at), sum_kopecks=receipt.sum_kopecks, operation=int(receipt.operation),
             canonical=receipt.canonical(), source=source, status=ReceiptStatus(status),
             cashback_kopecks=award.cashback_kopecks, entries=award.entries, created_at=utc(now),
-            next_check_at=utc(next_check_at), check_attempts=0)
+            next_check_at=utc(next_check_at), check_attempts=0, photo_sha256=photo_sha256)
         return self._t.receipts.put(row.id, row).record()
 
     async def set_status(self, receipt_id: int, status: ReceiptStatus, next_check_at: datetime | None,

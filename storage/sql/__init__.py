@@ -29,6 +29,7 @@ from storage.sql.ledger import SqlLedger
 from storage.sql.link_codes import SqlLinkCodes
 from storage.sql.messages import SqlMessages
 from storage.sql.people import SqlPeople
+from storage.sql.photos import SqlPhotos
 from storage.sql.receipts import SqlReceipts
 from storage.sql.scenario_states import SqlScenarioStates
 
@@ -46,9 +47,10 @@ class SqlUnitOfWork:
         self.messages = SqlMessages(db)
         self.inbox = SqlInbox(db)
         self.workers = SqlWorkers(db)
+        self.photos = SqlPhotos(db)
 
     def person_owned(self) -> Iterator[PersonOwned]:
-        yield from (self.people, self.receipts, self.ledger, self.messages)
+        yield from (self.people, self.receipts, self.ledger, self.messages, self.photos)
 
 
 log = logging.getLogger(__name__)

@@ -71,16 +71,19 @@ class SqlReceipts:
         return [row[0] for row in rows]
 
     async def add(self, person_id: int, campaign: str, receipt: FiscalReceipt, source: str, status: ReceiptStatus,
-                  award: Award, now: datetime, next_check_at: datetime | None) -> StoredReceipt:
+                  award: Award, now: datetime, next_check_at: datetime | None, *,
+                  photo_sha256: str | None = None) -> StoredReceipt:
         values = {"person_id": person_id, "campaign": campaign, "fn": receipt.fn,
                   "document_number": receipt.document_number, "fiscal_sign": receipt.fiscal_sign,
                   "issued_at": receipt.issued_at, "sum_kopecks": receipt.sum_kopecks,
                   "operation": int(receipt.operation), "canonical": receipt.canonical(), "source": source,
                   "status": status.value, "cashback_kopecks": award.cashback_kopecks, "entries": award.entries,
-                  "created_at": now, "next_check_at": next_check_at, "check_attempts": 0}
+                  "created_at": now, "next_check_at": next_check_at, "check_attempts": 0,
+                  "photo_sha256": photo_sha256}
         receipt_id = await self.db.scalar(_add, values)
         return StoredReceipt(receipt_id, person_id, campaign, values["canonical"], status, source,
-                             receipt.sum_kopecks, award.cashback_kopecks, award.entries, 0, now, receipt.issued_at)
+                             receipt.sum_kopecks, award.cashback_kopecks, award.entries, 0, now, receipt.issued_at,
+                             photo_sha256)
 
     async def set_status(self, receipt_id: int, status: ReceiptStatus, next_check_at: datetime | None,
                          attempts: int) -> None:

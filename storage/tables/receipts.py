@@ -26,6 +26,7 @@ receipts = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("next_check_at", UtcDateTime),
     Column("check_attempts", Integer, nullable=False, default=0),
+    Column("photo_sha256", String(64)),  # the photo it was read from, kept in ``photos``
     UniqueConstraint("fn", "document_number", "fiscal_sign"),
     Index(None, "person_id", "created_at"),
     Index(None, "status", "next_check_at"),
