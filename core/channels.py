@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NewType
 
+from core.limits import Rate
+
 ChannelName = NewType("ChannelName", str)
 
 EMAIL = ChannelName("email")
@@ -38,6 +40,8 @@ class ChannelProfile:
     contact_button: bool = False  # a button that shares the person's own verified phone
     images: bool = False
     cost_kopecks: int = 0  # what one message costs us: the router prefers free channels
+    rate: Rate | None = None  # the channel's own sending limit for this bot, every chat together
+    per_chat: Rate | None = None  # and for one chat
 
 
 class ChannelDirectory(Mapping[ChannelName, ChannelProfile]):

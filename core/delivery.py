@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.channels import ChannelProfile
 from core.templates import Rendered
@@ -33,10 +33,13 @@ class MessageStatus(StrEnum):
     FAILED = "failed"  # gave up: refused for good, or too many retries
     UNREACHABLE = "unreachable"  # every candidate channel said the person cannot be reached there
     UNDELIVERABLE = "undeliverable"  # the person has no account on a channel we run
+    AWAITING_ACK = "awaiting_ack"  # delivered; sent again on the next channel if not answered in its window
+    ACKNOWLEDGED = "acknowledged"  # delivered and answered (a button press or a reply)
+    UNREACHED = "unreached"  # its final deadline passed without an answer: staff follow it up
 
     @property
     def is_final(self) -> bool:
-        return self not in (MessageStatus.PENDING, MessageStatus.SENDING)
+        return self not in (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.AWAITING_ACK)
 
 
 @dataclass(frozen=True)
@@ -54,4 +57,13 @@ class ChannelSender(Protocol):
 
     async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
         """Send one rendered message; ``idempotency_key`` is stable across retries of the same message."""
+        ...
+
+
+@runtime_checkable
+class ReachabilityProbe(Protocol):
+    """A channel that can tell, before a first unsolicited message, whether the person allows it (VK)."""
+
+    async def allows(self, account_id: str) -> bool | None:
+        """True or False as the channel says; None when it could not tell (then the send itself decides)."""
         ...

@@ -98,6 +98,7 @@ class Engine:
             account.display_name = event.display_name
         await tx.people.touch_account(account)
         await tx.messages.log_inbound(person.id, event, now)
+        tx.messages.note_reply(person.id, now)  # a reply answers whatever awaited one (a winner notice)
         return person, account
 
     def _locale_for(self, hint: str | None) -> str:

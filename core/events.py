@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -98,3 +99,13 @@ class OutgoingMessage:
     channel: ChannelName | None = None
     account_id: str | None = None
     bulk: bool = False  # a notice to many people: goes after replies to people who are waiting
+    # A message that needs an answer (a winner notice): unanswered for ``ack_window_seconds`` after it
+    # was delivered, it is sent again on the person's next channel, until ``deadline``; then staff
+    # see it as unreached. A button press or any reply of the person acknowledges it.
+    ack_window_seconds: int | None = None
+    deadline: datetime | None = None
+    broadcast_id: int | None = None  # sent as part of a broadcast (its report counts it)
+
+    @property
+    def needs_ack(self) -> bool:
+        return self.ack_window_seconds is not None

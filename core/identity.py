@@ -48,6 +48,12 @@ class ChannelAccount:
     display_name: str
     last_seen_at: datetime | None = None
     unreachable_since: datetime | None = None
+    verified_at: datetime | None = None  # an address or number proved by a code, a link or the channel itself
+    unreachable_reason: str | None = None  # blocked, bounced, unsubscribed, not allowed…
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from core.ports.broadcasts import BroadcastRepository
+from core.ports.contact_codes import ContactCodeRepository
 from core.ports.inbox import InboxEntry, InboxRepository, NewUpdate
 from core.ports.ledger import LedgerRepository, Payout
 from core.ports.link_codes import LinkAttempt, LinkCodeRepository
@@ -19,14 +21,17 @@ from core.ports.people import PeopleRepository
 from core.ports.person_owned import PersonOwned
 from core.ports.photos import PhotoRepository
 from core.ports.receipts import ReceiptFlag, ReceiptRepository, ReceiptStatus, StoredReceipt
+from core.ports.routes import RouteRepository
 from core.ports.scenario_states import ScenarioState, ScenarioStateRepository
 from core.ports.workers import WorkerRepository
 
 __all__ = [
+    "BroadcastRepository", "ContactCodeRepository",
     "InboxEntry", "InboxRepository", "LedgerRepository", "LinkAttempt", "LinkCodeRepository", "LoggedMessage",
     "MessageRepository", "NewUpdate", "Outcome", "Payout", "PeopleRepository", "PersonOwned", "PhotoRepository",
     "QueuedMessage",
-    "ReceiptFlag", "ReceiptRepository", "ReceiptStatus", "ScenarioState", "ScenarioStateRepository", "Store",
+    "ReceiptFlag", "ReceiptRepository", "ReceiptStatus", "RouteRepository", "ScenarioState",
+    "ScenarioStateRepository", "Store",
     "StoredReceipt", "UnitOfWork", "WorkerRepository",
 ]
 
@@ -47,6 +52,9 @@ class UnitOfWork(Protocol):
     inbox: InboxRepository
     workers: WorkerRepository
     photos: PhotoRepository
+    routes: RouteRepository
+    contact_codes: ContactCodeRepository
+    broadcasts: BroadcastRepository
 
     def person_owned(self) -> Iterable[PersonOwned]:
         """Every repository holding rows that belong to a person (what a merge moves)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -25,6 +25,15 @@ class QueuedMessage:
     locale: str
     attempts: int = 0
     bulk: bool = False
+    ack_window_seconds: int | None = None
+    deadline: datetime | None = None
+    round: int = 0  # 0: first delivery; n: the n-th re-send of a message nobody answered
+    tried: list[str] = field(default_factory=list)  # "channel:account" it was delivered on, in order
+    broadcast_id: int | None = None
+
+    @property
+    def needs_ack(self) -> bool:
+        return self.ack_window_seconds is not None
 
     @property
     def address(self) -> tuple[str, str]:
@@ -49,6 +58,10 @@ class OutboxEntry:
     created_at: datetime
     sent_at: datetime | None
     last_error: str | None
+    acked_at: datetime | None = None
+    deadline: datetime | None = None
+    round: int = 0
+    broadcast_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,11 +69,13 @@ class Outcome:
     """What became of one delivery attempt; recorded in batches."""
 
     message_id: int
-    status: MessageStatus  # PENDING means postponed until ``retry_at``
+    status: MessageStatus  # PENDING: postponed until ``retry_at``; AWAITING_ACK: sent, re-sent at ``retry_at``
     channel: ChannelName | None = None
     account_id: str | None = None
     error: str | None = None
     retry_at: datetime | None = None
+    round: int | None = None  # an escalation's progress, kept with the message (None: unchanged)
+    tried: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +106,15 @@ class MessageRepository(Protocol):
         ``alive_since``, leased to ``owner`` (others skip them); replies before bulk notices."""
         ...
     async def record(self, outcomes: list[Outcome], now: datetime) -> None: ...
-    async def entries(self, person_id: int | None = None, template: str | None = None) -> list[OutboxEntry]: ...
+    async def entries(self, person_id: int | None = None, template: str | None = None, *,
+                      broadcast_id: int | None = None) -> list[OutboxEntry]: ...
+
+    def note_reply(self, person_id: int, now: datetime) -> None:
+        """The person wrote to us: every delivered message awaiting their answer is acknowledged (at commit)."""
+        ...
+    async def acknowledge(self, message_id: int, person_id: int, now: datetime) -> bool:
+        """The person answered this message (its button): False when it is not theirs or not awaiting."""
+        ...
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved: ...
     async def restore(self, moved: Moved, person_id: int) -> int: ...

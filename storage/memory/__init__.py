@@ -10,7 +10,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from core.ports.broadcasts import Broadcast
+from core.ports.contact_codes import ContactCode
 from core.ports.person_owned import PersonOwned
+from storage.memory.broadcasts import MemoryBroadcasts
+from storage.memory.contact_codes import MemoryContactCodes
 from storage.memory.inbox import InboxTables, MemoryInbox
 from storage.memory.ledger import LedgerTables, MemoryLedger
 from storage.memory.link_codes import LinkTables, MemoryLinkCodes
@@ -18,6 +22,7 @@ from storage.memory.messages import MemoryMessages, MessageTables
 from storage.memory.people import MemoryPeople, PeopleTables
 from storage.memory.photos import MemoryPhotos, PhotoRow
 from storage.memory.receipts import MemoryReceipts, ReceiptTables
+from storage.memory.routes import MemoryRoutes, RouteTables
 from storage.memory.states import MemoryStates, StateRow
 from storage.memory.table import Table
 from storage.memory.workers import MemoryWorkers, Workers
@@ -38,10 +43,14 @@ class MemoryTables:
         self.inbox = InboxTables()
         self.workers = Workers("workers")
         self.photos: Table[int, PhotoRow] = Table("photos", unique={"content": lambda p: (p.person_id, p.sha256)})
+        self.routes = RouteTables()
+        self.contact_codes: Table[int, ContactCode] = Table("contact_codes")
+        self.broadcasts: Table[int, Broadcast] = Table("broadcasts")
 
     def all(self) -> list[Table]:
         return [*self.people.all(), self.states, *self.link_codes.all(), *self.receipts.all(),
-                *self.ledger.all(), *self.messages.all(), *self.inbox.all(), self.workers, self.photos]
+                *self.ledger.all(), *self.messages.all(), *self.inbox.all(), self.workers, self.photos,
+                *self.routes.all(), self.contact_codes, self.broadcasts]
 
 
 class MemoryUnitOfWork:
@@ -56,9 +65,12 @@ class MemoryUnitOfWork:
         self.inbox = MemoryInbox(tables.inbox, tables.workers)
         self.workers = MemoryWorkers(tables.workers)
         self.photos = MemoryPhotos(tables.photos, persons, tables.receipts)
+        self.routes = MemoryRoutes(tables.routes, persons, tables.messages.outbox)
+        self.contact_codes = MemoryContactCodes(tables.contact_codes, persons)
+        self.broadcasts = MemoryBroadcasts(tables.broadcasts, persons, tables.receipts.receipts)
 
     def person_owned(self) -> list[PersonOwned]:
-        return [self.people, self.receipts, self.ledger, self.messages, self.photos]
+        return [self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes]
 
 
 class MemoryStore:

@@ -35,15 +35,22 @@ class OutboxRow:
     leased_until: datetime | None = None
     sent_at: datetime | None = None
     last_error: str | None = None
+    ack_window_seconds: int | None = None
+    deadline: datetime | None = None
+    acked_at: datetime | None = None
+    round: int = 0
+    tried: tuple[str, ...] = ()
+    broadcast_id: int | None = None
 
     def queued(self) -> QueuedMessage:
         return QueuedMessage(self.id, self.person_id, self.channel, self.account_id, self.template,
-                             json_copy(self.params), self.locale, self.attempts, self.bulk)
+                             json_copy(self.params), self.locale, self.attempts, self.bulk, self.ack_window_seconds,
+                             self.deadline, self.round, list(self.tried), self.broadcast_id)
 
     def entry(self) -> OutboxEntry:
         return OutboxEntry(self.id, self.person_id, self.channel, self.account_id, self.template,
                            json_copy(self.params), self.status, self.attempts, self.created_at, self.sent_at,
-                           self.last_error)
+                           self.last_error, self.acked_at, self.deadline, self.round, self.broadcast_id)
 
 
 @dataclass(frozen=True)
@@ -94,11 +101,13 @@ class MemoryMessages:
             locale=message.locale, bulk=message.bulk,
             status=MessageStatus.SENDING if owner is not None else MessageStatus.PENDING, attempts=0,
             next_attempt_at=utc(now), created_at=utc(now), owner=owner,
-            leased_until=utc(lease_until) if owner is not None else None)
+            leased_until=utc(lease_until) if owner is not None else None,
+            ack_window_seconds=message.ack_window_seconds, deadline=utc(message.deadline),
+            broadcast_id=message.broadcast_id)
         return self._t.outbox.put(row.id, row).queued()
 
     def _claimable(self, row: OutboxRow, now: datetime, alive_since: datetime) -> bool:
-        if row.status == MessageStatus.PENDING:
+        if row.status in (MessageStatus.PENDING, MessageStatus.AWAITING_ACK):
             return row.next_attempt_at <= now
         if row.status == MessageStatus.SENDING:
             expired = row.leased_until is not None and row.leased_until <= now
@@ -118,16 +127,32 @@ class MemoryMessages:
             status = MessageStatus(outcome.status)
             row = replace(row, status=status, attempts=row.attempts + 1, owner=None, leased_until=None,
                           last_error=outcome.error)
-            if status == MessageStatus.PENDING:
+            if outcome.round is not None:
+                row = replace(row, round=outcome.round, tried=tuple(outcome.tried or ()))
+            if status in (MessageStatus.PENDING, MessageStatus.AWAITING_ACK):
                 row = replace(row, next_attempt_at=utc(outcome.retry_at or now))
-            elif status == MessageStatus.SENT:
+            if status in (MessageStatus.SENT, MessageStatus.AWAITING_ACK):
                 row = replace(row, sent_at=utc(now), channel=outcome.channel, account_id=outcome.account_id)
             self._t.outbox.put(row.id, row)
 
-    async def entries(self, person_id: int | None = None, template: str | None = None) -> list[OutboxEntry]:
+    async def entries(self, person_id: int | None = None, template: str | None = None, *,
+                      broadcast_id: int | None = None) -> list[OutboxEntry]:
         rows = self._t.outbox.where(lambda r: (person_id is None or r.person_id == person_id)
-                                    and (template is None or r.template == template))
+                                    and (template is None or r.template == template)
+                                    and (broadcast_id is None or r.broadcast_id == broadcast_id))
         return [row.entry() for row in sorted(rows, key=lambda r: r.id)]
+
+    def note_reply(self, person_id: int, now: datetime) -> None:
+        for row in self._t.outbox.where(lambda r: r.person_id == person_id
+                                        and r.status == MessageStatus.AWAITING_ACK):
+            self._t.outbox.put(row.id, replace(row, status=MessageStatus.ACKNOWLEDGED, acked_at=utc(now)))
+
+    async def acknowledge(self, message_id: int, person_id: int, now: datetime) -> bool:
+        row = self._t.outbox.get(message_id)
+        if row is None or row.person_id != person_id or row.status != MessageStatus.AWAITING_ACK:
+            return False
+        self._t.outbox.put(row.id, replace(row, status=MessageStatus.ACKNOWLEDGED, acked_at=utc(now)))
+        return True
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         self._persons.one(survivor_id)

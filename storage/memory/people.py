@@ -26,10 +26,12 @@ class AccountRow:
     created_at: datetime
     last_seen_at: datetime | None = None
     unreachable_since: datetime | None = None
+    verified_at: datetime | None = None
+    unreachable_reason: str | None = None
 
     def record(self) -> ChannelAccount:
         return ChannelAccount(self.id, self.person_id, self.channel, self.external_id, self.display_name,
-                              self.last_seen_at, self.unreachable_since)
+                              self.last_seen_at, self.unreachable_since, self.verified_at, self.unreachable_reason)
 
 
 @dataclass(frozen=True)
@@ -98,16 +100,20 @@ class MemoryPeople:
         self._t.persons.one(account.person_id)
         self._t.accounts.put(row.id, replace(
             row, person_id=account.person_id, display_name=account.display_name[:DISPLAY_NAME_LENGTH],
-            last_seen_at=utc(account.last_seen_at), unreachable_since=utc(account.unreachable_since)))
+            last_seen_at=utc(account.last_seen_at), unreachable_since=utc(account.unreachable_since),
+            unreachable_reason=account.unreachable_reason if account.unreachable_since else None,
+            verified_at=utc(account.verified_at)))
 
     async def accounts_of(self, person_id: int) -> list[ChannelAccount]:
         rows = self._t.accounts.where(lambda a: a.person_id == person_id)
         return [row.record() for row in sorted(rows, key=lambda a: a.id)]
 
-    async def mark_unreachable(self, channel: ChannelName, external_id: str, now: datetime) -> None:
+    async def mark_unreachable(self, channel: ChannelName, external_id: str, now: datetime,
+                               reason: str | None = None) -> None:
         row = self._t.accounts.find("address", (channel, external_id))
         if row is not None and row.unreachable_since is None:
-            self._t.accounts.put(row.id, replace(row, unreachable_since=utc(now)))
+            self._t.accounts.put(row.id, replace(row, unreachable_since=utc(now),
+                                                 unreachable_reason=(reason or "")[:64] or None))
 
     async def add_consent(self, person_id: int, text_version: str, channel: ChannelName, now: datetime) -> None:
         self._t.persons.one(person_id)

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ports.person_owned import PersonOwned
 from storage.database import inline_sqlite_engine
+from storage.sql.broadcasts import SqlBroadcasts
+from storage.sql.contact_codes import SqlContactCodes
 from storage.sql.db import Db, translate
 from storage.sql.inbox import SqlInbox, SqlWorkers
 from storage.sql.ledger import SqlLedger
@@ -31,6 +33,7 @@ from storage.sql.messages import SqlMessages
 from storage.sql.people import SqlPeople
 from storage.sql.photos import SqlPhotos
 from storage.sql.receipts import SqlReceipts
+from storage.sql.routes import SqlRoutes
 from storage.sql.scenario_states import SqlScenarioStates
 
 __all__ = ["SqlStore", "SqlUnitOfWork"]
@@ -48,9 +51,12 @@ class SqlUnitOfWork:
         self.inbox = SqlInbox(db)
         self.workers = SqlWorkers(db)
         self.photos = SqlPhotos(db)
+        self.routes = SqlRoutes(db)
+        self.contact_codes = SqlContactCodes(db)
+        self.broadcasts = SqlBroadcasts(db)
 
     def person_owned(self) -> Iterator[PersonOwned]:
-        yield from (self.people, self.receipts, self.ledger, self.messages, self.photos)
+        yield from (self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes)
 
 
 log = logging.getLogger(__name__)

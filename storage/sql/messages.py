@@ -31,9 +31,21 @@ _sent = update(outbox).where(outbox.c.id == bindparam("id_")).values(
 _ended = update(outbox).where(outbox.c.id == bindparam("id_")).values(status=bindparam("status_"), **_done)
 
 
+_awaiting = (update(outbox).where(outbox.c.id == bindparam("id_")).values(
+    status=MessageStatus.AWAITING_ACK.value, sent_at=bindparam("now_"), channel=bindparam("channel_"),
+    external_id=bindparam("account_"), next_attempt_at=bindparam("retry_at_"), round=bindparam("round_"),
+    tried=bindparam("tried_"), **_done))
+_escalation = (update(outbox).where(outbox.c.id == bindparam("id_"))
+               .values(round=bindparam("round_"), tried=bindparam("tried_")))
+_replied = (update(outbox).where(outbox.c.person_id == bindparam("person_"),
+                                 outbox.c.status == MessageStatus.AWAITING_ACK.value)
+            .values(status=MessageStatus.ACKNOWLEDGED.value, acked_at=bindparam("now_")))
+
+
 def _queued(row: Any) -> QueuedMessage:
     return QueuedMessage(row.id, row.person_id, ChannelName(row.channel) if row.channel else None, row.external_id,
-                         row.template, dict(row.params), row.locale, row.attempts, row.bulk)
+                         row.template, dict(row.params), row.locale, row.attempts, row.bulk, row.ack_window_s,
+                         row.deadline, row.round, list(row.tried or []), row.broadcast_id)
 
 
 class SqlMessages:
@@ -56,13 +68,15 @@ class SqlMessages:
     def enqueue(self, message: OutgoingMessage, now: datetime, *, owner: str | None = None,
                 lease_until: datetime | None = None) -> QueuedMessage:
         queued = QueuedMessage(0, message.person_id, message.channel, message.account_id, message.template,
-                               copy.deepcopy(dict(message.params)), message.locale, 0, message.bulk)
+                               copy.deepcopy(dict(message.params)), message.locale, 0, message.bulk,
+                               message.ack_window_seconds, message.deadline, broadcast_id=message.broadcast_id)
         leased = owner is not None
         values = {"person_id": message.person_id, "channel": message.channel, "external_id": message.account_id,
                   "template": message.template, "params": copy.deepcopy(queued.params), "locale": message.locale,
                   "status": (MessageStatus.SENDING if leased else MessageStatus.PENDING).value,
                   "bulk": message.bulk, "attempts": 0, "next_attempt_at": lease_until if leased else now,
-                  "lease_owner": owner, "created_at": now}
+                  "lease_owner": owner, "created_at": now, "ack_window_s": message.ack_window_seconds,
+                  "deadline": message.deadline, "round": 0, "tried": None, "broadcast_id": message.broadcast_id}
         if not self._new:
             self.db.after_flush(self._write_new)
         self._new.append((queued, values))
@@ -79,7 +93,8 @@ class SqlMessages:
         await self.db.flush()
         alive = select(workers.c.id).where(workers.c.seen_at >= alive_since)
         rows = await self.db.rows(select(outbox).where(or_(
-            and_(outbox.c.status == MessageStatus.PENDING.value, outbox.c.next_attempt_at <= now),
+            and_(outbox.c.status.in_((MessageStatus.PENDING.value, MessageStatus.AWAITING_ACK.value)),
+                 outbox.c.next_attempt_at <= now),
             and_(outbox.c.status == MessageStatus.SENDING.value,
                  or_(outbox.c.next_attempt_at <= now, outbox.c.lease_owner.is_(None),
                      outbox.c.lease_owner.not_in(alive)))))
@@ -91,29 +106,50 @@ class SqlMessages:
 
     async def record(self, outcomes: list[Outcome], now: datetime) -> None:
         await self.db.flush()
-        postponed, sent, ended = [], [], []
+        postponed, sent, ended, awaiting, escalating = [], [], [], [], []
         for o in outcomes:
-            if o.status is MessageStatus.PENDING:
+            if o.round is not None and o.status is not MessageStatus.AWAITING_ACK:
+                escalating.append({"id_": o.message_id, "round_": o.round, "tried_": list(o.tried or ())})
+            if o.status is MessageStatus.AWAITING_ACK:
+                awaiting.append({"id_": o.message_id, "now_": now, "channel_": o.channel, "account_": o.account_id,
+                                 "retry_at_": o.retry_at or now, "round_": o.round or 0,
+                                 "tried_": list(o.tried or ()), "error_": o.error})
+            elif o.status is MessageStatus.PENDING:
                 postponed.append({"id_": o.message_id, "retry_at_": o.retry_at or now, "error_": o.error})
             elif o.status is MessageStatus.SENT:
                 sent.append({"id_": o.message_id, "now_": now, "channel_": o.channel, "account_": o.account_id,
                              "error_": o.error})
             else:
                 ended.append({"id_": o.message_id, "status_": o.status.value, "error_": o.error})
-        for statement, rows in ((_postpone, postponed), (_sent, sent), (_ended, ended)):
+        for statement, rows in ((_escalation, escalating), (_postpone, postponed), (_sent, sent), (_ended, ended),
+                                (_awaiting, awaiting)):
             if rows:
                 await self.db.execute(statement, rows)
 
-    async def entries(self, person_id: int | None = None, template: str | None = None) -> list[OutboxEntry]:
+    async def entries(self, person_id: int | None = None, template: str | None = None, *,
+                      broadcast_id: int | None = None) -> list[OutboxEntry]:
         await self.db.flush()
         query = select(outbox).order_by(outbox.c.id)
         if person_id is not None:
             query = query.where(outbox.c.person_id == person_id)
         if template is not None:
             query = query.where(outbox.c.template == template)
+        if broadcast_id is not None:
+            query = query.where(outbox.c.broadcast_id == broadcast_id)
         return [record(OutboxEntry, row, channel=ChannelName(row.channel) if row.channel else None,
                        account_id=row.external_id, status=MessageStatus(row.status), params=dict(row.params))
                 for row in await self.db.rows(query)]
+
+    def note_reply(self, person_id: int, now: datetime) -> None:
+        self.db.later(_replied, {"person_": person_id, "now_": now})
+
+    async def acknowledge(self, message_id: int, person_id: int, now: datetime) -> bool:
+        await self.db.flush()
+        result = await self.db.execute(update(outbox).where(
+            outbox.c.id == message_id, outbox.c.person_id == person_id,
+            outbox.c.status == MessageStatus.AWAITING_ACK.value).values(
+            status=MessageStatus.ACKNOWLEDGED.value, acked_at=now))
+        return bool(result.rowcount)
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         return await move_rows(self.db, OWNED, absorbed_id, survivor_id)

@@ -22,7 +22,8 @@ OWNED = (channel_accounts, consents)
 # Statements on the path of every message are built once: building one costs more than running it.
 _touch = (update(channel_accounts).where(channel_accounts.c.id == bindparam("account_id"))
           .values(person_id=bindparam("owner"), display_name=bindparam("name"), last_seen_at=bindparam("seen"),
-                  unreachable_since=bindparam("unreachable")))
+                  unreachable_since=bindparam("unreachable"), unreachable_reason=bindparam("unreachable_why"),
+                  verified_at=bindparam("verified")))
 _person_columns = (persons.c.id.label("person_id_"), *[c for c in persons.c if c.name != "id"])
 _find_by_account = (select(channel_accounts, *_person_columns)
                     .join(persons, persons.c.id == channel_accounts.c.person_id)
@@ -81,7 +82,9 @@ class SqlPeople:
     async def touch_account(self, account: ChannelAccount) -> None:
         self.db.later(_touch, {"account_id": account.id, "owner": account.person_id,
                                "name": account.display_name[:128], "seen": account.last_seen_at,
-                               "unreachable": account.unreachable_since})
+                               "unreachable": account.unreachable_since,
+                               "unreachable_why": account.unreachable_reason if account.unreachable_since else None,
+                               "verified": account.verified_at})
 
     async def accounts_of(self, person_id: int) -> list[ChannelAccount]:
         await self.db.flush()
@@ -89,10 +92,12 @@ class SqlPeople:
                                   .order_by(channel_accounts.c.id))
         return [_account(row) for row in rows]
 
-    async def mark_unreachable(self, channel: ChannelName, external_id: str, now: datetime) -> None:
+    async def mark_unreachable(self, channel: ChannelName, external_id: str, now: datetime,
+                               reason: str | None = None) -> None:
         await self.db.execute(update(channel_accounts).where(
             channel_accounts.c.channel == channel, channel_accounts.c.external_id == external_id,
-            channel_accounts.c.unreachable_since.is_(None)).values(unreachable_since=now))
+            channel_accounts.c.unreachable_since.is_(None)).values(unreachable_since=now,
+                                                                   unreachable_reason=(reason or "")[:64] or None))
 
     async def add_consent(self, person_id: int, text_version: str, channel: ChannelName, now: datetime) -> None:
         await self.db.execute(_add_consent, {"person_id": person_id, "kind": "personal_data",

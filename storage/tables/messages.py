@@ -38,5 +38,11 @@ outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     Column("last_error", Text),
+    Column("ack_window_s", Integer),  # asks for an answer within this many seconds of delivery
+    Column("deadline", UtcDateTime),  # re-sent on the next channel until then; then unreached
+    Column("acked_at", UtcDateTime),
+    Column("round", Integer, nullable=False, default=0, server_default="0"),
+    Column("tried", JSON),  # ["channel:account", …] it was delivered on
+    Column("broadcast_id", BigId, index=True),
     Index(None, "status", "next_attempt_at"),
 )

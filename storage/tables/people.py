@@ -32,6 +32,8 @@ channel_accounts = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime),
     Column("unreachable_since", UtcDateTime),
+    Column("unreachable_reason", String(64)),
+    Column("verified_at", UtcDateTime),
     UniqueConstraint("channel", "external_id"),
 )
 
