@@ -1,18 +1,59 @@
-"""A campaign's rules for receipts: period, minimal sum, sales only, daily limits, cashback, draw entries."""
+"""A campaign: its period, its rules for receipts (minimal sum, sales only, limits, cashback, draw entries,
+product rules, anti-fraud limits), its prizes and draw schedule, and its status (draft -> active -> finished).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from promo.errors import PromoError
+from promo.products import Basket, ProductRules, ReceiptItem
 from promo.receipts import FiscalReceipt
+
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")  # also the deep-link payload: t.me/<bot>?start=<code>
+PRIZE_NEEDS = frozenset({"address", "phone"})  # what a winner gives besides their full name
+
+
+class CampaignError(PromoError):
+    """A campaign that cannot run as declared; ``detail`` names the field and what is wrong."""
 
 
 class Refused(PromoError):
     """The receipt breaks a rule; ``reason`` names it (not_a_sale, before_start, after_end, …)."""
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"  # being prepared: nobody can enter it
+    ACTIVE = "active"  # takes receipts (within its period)
+    FINISHED = "finished"  # over: takes nothing more; its draws may still be run
+
+
+@dataclass(frozen=True)
+class PrizeTier:
+    """One kind of prize: ``quantity`` of them over all the campaign's draws, each worth ``value_kopecks``."""
+
+    code: str
+    name: str
+    quantity: int
+    value_kopecks: int = 0
+    needs: frozenset[str] = frozenset()  # "address" (a parcel), "phone" (a top-up): besides the full name
+
+
+@dataclass(frozen=True)
+class DrawPlan:
+    """One draw over the entries of purchases made ``entries_from``..``entries_to`` (campaign days, inclusive)."""
+
+    code: str
+    entries_from: date
+    entries_to: date
+    draw_at: datetime  # aware
+    prizes: tuple[tuple[str, int], ...]  # (tier code, winners), in the order they are drawn
+    reserves: int = 0  # reserve winners drawn per tier, promoted in order when a winner drops out
 
 
 @dataclass(frozen=True)
@@ -30,6 +71,16 @@ class Campaign:
     kopecks_per_entry: int  # one draw entry per this much spent; 0: no draw
     max_entries_per_receipt: int = 100
     max_entries_per_person: int = 1000
+    title: str = ""
+    status: CampaignStatus = CampaignStatus.ACTIVE
+    products: ProductRules | None = None  # only the brand's products count; the receipt waits for its items
+    prizes: tuple[PrizeTier, ...] = ()
+    draws: tuple[DrawPlan, ...] = ()
+    receipts_per_shop_per_hour: int = 0  # more from one shop (INN) within an hour go to moderation; 0: no limit
+    people_per_fiscal_drive: int = 0  # receipts of one till's drive from more people go to moderation; 0: no limit
+
+    def __post_init__(self) -> None:
+        check(self)
 
     @property
     def starts_at(self) -> datetime:
@@ -40,11 +91,76 @@ class Campaign:
         """The first moment after the campaign."""
         return datetime.combine(self.ends_on + timedelta(days=1), time.min, self.zone)
 
+    @property
+    def name(self) -> str:
+        return self.title or self.code
+
     def day_bounds(self, moment: datetime) -> tuple[datetime, datetime]:
         """The campaign-local day around ``moment``: limits per day count in the campaign's zone."""
         local = moment.astimezone(self.zone).date()
         start = datetime.combine(local, time.min, self.zone)
         return start, start + timedelta(days=1)
+
+    def days(self, first: date, last: date) -> tuple[datetime, datetime]:
+        """From the start of ``first`` to the end of ``last``, campaign days."""
+        return (datetime.combine(first, time.min, self.zone),
+                datetime.combine(last + timedelta(days=1), time.min, self.zone))
+
+    def tier(self, code: str) -> PrizeTier:
+        for tier in self.prizes:
+            if tier.code == code:
+                return tier
+        raise KeyError(code)
+
+    def takes_receipts(self, now: datetime) -> bool:
+        return self.status is CampaignStatus.ACTIVE and now < self.ends_at + CLOCK_TOLERANCE + LATE_UPLOAD
+
+
+def check(campaign: Campaign) -> None:
+    """``CampaignError`` naming the first field that cannot work."""
+    if not CODE.match(campaign.code):
+        raise CampaignError("code", "latin letters, digits, '-' and '_', up to 32, starting with a letter or digit")
+    if campaign.ends_on < campaign.starts_on:
+        raise CampaignError("ends_on", "the campaign ends before it starts")
+    if campaign.receipts_per_day < 1 or campaign.receipts_per_hour < 1:
+        raise CampaignError("receipts_per_day", "limits are at least 1")
+    if not Decimal(0) <= campaign.cashback_percent <= Decimal(100):
+        raise CampaignError("cashback_percent", "between 0 and 100")
+    if min(campaign.min_sum_kopecks, campaign.cashback_cap_per_receipt_kopecks, campaign.kopecks_per_entry,
+           campaign.cashback_cap_per_person_kopecks, campaign.max_entries_per_receipt,
+           campaign.max_entries_per_person, campaign.receipts_per_shop_per_hour,
+           campaign.people_per_fiscal_drive) < 0:
+        raise CampaignError("rules", "amounts and limits cannot be negative")
+    tiers = {tier.code for tier in campaign.prizes}
+    if len(tiers) != len(campaign.prizes):
+        raise CampaignError("prizes", "two prize tiers have the same code")
+    for tier in campaign.prizes:
+        if not CODE.match(tier.code) or tier.quantity < 1 or tier.value_kopecks < 0 or not tier.name.strip():
+            raise CampaignError(f"prizes.{tier.code}", "needs a code, a name and a quantity of at least 1")
+        if not tier.needs <= PRIZE_NEEDS:
+            raise CampaignError(f"prizes.{tier.code}.needs", f"one of {', '.join(sorted(PRIZE_NEEDS))}")
+    given: dict[str, int] = {}
+    codes = set()
+    for plan in campaign.draws:
+        if not CODE.match(plan.code) or plan.code in codes:
+            raise CampaignError(f"draws.{plan.code}", "each draw needs its own code")
+        codes.add(plan.code)
+        if plan.entries_to < plan.entries_from or plan.entries_from < campaign.starts_on \
+                or plan.entries_to > campaign.ends_on:
+            raise CampaignError(f"draws.{plan.code}", "its entry days must lie within the campaign")
+        if plan.draw_at.tzinfo is None or plan.draw_at < datetime.combine(plan.entries_to + timedelta(days=1),
+                                                                          time.min, campaign.zone):
+            raise CampaignError(f"draws.{plan.code}.draw_at", "a time with its zone, after the entry days end")
+        if not plan.prizes or plan.reserves < 0:
+            raise CampaignError(f"draws.{plan.code}.prizes", "name the prize tiers it gives and how many")
+        for tier, count in plan.prizes:
+            if tier not in tiers or count < 1:
+                raise CampaignError(f"draws.{plan.code}.prizes", f"unknown tier {tier!r} or a count below 1")
+            given[tier] = given.get(tier, 0) + count
+    for tier in campaign.prizes:
+        if given.get(tier.code, 0) > tier.quantity:
+            raise CampaignError(f"prizes.{tier.code}", f"the draws give {given[tier.code]}, more than its "
+                                f"quantity {tier.quantity}")
 
 
 @dataclass(frozen=True)
@@ -62,14 +178,16 @@ class Award:
     cashback_kopecks: int
     entries: int
     capped: bool  # the person's cashback cap cut this receipt's cashback
+    awaits_items: bool = False  # product rules: decided once the receipt's items are known
 
 
 # a fiscal document's time may legally run a few minutes ahead of the payment (and of our clock)
 CLOCK_TOLERANCE = timedelta(minutes=5)
+LATE_UPLOAD = timedelta(days=3)  # a receipt of the last day may still be sent for a few days
 
 
-def judge(campaign: Campaign, receipt: FiscalReceipt, usage: Usage, now: datetime) -> Award:
-    """What the receipt earns, or ``Refused`` with the first rule it breaks."""
+def admit(campaign: Campaign, receipt: FiscalReceipt, usage: Usage, now: datetime) -> None:
+    """``Refused`` with the first rule the receipt itself breaks (everything but its items)."""
     if not receipt.is_sale:
         raise Refused("not_a_sale", receipt.operation.name)
     if receipt.issued_at > now + CLOCK_TOLERANCE:
@@ -84,10 +202,40 @@ def judge(campaign: Campaign, receipt: FiscalReceipt, usage: Usage, now: datetim
         raise Refused("daily_limit")
     if usage.receipts_last_hour >= campaign.receipts_per_hour:
         raise Refused("hourly_limit")
-    percent = (Decimal(receipt.sum_kopecks) * campaign.cashback_percent / 100).to_integral_value(ROUND_DOWN)
+
+
+def reward(campaign: Campaign, spent_kopecks: int, usage: Usage, units: int | None = None) -> Award:
+    """Cashback on ``spent_kopecks`` and draw entries (per unit when the product rules say so), within the caps."""
+    percent = (Decimal(spent_kopecks) * campaign.cashback_percent / 100).to_integral_value(ROUND_DOWN)
     cashback = min(int(percent), campaign.cashback_cap_per_receipt_kopecks)
     room = max(0, campaign.cashback_cap_per_person_kopecks - usage.cashback_kopecks)
-    entries = receipt.sum_kopecks // campaign.kopecks_per_entry if campaign.kopecks_per_entry else 0
-    entries = min(entries, campaign.max_entries_per_receipt,
-                  max(0, campaign.max_entries_per_person - usage.entries))
+    per_item = campaign.products.entries_per_item if campaign.products else 0
+    if per_item and units is not None:
+        entries = units * per_item
+    else:
+        entries = spent_kopecks // campaign.kopecks_per_entry if campaign.kopecks_per_entry else 0
+    entries = min(entries, campaign.max_entries_per_receipt, max(0, campaign.max_entries_per_person - usage.entries))
     return Award(min(cashback, room), entries, capped=cashback > room)
+
+
+def judge(campaign: Campaign, receipt: FiscalReceipt, usage: Usage, now: datetime) -> Award:
+    """What the receipt earns, or ``Refused`` with the first rule it breaks.
+
+    Under product rules nothing is earned yet: the award waits for the receipt's items (``judge_items``).
+    """
+    admit(campaign, receipt, usage, now)
+    if campaign.products is not None:
+        return Award(0, 0, capped=False, awaits_items=True)
+    return reward(campaign, receipt.sum_kopecks, usage)
+
+
+def judge_items(campaign: Campaign, items: list[ReceiptItem], usage: Usage) -> tuple[Award, Basket]:
+    """The award of a receipt whose items are known: cashback and entries on the matching products only."""
+    if campaign.products is None:
+        raise CampaignError("products", "this campaign has no product rules")
+    basket = Basket(tuple(campaign.products.matching(items)))
+    if not basket.items:
+        raise Refused("no_matching_products")
+    if basket.units < campaign.products.min_items:
+        raise Refused("too_few_products", str(basket.units))
+    return reward(campaign, basket.sum_kopecks, usage, basket.units), basket

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.ports.person_owned import Moved
 from promo.campaigns import Award, Usage
+from promo.products import ReceiptItem
 from promo.receipts import FiscalReceipt
 
 
@@ -34,6 +35,18 @@ class StoredReceipt:
     created_at: datetime
     issued_at: datetime
     photo_sha256: str | None = None  # the photo it was read from (``tx.photos``)
+    fn: int = 0  # the till's fiscal drive
+
+
+@dataclass(frozen=True)
+class ReceiptCheck:
+    """What the receipt check returned: the shop, the items, and its answer as it came."""
+
+    receipt_id: int
+    shop_inn: str | None
+    items: list[ReceiptItem]
+    raw: dict[str, Any]
+    checked_at: datetime
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,26 @@ class ReceiptRepository(Protocol):
 
     async def flag(self, receipt_id: int, person_id: int, reason: str, now: datetime) -> None: ...
     async def flags(self, receipt_id: int | None = None) -> list[ReceiptFlag]: ...
+    async def flagged_people(self, reasons: frozenset[str]) -> set[int]:
+        """People with an unresolved flag for one of these reasons."""
+        ...
+
+    async def set_award(self, receipt_id: int, cashback_kopecks: int, entries: int) -> None:
+        """The award decided once the receipt's items are known (product rules)."""
+        ...
+    async def record_check(self, receipt_id: int, shop_inn: str | None, items: list[ReceiptItem],
+                           raw: dict[str, Any], now: datetime) -> None: ...
+    async def check_of(self, receipt_id: int) -> ReceiptCheck | None: ...
+    async def from_shop(self, campaign: str, shop_inn: str, since: datetime, until: datetime,
+                        excluding: int) -> int:
+        """Counted receipts of the campaign from this shop issued in [since, until], besides ``excluding``."""
+        ...
+    async def people_on_drive(self, campaign: str, fn: int) -> int:
+        """How many people sent counted receipts of this fiscal drive in the campaign."""
+        ...
+    async def entries_by_person(self, campaign: str, issued_from: datetime, issued_before: datetime) -> dict[int, int]:
+        """Draw entries of accepted receipts issued in [issued_from, issued_before), per person."""
+        ...
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved: ...
     async def restore(self, moved: Moved, person_id: int) -> int: ...

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from core.ports.person_owned import Moved
-from core.ports.receipts import ReceiptFlag, ReceiptStatus, StoredReceipt
+from core.ports.receipts import ReceiptCheck, ReceiptFlag, ReceiptStatus, StoredReceipt
 from promo.campaigns import Award, Usage
+from promo.products import ReceiptItem
 from promo.receipts import FiscalReceipt
-from storage.memory.table import Table, reassign_rows, restore_rows, utc
+from storage.memory.table import Table, json_copy, reassign_rows, restore_rows, utc
 
-RECEIPTS, FLAGS = "receipts", "receipt_flags"
+RECEIPTS, FLAGS, CHECKS = "receipts", "receipt_flags", "receipt_checks"
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,19 @@ class ReceiptRow:
     def record(self) -> StoredReceipt:
         return StoredReceipt(self.id, self.person_id, self.campaign, self.canonical, self.status, self.source,
                              self.sum_kopecks, self.cashback_kopecks, self.entries, self.check_attempts,
-                             self.created_at, self.issued_at, self.photo_sha256)
+                             self.created_at, self.issued_at, self.photo_sha256, self.fn)
 
 
 class ReceiptTables:
     def __init__(self) -> None:
         self.receipts: Table[int, ReceiptRow] = Table(RECEIPTS, unique={"key": lambda r: r.key})
         self.flags: Table[int, ReceiptFlag] = Table(FLAGS)
+        self.checks: Table[int, ReceiptCheck] = Table(CHECKS)
 
     def all(self) -> list[Table]:
+        return [self.receipts, self.flags, self.checks]
+
+    def owned(self) -> list[Table]:
         return [self.receipts, self.flags]
 
 
@@ -125,10 +131,46 @@ class MemoryReceipts:
         rows = self._t.flags.where(lambda f: receipt_id is None or f.receipt_id == receipt_id)
         return sorted(rows, key=lambda f: (f.created_at, f.id))
 
+    async def flagged_people(self, reasons: frozenset[str]) -> set[int]:
+        return {f.person_id for f in self._t.flags.rows() if f.reason in reasons and f.resolved_at is None}
+
+    async def set_award(self, receipt_id: int, cashback_kopecks: int, entries: int) -> None:
+        row = self._t.receipts.one(receipt_id)
+        self._t.receipts.put(row.id, replace(row, cashback_kopecks=cashback_kopecks, entries=entries))
+
+    async def record_check(self, receipt_id: int, shop_inn: str | None, items: list[ReceiptItem],
+                           raw: dict[str, Any], now: datetime) -> None:
+        self._t.receipts.one(receipt_id)
+        self._t.checks.put(receipt_id, ReceiptCheck(receipt_id, shop_inn, list(items), json_copy(raw), utc(now)))
+
+    async def check_of(self, receipt_id: int) -> ReceiptCheck | None:
+        return self._t.checks.get(receipt_id)
+
+    async def from_shop(self, campaign: str, shop_inn: str, since: datetime, until: datetime,
+                        excluding: int) -> int:
+        def counted(row: ReceiptRow) -> bool:
+            check = self._t.checks.get(row.id)
+            return (check is not None and check.shop_inn == shop_inn and row.campaign == campaign
+                    and since <= row.issued_at <= until and row.id != excluding
+                    and row.status != ReceiptStatus.REJECTED)
+        return len(self._t.receipts.where(counted))
+
+    async def people_on_drive(self, campaign: str, fn: int) -> int:
+        return len({r.person_id for r in self._t.receipts.rows()
+                    if r.campaign == campaign and r.fn == fn and r.status != ReceiptStatus.REJECTED})
+
+    async def entries_by_person(self, campaign: str, issued_from: datetime, issued_before: datetime) -> dict[int, int]:
+        totals: dict[int, int] = {}
+        for r in self._t.receipts.rows():
+            if r.campaign == campaign and r.status == ReceiptStatus.ACCEPTED and r.entries > 0 \
+                    and issued_from <= r.issued_at < issued_before:
+                totals[r.person_id] = totals.get(r.person_id, 0) + r.entries
+        return totals
+
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         self._persons.one(survivor_id)
-        return reassign_rows(self._t.all(), absorbed_id, survivor_id)
+        return reassign_rows(self._t.owned(), absorbed_id, survivor_id)
 
     async def restore(self, moved: Moved, person_id: int) -> int:
         self._persons.one(person_id)
-        return restore_rows(self._t.all(), moved, person_id)
+        return restore_rows(self._t.owned(), moved, person_id)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 
 from core.ports.person_owned import Moved
-from core.ports.receipts import ReceiptFlag, ReceiptStatus, StoredReceipt
+from core.ports.receipts import ReceiptCheck, ReceiptFlag, ReceiptStatus, StoredReceipt
 from promo.campaigns import Award, Usage
+from promo.products import ReceiptItem
 from promo.receipts import FiscalReceipt
 from storage.sql.db import Db
 from storage.sql.ownership import move_rows, restore_rows
 from storage.sql.records import record
+from storage.tables.receipt_checks import receipt_checks
 from storage.tables.receipts import receipt_flags, receipts
 
 OWNED = (receipts, receipt_flags)
@@ -83,7 +86,7 @@ class SqlReceipts:
         receipt_id = await self.db.scalar(_add, values)
         return StoredReceipt(receipt_id, person_id, campaign, values["canonical"], status, source,
                              receipt.sum_kopecks, award.cashback_kopecks, award.entries, 0, now, receipt.issued_at,
-                             photo_sha256)
+                             photo_sha256, receipt.fn)
 
     async def set_status(self, receipt_id: int, status: ReceiptStatus, next_check_at: datetime | None,
                          attempts: int) -> None:
@@ -109,8 +112,59 @@ class SqlReceipts:
             query = query.where(receipt_flags.c.receipt_id == receipt_id)
         return [record(ReceiptFlag, row) for row in await self.db.rows(query)]
 
+    async def flagged_people(self, reasons: frozenset[str]) -> set[int]:
+        rows = await self.db.rows(select(receipt_flags.c.person_id).distinct().where(
+            receipt_flags.c.reason.in_(sorted(reasons)), receipt_flags.c.resolved_at.is_(None)))
+        return {int(row[0]) for row in rows}
+
+    async def set_award(self, receipt_id: int, cashback_kopecks: int, entries: int) -> None:
+        await self.db.execute(update(receipts).where(receipts.c.id == receipt_id).values(
+            cashback_kopecks=cashback_kopecks, entries=entries))
+
+    async def record_check(self, receipt_id: int, shop_inn: str | None, items: list[ReceiptItem],
+                           raw: dict[str, Any], now: datetime) -> None:
+        values = {"shop_inn": shop_inn, "items": [_item(item) for item in items], "raw": raw, "checked_at": now}
+        result = await self.db.execute(update(receipt_checks).where(receipt_checks.c.receipt_id == receipt_id)
+                                       .values(**values))
+        if result.rowcount == 0:
+            await self.db.execute(insert(receipt_checks).values(receipt_id=receipt_id, **values))
+
+    async def check_of(self, receipt_id: int) -> ReceiptCheck | None:
+        row = await self.db.first(select(receipt_checks).where(receipt_checks.c.receipt_id == receipt_id))
+        if row is None:
+            return None
+        items = [ReceiptItem(str(i["name"]), float(i["quantity"]), int(i["price"]), int(i["sum"])) for i in row.items]
+        return ReceiptCheck(row.receipt_id, row.shop_inn, items, dict(row.raw), row.checked_at)
+
+    async def from_shop(self, campaign: str, shop_inn: str, since: datetime, until: datetime,
+                        excluding: int) -> int:
+        count = await self.db.scalar(
+            select(func.count()).select_from(receipts.join(receipt_checks,
+                                                           receipt_checks.c.receipt_id == receipts.c.id))
+            .where(receipt_checks.c.shop_inn == shop_inn, receipts.c.campaign == campaign,
+                   receipts.c.issued_at >= since, receipts.c.issued_at <= until, receipts.c.id != excluding,
+                   receipts.c.status != ReceiptStatus.REJECTED.value))
+        return int(count or 0)
+
+    async def people_on_drive(self, campaign: str, fn: int) -> int:
+        count = await self.db.scalar(select(func.count(receipts.c.person_id.distinct())).where(
+            receipts.c.campaign == campaign, receipts.c.fn == fn, receipts.c.status != ReceiptStatus.REJECTED.value))
+        return int(count or 0)
+
+    async def entries_by_person(self, campaign: str, issued_from: datetime, issued_before: datetime) -> dict[int, int]:
+        rows = await self.db.rows(
+            select(receipts.c.person_id, func.sum(receipts.c.entries)).where(
+                receipts.c.campaign == campaign, receipts.c.status == ReceiptStatus.ACCEPTED.value,
+                receipts.c.entries > 0, receipts.c.issued_at >= issued_from, receipts.c.issued_at < issued_before)
+            .group_by(receipts.c.person_id))
+        return {int(person): int(total) for person, total in rows}
+
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         return await move_rows(self.db, OWNED, absorbed_id, survivor_id)
 
     async def restore(self, moved: Moved, person_id: int) -> int:
         return await restore_rows(self.db, OWNED, moved, person_id)
+
+
+def _item(item: ReceiptItem) -> dict[str, Any]:
+    return {"name": item.name, "quantity": item.quantity, "price": item.price_kopecks, "sum": item.sum_kopecks}

@@ -1,0 +1,120 @@
+"""Prize draws as stored: the commitment and secrets, the frozen entry list, the result; and the winners."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from core.ports.person_owned import Moved
+from promo.draws import TierDraw
+
+
+class DrawStatus(StrEnum):
+    SCHEDULED = "scheduled"  # its commitment is published; entries may still come
+    DRAWN = "drawn"  # the list is frozen, the winners chosen, the seed revealed
+    CANCELLED = "cancelled"
+
+
+class WinnerStatus(StrEnum):
+    RESERVE = "reserve"  # waits: steps in when someone before them drops out
+    NOTIFIED = "notified"  # told, has until the deadline to confirm
+    CONFIRMED = "confirmed"  # gave what the prize needs
+    SENT = "sent"  # staff sent the prize
+    DECLINED = "declined"  # refused
+    EXPIRED = "expired"  # did not answer in time
+    SKIPPED = "skipped"  # a reserve never needed, or barred since (fraud found later)
+
+
+AWARDED = (WinnerStatus.NOTIFIED, WinnerStatus.CONFIRMED, WinnerStatus.SENT)
+
+
+@dataclass(frozen=True)
+class Draw:
+    id: int
+    campaign: str
+    code: str
+    status: DrawStatus
+    entries_from: date
+    entries_to: date
+    draw_at: datetime
+    tiers: tuple[TierDraw, ...]
+    commitment: str  # SHA-256 of the seed, published from the start
+    seed: str  # hex; secret until the draw is drawn
+    participant_key: str  # hex; never published: pseudonyms cannot be traced back to people
+    algorithm: str
+    created_at: datetime
+    beacon_chain: str | None = None  # a future drand round named before the draw
+    beacon_round: int | None = None
+    beacon_randomness: str | None = None  # filled once fetched and verified
+    beacon_signature: str | None = None
+    beacon_previous: str | None = None
+    entries_hash: str | None = None
+    participants: int = 0
+    entries: int = 0
+    excluded: int = 0  # people left out as flagged for fraud
+    drawn_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Winner:
+    id: int
+    draw_id: int
+    person_id: int
+    participant: str  # the pseudonym in the draw's list
+    tier: str
+    position: int
+    reserve: bool
+    status: WinnerStatus
+    updated_at: datetime
+    deadline: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # full name, address, phone as the winner gave them
+
+
+@dataclass(frozen=True)
+class NewWinner:
+    person_id: int
+    participant: str
+    tier: str
+    position: int
+    reserve: bool
+    status: WinnerStatus
+    deadline: datetime | None
+
+
+class DrawRepository(Protocol):
+    async def add(self, campaign: str, code: str, entries_from: date, entries_to: date, draw_at: datetime,
+                  tiers: tuple[TierDraw, ...], seed: str, participant_key: str, commitment: str, algorithm: str,
+                  now: datetime) -> Draw:
+        """``ConflictError`` when the campaign already has a draw with this code."""
+        ...
+    async def get(self, draw_id: int) -> Draw: ...
+    async def of_campaign(self, campaign: str) -> list[Draw]:
+        """By draw time."""
+        ...
+    async def due(self, now: datetime) -> list[Draw]:
+        """Scheduled draws whose time has come, oldest first."""
+        ...
+    async def save(self, draw: Draw) -> None:
+        """Status, beacon and result fields."""
+        ...
+    async def keep_list(self, draw_id: int, data: bytes) -> None:
+        """The frozen entry list, exactly as exported."""
+        ...
+    async def entry_list(self, draw_id: int) -> bytes | None: ...
+
+    async def add_winners(self, draw_id: int, winners: list[NewWinner], now: datetime) -> list[Winner]: ...
+    async def winners(self, draw_id: int) -> list[Winner]:
+        """By tier order of drawing, then position."""
+        ...
+    async def winner(self, winner_id: int) -> Winner: ...
+    async def save_winner(self, winner: Winner) -> None: ...
+    async def wins_of(self, person_id: int) -> list[Winner]: ...
+    async def overdue(self, now: datetime, limit: int) -> list[Winner]:
+        """Notified winners whose deadline passed."""
+        ...
+    async def campaign_winners(self, campaign: str) -> list[Winner]: ...
+
+    async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved: ...
+    async def restore(self, moved: Moved, person_id: int) -> int: ...

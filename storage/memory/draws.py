@@ -1,0 +1,120 @@
+"""Draws and their winners in memory."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from core.errors import ConflictError
+from core.ports.draws import Draw, DrawStatus, NewWinner, Winner, WinnerStatus
+from core.ports.person_owned import Moved
+from promo.draws import TierDraw
+from storage.memory.table import Table, json_copy, reassign_rows, restore_rows, utc
+
+if TYPE_CHECKING:  # the erasure port (152-FZ) belongs to the staff console
+    from core.ports.personal_data import ErasureSubject
+
+
+class DrawTables:
+    def __init__(self) -> None:
+        self.draws: Table[int, Draw] = Table("draws", unique={"code": lambda d: (d.campaign, d.code)})
+        self.lists: Table[int, bytes] = Table("draw_lists")
+        self.winners: Table[int, Winner] = Table("draw_winners")
+
+    def all(self) -> list[Table]:
+        return [self.draws, self.lists, self.winners]
+
+
+class MemoryDraws:
+    def __init__(self, tables: DrawTables, persons: Table) -> None:
+        self._t = tables
+        self._persons = persons
+
+    async def add(self, campaign: str, code: str, entries_from: date, entries_to: date, draw_at: datetime,
+                  tiers: tuple[TierDraw, ...], seed: str, participant_key: str, commitment: str, algorithm: str,
+                  now: datetime) -> Draw:
+        if self._t.draws.find("code", (campaign, code)) is not None:
+            raise ConflictError(f"draws: {campaign}/{code} exists")
+        draw = Draw(self._t.draws.next_id(), campaign, code, DrawStatus.SCHEDULED, entries_from, entries_to,
+                    utc(draw_at), tuple(tiers), commitment, seed, participant_key, algorithm, utc(now))
+        return self._t.draws.put(draw.id, draw)
+
+    async def get(self, draw_id: int) -> Draw:
+        return self._t.draws.one(draw_id)
+
+    async def of_campaign(self, campaign: str) -> list[Draw]:
+        return sorted(self._t.draws.where(lambda d: d.campaign == campaign), key=lambda d: (d.draw_at, d.id))
+
+    async def due(self, now: datetime) -> list[Draw]:
+        return sorted(self._t.draws.where(lambda d: d.status is DrawStatus.SCHEDULED and d.draw_at <= now),
+                      key=lambda d: (d.draw_at, d.id))
+
+    async def save(self, draw: Draw) -> None:
+        stored = self._t.draws.one(draw.id)
+        self._t.draws.put(draw.id, replace(
+            stored, status=DrawStatus(draw.status), beacon_chain=draw.beacon_chain, beacon_round=draw.beacon_round,
+            beacon_randomness=draw.beacon_randomness, beacon_signature=draw.beacon_signature,
+            beacon_previous=draw.beacon_previous, entries_hash=draw.entries_hash, participants=draw.participants,
+            entries=draw.entries, excluded=draw.excluded,
+            drawn_at=utc(draw.drawn_at) if draw.drawn_at else None))
+
+    async def keep_list(self, draw_id: int, data: bytes) -> None:
+        self._t.draws.one(draw_id)
+        self._t.lists.put(draw_id, bytes(data))
+
+    async def entry_list(self, draw_id: int) -> bytes | None:
+        return self._t.lists.get(draw_id)
+
+    def _order(self, winner: Winner) -> tuple[int, int, int]:
+        draw = self._t.draws.one(winner.draw_id)
+        tiers = [t.tier for t in draw.tiers]
+        return (winner.draw_id, tiers.index(winner.tier) if winner.tier in tiers else len(tiers), winner.position)
+
+    async def add_winners(self, draw_id: int, winners: list[NewWinner], now: datetime) -> list[Winner]:
+        self._t.draws.one(draw_id)
+        for new in winners:
+            self._persons.one(new.person_id)
+            winner = Winner(self._t.winners.next_id(), draw_id, new.person_id, new.participant, new.tier,
+                            new.position, new.reserve, WinnerStatus(new.status), utc(now),
+                            utc(new.deadline) if new.deadline else None, {})
+            self._t.winners.put(winner.id, winner)
+        return await self.winners(draw_id)
+
+    async def winners(self, draw_id: int) -> list[Winner]:
+        return sorted(self._t.winners.where(lambda w: w.draw_id == draw_id), key=self._order)
+
+    async def winner(self, winner_id: int) -> Winner:
+        return self._t.winners.one(winner_id)
+
+    async def save_winner(self, winner: Winner) -> None:
+        stored = self._t.winners.one(winner.id)
+        self._t.winners.put(winner.id, replace(stored, status=WinnerStatus(winner.status),
+                                               deadline=utc(winner.deadline) if winner.deadline else None,
+                                               details=json_copy(winner.details), updated_at=utc(winner.updated_at)))
+
+    async def wins_of(self, person_id: int) -> list[Winner]:
+        return sorted(self._t.winners.where(lambda w: w.person_id == person_id), key=self._order)
+
+    async def overdue(self, now: datetime, limit: int) -> list[Winner]:
+        due = self._t.winners.where(lambda w: w.status is WinnerStatus.NOTIFIED and w.deadline is not None
+                                    and w.deadline <= now)
+        return sorted(due, key=lambda w: (w.deadline, w.id))[:limit]
+
+    async def campaign_winners(self, campaign: str) -> list[Winner]:
+        draws = {d.id for d in self._t.draws.where(lambda d: d.campaign == campaign)}
+        return sorted(self._t.winners.where(lambda w: w.draw_id in draws), key=self._order)
+
+    async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
+        mine = self._t.winners.where(lambda w: w.person_id == subject.person_id)
+        for winner in mine:
+            self._t.winners.put(winner.id, replace(winner, details={}, updated_at=utc(now)))
+        return len(mine)
+
+    async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
+        self._persons.one(survivor_id)
+        return reassign_rows([self._t.winners], absorbed_id, survivor_id)
+
+    async def restore(self, moved: Moved, person_id: int) -> int:
+        self._persons.one(person_id)
+        return restore_rows([self._t.winners], moved, person_id)
