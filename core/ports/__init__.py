@@ -19,20 +19,24 @@ from core.ports.link_codes import LinkAttempt, LinkCodeRepository
 from core.ports.messages import LoggedMessage, MessageRepository, Outcome, QueuedMessage
 from core.ports.people import PeopleRepository
 from core.ports.person_owned import PersonOwned
+from core.ports.personal_data import ErasureSubject, PersonalData
 from core.ports.photos import PhotoRepository
 from core.ports.receipts import ReceiptFlag, ReceiptRepository, ReceiptStatus, StoredReceipt
 from core.ports.routes import RouteRepository
+from core.ports.reports import ReportRepository
 from core.ports.scenario_states import ScenarioState, ScenarioStateRepository
+from core.ports.staff import StaffRepository
+from core.ports.tickets import TicketRepository
+from core.ports.timeline import TimelineRepository
 from core.ports.workers import WorkerRepository
 
 __all__ = [
-    "BroadcastRepository", "ContactCodeRepository",
-    "InboxEntry", "InboxRepository", "LedgerRepository", "LinkAttempt", "LinkCodeRepository", "LoggedMessage",
-    "MessageRepository", "NewUpdate", "Outcome", "Payout", "PeopleRepository", "PersonOwned", "PhotoRepository",
-    "QueuedMessage",
-    "ReceiptFlag", "ReceiptRepository", "ReceiptStatus", "RouteRepository", "ScenarioState",
-    "ScenarioStateRepository", "Store",
-    "StoredReceipt", "UnitOfWork", "WorkerRepository",
+    "BroadcastRepository", "ContactCodeRepository", "ErasureSubject", "InboxEntry", "InboxRepository",
+    "LedgerRepository", "LinkAttempt", "LinkCodeRepository", "LoggedMessage", "MessageRepository", "NewUpdate",
+    "Outcome", "Payout", "PeopleRepository", "PersonOwned", "PersonalData", "PhotoRepository", "QueuedMessage",
+    "ReceiptFlag", "ReceiptRepository", "ReceiptStatus", "ReportRepository", "RouteRepository", "ScenarioState",
+    "ScenarioStateRepository", "StaffRepository", "Store", "StoredReceipt", "TicketRepository", "TimelineRepository",
+    "UnitOfWork", "WorkerRepository",
 ]
 
 
@@ -52,12 +56,20 @@ class UnitOfWork(Protocol):
     inbox: InboxRepository
     workers: WorkerRepository
     photos: PhotoRepository
+    tickets: TicketRepository
+    staff: StaffRepository
+    timeline: TimelineRepository
+    reports: ReportRepository
     routes: RouteRepository
     contact_codes: ContactCodeRepository
     broadcasts: BroadcastRepository
 
     def person_owned(self) -> Iterable[PersonOwned]:
         """Every repository holding rows that belong to a person (what a merge moves)."""
+        ...
+
+    def personal_data(self) -> Iterable[PersonalData]:
+        """Every repository keeping personal data (what an erasure blanks)."""
         ...
 
 

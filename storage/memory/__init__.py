@@ -13,8 +13,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from core.ports.broadcasts import Broadcast
 from core.ports.contact_codes import ContactCode
 from core.ports.person_owned import PersonOwned
+from core.ports.personal_data import PersonalData
 from storage.memory.broadcasts import MemoryBroadcasts
 from storage.memory.contact_codes import MemoryContactCodes
+from storage.memory.erasure import MemoryCorePersonalData
 from storage.memory.inbox import InboxTables, MemoryInbox
 from storage.memory.ledger import LedgerTables, MemoryLedger
 from storage.memory.link_codes import LinkTables, MemoryLinkCodes
@@ -22,9 +24,13 @@ from storage.memory.messages import MemoryMessages, MessageTables
 from storage.memory.people import MemoryPeople, PeopleTables
 from storage.memory.photos import MemoryPhotos, PhotoRow
 from storage.memory.receipts import MemoryReceipts, ReceiptTables
+from storage.memory.reports import MemoryReports
 from storage.memory.routes import MemoryRoutes, RouteTables
+from storage.memory.staff import MemoryStaff, StaffTables
 from storage.memory.states import MemoryStates, StateRow
 from storage.memory.table import Table
+from storage.memory.tickets import MemoryTickets, TicketTables
+from storage.memory.timeline import MemoryTimeline
 from storage.memory.workers import MemoryWorkers, Workers
 
 __all__ = ["MemoryStore", "MemoryUnitOfWork"]
@@ -43,6 +49,8 @@ class MemoryTables:
         self.inbox = InboxTables()
         self.workers = Workers("workers")
         self.photos: Table[int, PhotoRow] = Table("photos", unique={"content": lambda p: (p.person_id, p.sha256)})
+        self.tickets = TicketTables()
+        self.staff = StaffTables()
         self.routes = RouteTables()
         self.contact_codes: Table[int, ContactCode] = Table("contact_codes")
         self.broadcasts: Table[int, Broadcast] = Table("broadcasts")
@@ -50,7 +58,8 @@ class MemoryTables:
     def all(self) -> list[Table]:
         return [*self.people.all(), self.states, *self.link_codes.all(), *self.receipts.all(),
                 *self.ledger.all(), *self.messages.all(), *self.inbox.all(), self.workers, self.photos,
-                *self.routes.all(), self.contact_codes, self.broadcasts]
+                *self.routes.all(), self.contact_codes, self.broadcasts,
+                *self.tickets.all(), *self.staff.all()]
 
 
 class MemoryUnitOfWork:
@@ -65,12 +74,20 @@ class MemoryUnitOfWork:
         self.inbox = MemoryInbox(tables.inbox, tables.workers)
         self.workers = MemoryWorkers(tables.workers)
         self.photos = MemoryPhotos(tables.photos, persons, tables.receipts)
+        self.tickets = MemoryTickets(tables.tickets, persons)
+        self.staff = MemoryStaff(tables.staff)
+        self.timeline = MemoryTimeline(tables)
+        self.reports = MemoryReports(tables)
+        self.core_personal_data = MemoryCorePersonalData(tables)
         self.routes = MemoryRoutes(tables.routes, persons, tables.messages.outbox)
         self.contact_codes = MemoryContactCodes(tables.contact_codes, persons)
         self.broadcasts = MemoryBroadcasts(tables.broadcasts, persons, tables.receipts.receipts)
 
     def person_owned(self) -> list[PersonOwned]:
-        return [self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes]
+        return [self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes, self.tickets]
+
+    def personal_data(self) -> list[PersonalData]:
+        return [self.core_personal_data, self.tickets]
 
 
 class MemoryStore:

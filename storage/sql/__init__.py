@@ -22,10 +22,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ports.person_owned import PersonOwned
+from core.ports.personal_data import PersonalData
 from storage.database import inline_sqlite_engine
 from storage.sql.broadcasts import SqlBroadcasts
 from storage.sql.contact_codes import SqlContactCodes
 from storage.sql.db import Db, translate
+from storage.sql.erasure import SqlCorePersonalData
 from storage.sql.inbox import SqlInbox, SqlWorkers
 from storage.sql.ledger import SqlLedger
 from storage.sql.link_codes import SqlLinkCodes
@@ -33,8 +35,12 @@ from storage.sql.messages import SqlMessages
 from storage.sql.people import SqlPeople
 from storage.sql.photos import SqlPhotos
 from storage.sql.receipts import SqlReceipts
+from storage.sql.reports import SqlReports
 from storage.sql.routes import SqlRoutes
 from storage.sql.scenario_states import SqlScenarioStates
+from storage.sql.staff import SqlStaff
+from storage.sql.tickets import SqlTickets
+from storage.sql.timeline import SqlTimeline
 
 __all__ = ["SqlStore", "SqlUnitOfWork"]
 
@@ -51,12 +57,21 @@ class SqlUnitOfWork:
         self.inbox = SqlInbox(db)
         self.workers = SqlWorkers(db)
         self.photos = SqlPhotos(db)
+        self.tickets = SqlTickets(db)
+        self.staff = SqlStaff(db)
+        self.timeline = SqlTimeline(db)
+        self.reports = SqlReports(db)
+        self.core_personal_data = SqlCorePersonalData(db)
         self.routes = SqlRoutes(db)
         self.contact_codes = SqlContactCodes(db)
         self.broadcasts = SqlBroadcasts(db)
 
     def person_owned(self) -> Iterator[PersonOwned]:
         yield from (self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes)
+        yield self.tickets
+
+    def personal_data(self) -> Iterator[PersonalData]:
+        yield from (self.core_personal_data, self.tickets)
 
 
 log = logging.getLogger(__name__)

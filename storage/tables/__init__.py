@@ -4,8 +4,21 @@ A feature's tables get a module of their own here, imported below so that migrat
 and the test fixtures see them.
 """
 
-from storage.tables import inbox, ledger, link_codes, messages, people, photos, receipts, routing, scenario_states
+from storage.tables import (
+    inbox,
+    ledger,
+    link_codes,
+    messages,
+    people,
+    photos,
+    receipts,
+    reports,
+    routing,
+    scenario_states,
+    staff,
+    support,
+)
 from storage.tables.base import metadata
 
-__all__ = ["inbox", "ledger", "link_codes", "messages", "metadata", "people", "photos", "receipts", "routing",
-           "scenario_states"]
+__all__ = ["inbox", "ledger", "link_codes", "messages", "metadata", "people", "photos", "receipts", "reports",
+           "routing", "scenario_states", "staff", "support"]

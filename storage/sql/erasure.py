@@ -1,0 +1,56 @@
+"""Erasing a person's personal data from the core's own tables (people, messages, photos, link audit, payouts).
+
+Features that keep personal data in tables of their own implement ``PersonalData`` in their
+repositories (as tickets do) and are listed beside this one in the unit of work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, and_, cast, delete, literal, or_, update
+
+from core.ports.personal_data import ERASED, ErasureSubject
+from storage.sql.db import Db
+from storage.tables.inbox import inbox
+from storage.tables.ledger import payouts
+from storage.tables.link_codes import link_attempts, link_codes
+from storage.tables.messages import message_log, outbox
+from storage.tables.people import channel_accounts, persons
+from storage.tables.photos import photos
+from storage.tables.scenario_states import scenario_states
+
+
+class SqlCorePersonalData:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
+        await self.db.flush()
+        owner = subject.person_id
+        changed = 0
+        statements = [
+            update(persons).where(persons.c.id == owner).values(name=None, phone=None, phone_verified=False,
+                                                                email=None, email_verified=False),
+            # the address becomes a pseudonym: the messenger's id is gone, the row (and its unique key) stays
+            update(channel_accounts).where(channel_accounts.c.person_id == owner).values(
+                external_id=literal("erased:", String) + cast(channel_accounts.c.id, String),
+                display_name="", unreachable_since=now),
+            update(message_log).where(message_log.c.person_id == owner).values(body=ERASED, params=None,
+                                                                               external_id=None),
+            update(outbox).where(outbox.c.person_id == owner).values(params={}, external_id=None),
+            delete(photos).where(photos.c.person_id == owner),
+            delete(scenario_states).where(scenario_states.c.person_id == owner),
+            update(link_codes).where(link_codes.c.person_id == owner).values(account_external_id=ERASED),
+            update(payouts).where(payouts.c.person_id == owner).values(phone=ERASED),
+        ]
+        if subject.accounts:
+            addressed = or_(*[and_(link_attempts.c.channel == channel, link_attempts.c.external_id == external)
+                              for channel, external in subject.accounts])
+            statements.append(update(link_attempts).where(addressed).values(external_id=ERASED))
+            statements.append(update(inbox).where(
+                inbox.c.account_id.in_([external for _, external in subject.accounts]),
+                inbox.c.processed_at.is_not(None)).values(raw=None, account_id=None))
+        for statement in statements:
+            changed += int((await self.db.execute(statement)).rowcount or 0)
+        return changed

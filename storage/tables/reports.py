@@ -1,0 +1,11 @@
+"""Indexes the console's dashboard reads by (time windows over other aggregates' tables)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Index
+
+from storage.tables.messages import outbox
+from storage.tables.receipts import receipts
+
+Index(None, receipts.c.created_at)
+Index(None, outbox.c.created_at)
