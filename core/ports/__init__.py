@@ -12,7 +12,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from core.ports.broadcasts import BroadcastRepository
+from core.ports.campaigns import CampaignRepository
 from core.ports.contact_codes import ContactCodeRepository
+from core.ports.draws import DrawRepository
 from core.ports.inbox import InboxEntry, InboxRepository, NewUpdate
 from core.ports.ledger import LedgerRepository, Payout
 from core.ports.link_codes import LinkAttempt, LinkCodeRepository
@@ -56,6 +58,8 @@ class UnitOfWork(Protocol):
     inbox: InboxRepository
     workers: WorkerRepository
     photos: PhotoRepository
+    campaigns: CampaignRepository
+    draws: DrawRepository
     tickets: TicketRepository
     staff: StaffRepository
     timeline: TimelineRepository

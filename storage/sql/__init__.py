@@ -25,8 +25,10 @@ from core.ports.person_owned import PersonOwned
 from core.ports.personal_data import PersonalData
 from storage.database import inline_sqlite_engine
 from storage.sql.broadcasts import SqlBroadcasts
+from storage.sql.campaigns import SqlCampaigns
 from storage.sql.contact_codes import SqlContactCodes
 from storage.sql.db import Db, translate
+from storage.sql.draws import SqlDraws
 from storage.sql.erasure import SqlCorePersonalData
 from storage.sql.inbox import SqlInbox, SqlWorkers
 from storage.sql.ledger import SqlLedger
@@ -57,6 +59,8 @@ class SqlUnitOfWork:
         self.inbox = SqlInbox(db)
         self.workers = SqlWorkers(db)
         self.photos = SqlPhotos(db)
+        self.campaigns = SqlCampaigns(db)
+        self.draws = SqlDraws(db)
         self.tickets = SqlTickets(db)
         self.staff = SqlStaff(db)
         self.timeline = SqlTimeline(db)
@@ -67,6 +71,7 @@ class SqlUnitOfWork:
         self.broadcasts = SqlBroadcasts(db)
 
     def person_owned(self) -> Iterator[PersonOwned]:
+        yield from (self.campaigns, self.draws)
         yield from (self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes)
         yield self.tickets
 

@@ -4,6 +4,9 @@ A feature's tables get a module of their own here, imported below so that migrat
 and the test fixtures see them.
 """
 
+import storage.tables.campaigns  # campaigns, draws and receipt checks: imported so that migrations see them
+import storage.tables.draws
+import storage.tables.receipt_checks  # noqa: F401
 from storage.tables import (
     inbox,
     ledger,
