@@ -15,7 +15,9 @@ from core.ports.contact_codes import ContactCode
 from core.ports.person_owned import PersonOwned
 from core.ports.personal_data import PersonalData
 from storage.memory.broadcasts import MemoryBroadcasts
+from storage.memory.campaigns import CampaignTables, MemoryCampaigns
 from storage.memory.contact_codes import MemoryContactCodes
+from storage.memory.draws import DrawTables, MemoryDraws
 from storage.memory.erasure import MemoryCorePersonalData
 from storage.memory.inbox import InboxTables, MemoryInbox
 from storage.memory.ledger import LedgerTables, MemoryLedger
@@ -49,6 +51,8 @@ class MemoryTables:
         self.inbox = InboxTables()
         self.workers = Workers("workers")
         self.photos: Table[int, PhotoRow] = Table("photos", unique={"content": lambda p: (p.person_id, p.sha256)})
+        self.campaigns = CampaignTables()
+        self.draws = DrawTables()
         self.tickets = TicketTables()
         self.staff = StaffTables()
         self.routes = RouteTables()
@@ -56,7 +60,8 @@ class MemoryTables:
         self.broadcasts: Table[int, Broadcast] = Table("broadcasts")
 
     def all(self) -> list[Table]:
-        return [*self.people.all(), self.states, *self.link_codes.all(), *self.receipts.all(),
+        return [*self.campaigns.all(), *self.draws.all(),
+                *self.people.all(), self.states, *self.link_codes.all(), *self.receipts.all(),
                 *self.ledger.all(), *self.messages.all(), *self.inbox.all(), self.workers, self.photos,
                 *self.routes.all(), self.contact_codes, self.broadcasts,
                 *self.tickets.all(), *self.staff.all()]
@@ -74,6 +79,8 @@ class MemoryUnitOfWork:
         self.inbox = MemoryInbox(tables.inbox, tables.workers)
         self.workers = MemoryWorkers(tables.workers)
         self.photos = MemoryPhotos(tables.photos, persons, tables.receipts)
+        self.campaigns = MemoryCampaigns(tables.campaigns, persons)
+        self.draws = MemoryDraws(tables.draws, persons)
         self.tickets = MemoryTickets(tables.tickets, persons)
         self.staff = MemoryStaff(tables.staff)
         self.timeline = MemoryTimeline(tables)
@@ -84,7 +91,8 @@ class MemoryUnitOfWork:
         self.broadcasts = MemoryBroadcasts(tables.broadcasts, persons, tables.receipts.receipts)
 
     def person_owned(self) -> list[PersonOwned]:
-        return [self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes, self.tickets]
+        return [self.campaigns, self.draws,
+                self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes, self.tickets]
 
     def personal_data(self) -> list[PersonalData]:
         return [self.core_personal_data, self.tickets]
