@@ -145,7 +145,7 @@ class Outbox:
         async with self.store.transaction() as tx:
             batch = await tx.messages.claim_due(now, self.worker_id, lease_until, now - WORKER_SILENCE,
                                                 min(BATCH, max(self.max_in_flight - self.in_flight, 1)))
-            await self._learn(tx, [m for m in batch if m.channel is None or m.account_id is None])
+            await self._learn(tx, [m for m in batch if m.routed])
         for message in batch:
             self._leases[message.id] = lease_until
         self.submit(batch)
@@ -258,9 +258,9 @@ class Outbox:
     # one message -------------------------------------------------------------------------
 
     async def _attempt(self, message: QueuedMessage) -> Attempt:
-        if message.channel is not None and message.account_id is not None:
-            return await self._addressed(message)
-        return await self._routed(message)
+        if message.routed:
+            return await self._routed(message)
+        return await self._addressed(message)
 
     async def _addressed(self, message: QueuedMessage) -> Attempt:
         """A reply, or a message to one given account: that account or nothing."""

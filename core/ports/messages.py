@@ -36,9 +36,14 @@ class QueuedMessage:
         return self.ack_window_seconds is not None
 
     @property
+    def routed(self) -> bool:
+        """The router places it: it came without an address (or it escalates: ``channel`` is where it went last)."""
+        return self.channel is None or self.account_id is None or bool(self.tried)
+
+    @property
     def address(self) -> tuple[str, str]:
         """Messages to one address go out one at a time, in order."""
-        if self.channel is not None and self.account_id is not None:
+        if not self.routed and self.channel is not None and self.account_id is not None:
             return (self.channel, self.account_id)
         return ("person", str(self.person_id))
 
