@@ -23,6 +23,7 @@ class Services:
     channels: ChannelDirectory
     rules_url: str
     verify_receipts: bool = False  # receipts wait for the tax-service check before cashback is approved
+    web_url: str = ""  # where people reach the web app (the web chat's links start with it)
 
     def channel_title(self, name: str) -> str:
         return self.channels.title(name)

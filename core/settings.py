@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     link_code_max_failures_per_code: int = Field(5, ge=1, le=100)
     link_code_max_failures_per_hour: int = Field(500, ge=1, description="everyone together")
 
+    webchat_secret: SecretStr | None = None  # signs web chat links; unset: a new secret each start
+    support_sla_hours: float = Field(24.0, gt=0, le=24 * 30, description="a ticket's answer target")
+    support_sla_by_campaign: dict[str, float] = Field(default_factory=dict,
+                                                      description='{"promo": 4}: hours per campaign')
+    console_session_hours: float = Field(12.0, gt=0, le=24 * 30, description="a staff login lasts")
+
     photo_workers: int = Field(2, ge=1, le=64, description="processes that read QR codes")
     photo_decode_seconds: float = Field(5.0, gt=0, le=120, description="time budget of one photo")
     photo_queue: int = Field(100, ge=0, le=10_000, description="at most this many photos wait for a worker")

@@ -6,10 +6,13 @@ from core.machine import Catalog, Scenario
 from core.scenarios.basics import CANCEL, HELP, START
 from core.scenarios.cashback import BALANCE, PAYOUT
 from core.scenarios.linking import LINK_DECISION, LINKING
+from core.scenarios.personal_data import FORGET
 from core.scenarios.phone import PHONE_VERIFICATION
 from core.scenarios.profile import PROFILE
 from core.scenarios.receipt_upload import RECEIPT_UPLOAD
 from core.scenarios.registration import REGISTRATION
+from core.scenarios.support import SUPPORT_SCENARIO
+from core.scenarios.webchat import WEBCHAT_EMAIL, WEBCHAT_LINK, WEBCHAT_LOGIN
 
 
 def core_scenarios() -> list[Scenario]:
@@ -19,7 +22,8 @@ def core_scenarios() -> list[Scenario]:
 
 def all_scenarios() -> list[Scenario]:
     """Every scenario the platform runs."""
-    return [*core_scenarios(), RECEIPT_UPLOAD, BALANCE, PAYOUT, PHONE_VERIFICATION]
+    return [*core_scenarios(), RECEIPT_UPLOAD, BALANCE, PAYOUT, PHONE_VERIFICATION,
+            SUPPORT_SCENARIO, FORGET, WEBCHAT_LINK, WEBCHAT_LOGIN, WEBCHAT_EMAIL]
 
 
 def catalog(scenarios: list[Scenario] | None = None) -> Catalog:

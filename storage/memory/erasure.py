@@ -35,8 +35,8 @@ class MemoryCorePersonalData:
         for photo in t.photos.where(lambda p: p.person_id == owner):
             t.photos.delete(photo.id)
             changed += 1
-        for key, _ in [(k, s) for k, s in t.states.items() if k[0] == owner]:
-            t.states.delete(key)
+        for key, state in [(k, s) for k, s in t.states.items() if k[0] == owner]:
+            t.states.put(key, replace(state, data={}))  # blanked, not deleted: see storage.sql.erasure
         for code in t.link_codes.codes.where(lambda c: c.person_id == owner):
             t.link_codes.codes.put(code.id, replace(code, account_id=ERASED))
         for payout in t.ledger.payouts.where(lambda p: p.person_id == owner):

@@ -40,7 +40,8 @@ class SqlCorePersonalData:
                                                                                external_id=None),
             update(outbox).where(outbox.c.person_id == owner).values(params={}, external_id=None),
             delete(photos).where(photos.c.person_id == owner),
-            delete(scenario_states).where(scenario_states.c.person_id == owner),
+            # blanked, not deleted: the step that asked for the erasure still saves its state by version
+            update(scenario_states).where(scenario_states.c.person_id == owner).values(data={}),
             update(link_codes).where(link_codes.c.person_id == owner).values(account_external_id=ERASED),
             update(payouts).where(payouts.c.person_id == owner).values(phone=ERASED),
         ]

@@ -1,0 +1,165 @@
+"""Support, from every state and every channel: describe the problem -> an optional photo -> the ticket number.
+
+While a ticket is open, what the person writes joins it (the support scenario stays where it
+was, and an idle person's text returns to it); answers come back on the channel they last
+wrote from. The person can close the ticket and rate the answer 1–5; staff closing it ask
+for the rating too. One person's tickets are one list, whatever channel they wrote from.
+"""
+
+from __future__ import annotations
+
+from core.context import Context
+from core.dispatch import keep_photo
+from core.errors import Reject
+from core.events import EventKind
+from core.machine import Scenario, State, on
+from core.ports.tickets import Ticket, TicketStatus
+from core.scenarios.registration import said_skip
+from core.support import tickets as support
+
+TEXT, PHOTO, BUTTON = EventKind.TEXT, EventKind.PHOTO, EventKind.BUTTON
+SUPPORT = "support"
+RATE_PREFIX = "support:rate:"  # support:rate:<ticket>:<1-5>
+MAX_TEXT = 4000
+
+
+def _rating(payload: str) -> tuple[int, int] | None:
+    ticket, _, stars = payload.removeprefix(RATE_PREFIX).partition(":")
+    if not payload.startswith(RATE_PREFIX) or not ticket.isdigit() or stars not in {"1", "2", "3", "4", "5"}:
+        return None
+    return int(ticket), int(stars)
+
+
+def is_rating(ctx: Context) -> bool:
+    if ctx.event.kind is BUTTON:
+        return _rating(ctx.event.payload) is not None
+    return ctx.event.text.strip() in {"1", "2", "3", "4", "5"}
+
+
+def continues(ctx: Context) -> bool:
+    """An idle person's text while their ticket was open, and any support button, come back here."""
+    if ctx.event.kind is BUTTON:
+        return ctx.event.payload.startswith("support:")
+    state = ctx.states.get(SUPPORT)
+    return state is not None and state.state == "open"
+
+
+async def _own_ticket(ctx: Context, ticket_id: int) -> Ticket | None:
+    try:
+        ticket = await ctx.tx.tickets.get(ticket_id)
+    except LookupError:
+        return None
+    return ticket if ticket.person_id == ctx.person.id else None
+
+
+async def resume(ctx: Context) -> str:
+    """An open ticket's conversation goes on; a closed one can still be rated; otherwise a new one begins."""
+    current = await ctx.tx.tickets.current_of(ctx.person.id)
+    if current is not None:
+        ctx.data["ticket"] = current.id
+        return "open"
+    rating = _rating(ctx.event.payload) if ctx.event.kind is BUTTON else None
+    if rating is not None and (ticket := await _own_ticket(ctx, rating[0])) is not None:
+        ctx.data["ticket"] = ticket.id
+        return "rate"
+    return "describe"
+
+
+def _text(ctx: Context) -> str:
+    text = ctx.event.text.strip()
+    if not text:
+        raise Reject("support.describe_in_words")
+    return text[:MAX_TEXT]
+
+
+async def describe(ctx: Context) -> None:
+    ticket = await support.open_ticket(ctx.tx, ctx.person.id, ctx.services.campaign.code, ctx.event.channel,
+                                       ctx.event.account_id, _text(ctx), ctx.now)
+    ctx.data["ticket"] = ticket.id
+
+
+async def _current(ctx: Context) -> Ticket | None:
+    ticket = await _own_ticket(ctx, int(ctx.data.get("ticket") or 0))
+    return ticket if ticket is not None and ticket.is_open else None
+
+
+async def attach_photo(ctx: Context) -> None:
+    if ctx.event.photo is None:
+        raise Reject("support.photo_unusable")
+    event = await keep_photo(ctx)
+    if event.photo_ref is None:  # bigger than we keep
+        raise Reject("support.photo_unusable")
+    ticket = await _current(ctx)
+    if ticket is None:
+        raise Reject("support.ticket_closed")
+    await support.person_wrote(ctx.tx, ticket, ctx.now, photo_sha256=event.photo_ref, channel=ctx.event.channel,
+                               account_id=ctx.event.account_id)
+    ctx.say("support.photo_added", ticket=ticket.id)
+
+
+async def add_text(ctx: Context) -> str | None:
+    """More words for the open ticket; when staff closed it meanwhile, these words open a new one."""
+    ticket = await _current(ctx)
+    if ticket is None:
+        await describe(ctx)
+        return "photo"
+    await support.person_wrote(ctx.tx, ticket, ctx.now, text=_text(ctx), channel=ctx.event.channel,
+                               account_id=ctx.event.account_id)
+    if ctx.current is not None and ctx.current.state == "open":
+        ctx.say("support.added", ticket=ticket.id)
+    return None
+
+
+async def close(ctx: Context) -> None:
+    ticket = await _current(ctx)
+    if ticket is not None:
+        await support.set_status(ctx.tx, ticket, TicketStatus.CLOSED, ctx.now)
+
+
+async def rate(ctx: Context) -> None:
+    if ctx.event.kind is BUTTON:
+        ticket_id, stars = _rating(ctx.event.payload) or (0, 0)
+    else:
+        ticket_id, stars = int(ctx.data.get("ticket") or 0), int(ctx.event.text.strip())
+    ticket = await _own_ticket(ctx, ticket_id)
+    if ticket is None:
+        raise Reject("support.ticket_unknown")
+    if ticket.is_open:
+        await support.set_status(ctx.tx, ticket, TicketStatus.CLOSED, ctx.now)
+    await support.rate(ctx.tx, ticket, stars, ctx.now)
+
+
+SUPPORT_SCENARIO = Scenario(
+    name=SUPPORT,
+    commands=("/support",),
+    words=("поддержка", "служба поддержки", "оператор", "написать в поддержку", "support", "operator",
+           "contact support"),
+    needs_registration=False,
+    initial=("describe", "open", "rate"),
+    entry=resume,
+    starts_on=frozenset({TEXT, BUTTON}),
+    starts_when=continues,
+    states=(
+        State("describe", prompt="support.describe", transitions=(
+            on(TEXT, action=describe, to="photo", label="problem"),
+            on(PHOTO, action=describe, to="photo", label="photo first"),
+        )),
+        State("photo", prompt="support.photo", transitions=(
+            on(PHOTO, action=attach_photo, to="open"),
+            on(BUTTON, payload="support:skip", to="open"),
+            on(TEXT, guard=said_skip, to="open", label="skip"),
+            on(TEXT, action=add_text, to="open", also=("photo",), label="more words"),
+        )),
+        State("open", prompt="support.open", transitions=(
+            on(TEXT, action=add_text, also=("photo",), label="more words"),
+            on(PHOTO, action=attach_photo),
+            on(BUTTON, payload="support:close", action=close, to="rate"),
+            on(BUTTON, guard=is_rating, action=rate, to="done", label="rating"),
+        )),
+        State("rate", prompt="support.rate", transitions=(
+            on(BUTTON, TEXT, guard=is_rating, action=rate, to="done", label="rating"),
+            on(BUTTON, payload="support:norate", to="done"),
+        )),
+        State("done", prompt="support.thanks", final=True),
+    ),
+)

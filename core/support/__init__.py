@@ -1,0 +1,1 @@
+"""Support: tickets people open from any channel, what staff do with them, identity repairs and personal data."""

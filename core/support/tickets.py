@@ -1,0 +1,115 @@
+"""What happens to a ticket: the person writes, staff answer, note, assign, close; the person rates.
+
+Both the support scenario (the person's side) and the staff console (the staff's side) change
+tickets only through these functions, inside the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.channels import ChannelName
+from core.events import OutgoingMessage
+from core.ports import UnitOfWork
+from core.ports.tickets import Ticket, TicketEvent, TicketEventKind, TicketStatus
+
+SUBJECT_LENGTH = 120
+MAX_REPLY = 3000  # one staff answer: fits every messenger's message after the template's words
+RATINGS = range(1, 6)
+WAITING_FOR_US = (TicketStatus.NEW, TicketStatus.OPEN)
+
+
+def subject_of(text: str) -> str:
+    first = " ".join(text.split())
+    return first if len(first) <= SUBJECT_LENGTH else first[: SUBJECT_LENGTH - 1] + "…"
+
+
+async def open_ticket(tx: UnitOfWork, person_id: int, campaign: str, channel: ChannelName, account_id: str,
+                      text: str, now: datetime) -> Ticket:
+    ticket = await tx.tickets.open(person_id, campaign, channel, account_id, subject_of(text), now)
+    await tx.tickets.add_event(ticket.id, TicketEventKind.PERSON, now, body=text)
+    return ticket
+
+
+async def person_wrote(tx: UnitOfWork, ticket: Ticket, now: datetime, *, text: str = "",
+                       photo_sha256: str | None = None, channel: ChannelName | None = None,
+                       account_id: str | None = None) -> TicketEvent:
+    """The person added to their ticket; answers now go where they last wrote from."""
+    event = await tx.tickets.add_event(ticket.id, TicketEventKind.PERSON, now, body=text, photo_sha256=photo_sha256)
+    ticket.last_person_at = ticket.updated_at = now
+    if ticket.status is TicketStatus.WAITING:
+        ticket.status = TicketStatus.OPEN
+    if channel is not None and account_id is not None:
+        ticket.channel, ticket.account_id = channel, account_id
+    await tx.tickets.save(ticket)
+    return event
+
+
+@dataclass(frozen=True)
+class Reply:
+    message: OutgoingMessage
+    event: TicketEvent
+
+
+async def reply(tx: UnitOfWork, ticket: Ticket, staff_id: int, text: str, now: datetime, *,
+                through_router: bool = False) -> Reply:
+    """Staff answer the person: on the ticket's channel, or wherever the router reaches them best."""
+    text = text.strip()[:MAX_REPLY]
+    person = await tx.people.get(ticket.person_id)
+    channel, account = (None, None) if through_router else (ticket.channel, ticket.account_id)
+    message = OutgoingMessage(person.id, "support.reply", {"ticket": ticket.id, "text": text}, person.locale,
+                              channel, account)
+    tx.messages.enqueue(message, now)
+    event = await tx.tickets.add_event(ticket.id, TicketEventKind.REPLY, now, body=text, staff_id=staff_id)
+    ticket.last_staff_at = ticket.updated_at = now
+    if ticket.status is not TicketStatus.CLOSED:
+        ticket.status = TicketStatus.WAITING
+    await tx.tickets.save(ticket)
+    return Reply(message, event)
+
+
+async def note(tx: UnitOfWork, ticket: Ticket, staff_id: int, text: str, now: datetime) -> TicketEvent:
+    event = await tx.tickets.add_event(ticket.id, TicketEventKind.NOTE, now, body=text.strip()[:MAX_REPLY],
+                                       staff_id=staff_id)
+    ticket.updated_at = now
+    await tx.tickets.save(ticket)
+    return event
+
+
+async def assign(tx: UnitOfWork, ticket: Ticket, staff_id: int | None, by: int, now: datetime) -> None:
+    ticket.assigned_to, ticket.updated_at = staff_id, now
+    if ticket.status is TicketStatus.NEW and staff_id is not None:
+        ticket.status = TicketStatus.OPEN
+    await tx.tickets.add_event(ticket.id, TicketEventKind.ASSIGN, now, body=str(staff_id or ""), staff_id=by)
+    await tx.tickets.save(ticket)
+
+
+async def set_status(tx: UnitOfWork, ticket: Ticket, status: TicketStatus, now: datetime, *,
+                     staff_id: int | None = None) -> bool:
+    """Change the status; closing tells the person and asks them to rate the answer. False when unchanged."""
+    if ticket.status is status:
+        return False
+    ticket.status, ticket.updated_at = status, now
+    ticket.closed_at = now if status is TicketStatus.CLOSED else None
+    await tx.tickets.add_event(ticket.id, TicketEventKind.STATUS, now, body=status.value, staff_id=staff_id)
+    await tx.tickets.save(ticket)
+    if status is TicketStatus.CLOSED and staff_id is not None:
+        person = await tx.people.get(ticket.person_id)
+        tx.messages.enqueue(OutgoingMessage(person.id, "support.closed_by_staff", {"ticket": ticket.id},
+                                            person.locale, ticket.channel, ticket.account_id), now)
+    return True
+
+
+async def rate(tx: UnitOfWork, ticket: Ticket, rating: int, now: datetime) -> None:
+    if rating not in RATINGS:
+        raise ValueError(f"a rating is 1–5, not {rating}")
+    ticket.rating, ticket.updated_at = rating, now
+    await tx.tickets.add_event(ticket.id, TicketEventKind.RATING, now, body=str(rating))
+    await tx.tickets.save(ticket)
+
+
+def is_overdue(ticket: Ticket, target: timedelta, now: datetime) -> bool:
+    """Waiting for us longer than the campaign's answer target."""
+    return (ticket.status in WAITING_FOR_US and ticket.last_person_at is not None
+            and now - ticket.last_person_at > target)
