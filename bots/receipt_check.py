@@ -1,4 +1,7 @@
-"""HTTP client for a receipt-check API (an OFD or a check service), behind ``ReceiptVerifier``.
+"""HTTP client for a generic receipt-check API (``RECEIPT_CHECK_PROVIDER=generic``), behind ``ReceiptVerifier``.
+
+It confirms or denies a receipt but gives no items: campaigns with product rules need
+``bots.proverkacheka`` (the default provider).
 
 The protocol it speaks: ``POST {RECEIPT_CHECK_URL}`` with ``Authorization: Bearer
 {RECEIPT_CHECK_TOKEN}`` and ``{"qr": "t=…&s=…&fn=…&i=…&fp=…&n=1"}``; the answer is
@@ -12,7 +15,7 @@ import logging
 
 import aiohttp
 
-from core.verification import CheckOutcome
+from core.verification import CheckOutcome, CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,10 @@ class HttpReceiptVerifier:
         self.headers = {"Authorization": f"Bearer {token}"}
         self._session: aiohttp.ClientSession | None = None
 
-    async def check(self, canonical: str) -> CheckOutcome:
+    async def check(self, canonical: str) -> CheckResult:
+        return CheckResult(await self._outcome(canonical))
+
+    async def _outcome(self, canonical: str) -> CheckOutcome:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
         try:

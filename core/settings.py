@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     receipt_check_url: str | None = None  # the receipt-check API; unset: no tax-service verification
     receipt_check_token: SecretStr | None = None
     receipt_check_interval_minutes: int = Field(15, ge=1)
+    receipt_check_provider: Literal["proverkacheka", "generic"] = "proverkacheka"  # see bots/proverkacheka.py
+
+    draw_winner_hours: int = Field(72, ge=1, le=24 * 30, description="how long a winner has to confirm")
+    drand_urls: str = "https://api.drand.sh,https://drand.cloudflare.com"  # relays a named beacon round is read from
 
     link_code_ttl_minutes: int = Field(10, ge=1, le=24 * 60)
     link_code_max_failures: int = Field(5, ge=1, le=100)
@@ -120,6 +124,15 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.web_host in ("0.0.0.0", "::", "") else self.web_host
         return f"http://{host}:{self.web_port}"
+
+    @property
+    def receipt_check_enabled(self) -> bool:
+        """Receipts wait for the receipt check: a token (proverkacheka) or an address (generic) is set."""
+        return self.receipt_check_url is not None or self.receipt_check_token is not None
+
+    @property
+    def drand_relays(self) -> list[str]:
+        return [str(http_url(part)) for part in (p.strip() for p in self.drand_urls.split(",")) if part]
 
     @property
     def rules_link(self) -> str:

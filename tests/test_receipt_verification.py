@@ -108,6 +108,6 @@ async def test_a_receipt_the_tax_service_does_not_know_is_reversed(verifying, ch
 async def test_a_wrong_token_is_treated_as_unavailable(check_api) -> None:
     verifier = HttpReceiptVerifier(check_api.url, "wrong")
     try:
-        assert (await verifier.check(CANONICAL)).value == "unavailable"
+        assert (await verifier.check(CANONICAL)).outcome.value == "unavailable"
     finally:
         await verifier.close()

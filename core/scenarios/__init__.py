@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from core.machine import Catalog, Scenario
 from core.scenarios.basics import CANCEL, HELP, START
+from core.scenarios.campaigns import CAMPAIGN_CHOICE
 from core.scenarios.cashback import BALANCE, PAYOUT
+from core.scenarios.draws import DRAWS
 from core.scenarios.linking import LINK_DECISION, LINKING
 from core.scenarios.personal_data import FORGET
 from core.scenarios.phone import PHONE_VERIFICATION
+from core.scenarios.prize import PRIZE
 from core.scenarios.profile import PROFILE
 from core.scenarios.receipt_upload import RECEIPT_UPLOAD
 from core.scenarios.registration import REGISTRATION
@@ -22,7 +25,7 @@ def core_scenarios() -> list[Scenario]:
 
 def all_scenarios() -> list[Scenario]:
     """Every scenario the platform runs."""
-    return [*core_scenarios(), RECEIPT_UPLOAD, BALANCE, PAYOUT, PHONE_VERIFICATION,
+    return [*core_scenarios(), RECEIPT_UPLOAD, CAMPAIGN_CHOICE, DRAWS, PRIZE, BALANCE, PAYOUT, PHONE_VERIFICATION,
             SUPPORT_SCENARIO, FORGET, WEBCHAT_LINK, WEBCHAT_LOGIN, WEBCHAT_EMAIL]
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from core.context import Context
 from core.machine import Scenario, State
+from core.scenarios.campaigns import enter_by_link
 
 
 async def start(ctx: Context) -> None:
     if ctx.event.args and not ctx.person.source:
         ctx.person.source = ctx.event.args[:64]  # the deep-link payload: which pack or poster
         await ctx.tx.people.save(ctx.person)
+    if ctx.event.args:  # a pack's link names its campaign: the person enters it
+        await enter_by_link(ctx, ctx.event.args)
     if ctx.person.is_registered:
         ctx.abandon()
         ctx.say("common.welcome_back")

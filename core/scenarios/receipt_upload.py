@@ -6,6 +6,10 @@ after "Да". When no QR code can be read, the person can type the five numbers 
 the receipt instead (date and time, sum, FN, FD, FP), each checked as it comes. A second
 receipt sent while one awaits confirmation is never dropped: the person chooses to put it
 in place of the first or after it. Every refusal says exactly why.
+
+A receipt goes to the person's current campaign (``core.campaigns.current_of``); when several
+run and the person has not chosen, the receipt waits while they choose. Under product rules
+the award is decided once the receipt check has returned the items; the person is told so.
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from core import campaigns
 from core.context import Context
 from core.dispatch import keep, keep_photo, unkeep
 from core.errors import Reject
 from core.events import EventKind, InboundEvent
-from core.machine import Action, Scenario, State, on
+from core.machine import Action, Scenario, State, Transition, on
 from core.ports.receipts import ReceiptStatus
 from core.scenarios.registration import said_yes
 from promo import ledger
-from promo.campaigns import Award, Refused, judge
+from promo.campaigns import Award, Campaign, Refused, judge
 from promo.receipts import (
     FiscalReceipt,
     ReceiptError,
@@ -68,8 +73,8 @@ def _refusal(ctx: Context, error: ReceiptError) -> Reject:
     return Reject(template, field=names.get(field, field))
 
 
-def _from_photo(ctx: Context, event: InboundEvent) -> FiscalReceipt:
-    zone = ctx.services.campaign.zone
+def _from_photo(ctx: Context, event: InboundEvent, campaign: Campaign) -> FiscalReceipt:
+    zone = campaign.zone
     texts = event.qr_texts or ()
     fiscal = next((t for t in texts if looks_fiscal(t, zone)), None)
     if fiscal is not None:
@@ -83,38 +88,33 @@ def _from_photo(ctx: Context, event: InboundEvent) -> FiscalReceipt:
     raise Reject(f"receipt.photo_{event.attachment_error or 'unreadable'}")
 
 
-def _from_text(ctx: Context, text: str) -> FiscalReceipt:
+def _from_text(ctx: Context, text: str, campaign: Campaign) -> FiscalReceipt:
     try:
-        return parse(text, ctx.services.campaign.zone)
+        return parse(text, campaign.zone)
     except ReceiptError as e:
         raise _refusal(ctx, e) from e
 
 
-def _local(ctx: Context, moment: datetime) -> datetime:
-    return moment.astimezone(ctx.services.campaign.zone)
-
-
-def _remember(ctx: Context, receipt: FiscalReceipt, source: str) -> None:
-    ctx.data.update(receipt=receipt.canonical(), source=source, when=f"{_local(ctx, receipt.issued_at):%d.%m.%Y %H:%M}",
+def _remember(ctx: Context, campaign: Campaign, receipt: FiscalReceipt, source: str) -> None:
+    ctx.data.update(receipt=receipt.canonical(), source=source, campaign=campaign.code, campaign_title=campaign.name,
+                    when=f"{receipt.issued_at.astimezone(campaign.zone):%d.%m.%Y %H:%M}",
                     sum=ledger.format_roubles(receipt.sum_kopecks), fn=f"{receipt.fn:016d}",
                     fd=str(receipt.document_number), fp=str(receipt.fiscal_sign))
 
 
-async def _free_at(ctx: Context, reason: str) -> str:
+async def _free_at(ctx: Context, campaign: Campaign, reason: str) -> str:
     """When the limit that refused a receipt lets the next one in, in the campaign's time."""
-    campaign = ctx.services.campaign
     if reason == "hourly_limit":
         times = await ctx.tx.receipts.times_since(ctx.person.id, campaign.code, ctx.now - timedelta(hours=1))
         moment = (times[0] if times else ctx.now) + timedelta(hours=1, minutes=1)
     else:
         moment = campaign.day_bounds(ctx.now)[1]
-    local, today = _local(ctx, moment), _local(ctx, ctx.now).date()
+    local, today = moment.astimezone(campaign.zone), ctx.now.astimezone(campaign.zone).date()
     return f"{local:%H:%M}" if local.date() == today else f"{local:%d.%m %H:%M}"
 
 
-async def _judge(ctx: Context, receipt: FiscalReceipt) -> Award:
+async def _judge(ctx: Context, campaign: Campaign, receipt: FiscalReceipt) -> Award:
     """The award, or ``Reject`` with the refusal: duplicates, campaign rules and limits."""
-    campaign = ctx.services.campaign
     existing = await ctx.tx.receipts.find(receipt.key)
     if existing is not None:
         if existing.person_id == ctx.person.id:
@@ -126,56 +126,120 @@ async def _judge(ctx: Context, receipt: FiscalReceipt) -> Award:
     try:
         return judge(campaign, receipt, usage, ctx.now)
     except Refused as refusal:
-        free_at = await _free_at(ctx, refusal.reason) if refusal.reason.endswith("_limit") else ""
+        free_at = await _free_at(ctx, campaign, refusal.reason) if refusal.reason.endswith("_limit") else ""
         raise Reject(f"receipt.refused_{refusal.reason}", min_sum=ledger.format_roubles(campaign.min_sum_kopecks),
                      per_day=campaign.receipts_per_day, per_hour=campaign.receipts_per_hour,
                      starts=f"{campaign.starts_on:%d.%m.%Y}", ends=f"{campaign.ends_on:%d.%m.%Y}",
                      free_at=free_at) from refusal
 
 
-async def _consider(ctx: Context, receipt: FiscalReceipt, source: str, photo_ref: str | None = None) -> None:
+async def _consider(ctx: Context, campaign: Campaign, receipt: FiscalReceipt, source: str,
+                    photo_ref: str | None = None) -> None:
     """Judge now what can be judged; on to confirmation only when the receipt would count."""
-    award = await _judge(ctx, receipt)
-    _remember(ctx, receipt, source)
+    award = await _judge(ctx, campaign, receipt)
+    _remember(ctx, campaign, receipt, source)
     ctx.data["photo_ref"] = photo_ref
     ctx.data["cashback"] = ledger.format_roubles(award.cashback_kopecks)
     ctx.data["entries"] = award.entries
+    ctx.data["awaits_items"] = award.awaits_items
 
 
-async def _business(ctx: Context, work: Callable[[], Any]) -> str:
-    """Run a reading step: a refusal of the receipt itself ends this one (and moves to the next queued)."""
+def _confirm_state(ctx: Context) -> str:
+    return "confirm_products" if ctx.data.get("awaits_items") else "confirm"
+
+
+async def _campaign_for(ctx: Context) -> Campaign | None:
+    """The person's current campaign (the settings' seed is stored first when there is none at all)."""
+    await campaigns.ensure_seeded(ctx.tx, ctx.services.campaign, ctx.now)
+    return await campaigns.current_of(ctx.tx, ctx.person.id, ctx.now)
+
+
+async def _read(ctx: Context, event: InboundEvent, source: str,
+                receipt_of: Callable[[Campaign], FiscalReceipt]) -> str:
+    """Read one receipt into the person's campaign; when they must choose one first, it waits for the choice."""
+    campaign = await _campaign_for(ctx)
+    if campaign is None:
+        return await _ask_campaign(ctx, event)
     try:
-        await work()
+        await _consider(ctx, campaign, receipt_of(campaign), source, event.photo_ref)
     except Reject as refusal:
         if not refusal.template.startswith("receipt.refused_"):
             raise
         ctx.say(refusal.template, **refusal.params)
         return await _next_queued(ctx)
-    return "confirm"
+    return _confirm_state(ctx)
+
+
+async def _ask_campaign(ctx: Context, event: InboundEvent) -> str:
+    open_now = await campaigns.running(ctx.tx, ctx.now)
+    if not open_now:
+        return await _nothing_running(ctx, event)
+    ctx.data.setdefault("queue", []).insert(0, keep(event))
+    ctx.data.update(campaigns.choice_params(open_now))
+    return "campaign"
+
+
+async def _nothing_running(ctx: Context, event: InboundEvent) -> str:
+    """No campaign takes receipts: the one the person was in says why this receipt does not count."""
+    entered = await ctx.tx.campaigns.memberships(ctx.person.id)
+    last = await ctx.tx.campaigns.get(entered[0].campaign) if entered else None
+    if last is None:
+        ctx.say("campaign.none_running")
+        return "done"
+    try:
+        receipt = _from_photo(ctx, event, last) if event.kind is PHOTO else _from_text(ctx, event.text, last)
+        await _judge(ctx, last, receipt)
+    except Reject as refusal:
+        ctx.say(refusal.template, **refusal.params)
+        return "done"
+    ctx.say("campaign.over", campaign_title=last.name, ends=f"{last.ends_on:%d.%m.%Y}")
+    return "done"
+
+
+def _campaign_button(ctx: Context) -> bool:
+    return ctx.event.payload.startswith("campaign:")
+
+
+async def campaign_chosen(ctx: Context) -> str:
+    """The person chose where the waiting receipt goes: it is read now, into that campaign."""
+    try:
+        campaign = await campaigns.enter(ctx.tx, ctx.person.id, ctx.event.payload.removeprefix("campaign:"),
+                                         "chosen", ctx.now)
+    except campaigns.CampaignRefused as e:
+        raise Reject("campaign.not_running") from e
+    ctx.say("campaign.entered", campaign_title=campaign.name)
+    return await _next_queued(ctx, announce=False)
 
 
 async def read_photo(ctx: Context) -> str:
     event = await keep_photo(ctx)  # staff may need to see it: the person never sends it twice
-    return await _business(ctx, lambda: _consider(ctx, _from_photo(ctx, event), "photo", event.photo_ref))
+    return await _read(ctx, event, "photo", lambda campaign: _from_photo(ctx, event, campaign))
 
 
 async def read_typed(ctx: Context) -> str:
-    return await _business(ctx, lambda: _consider(ctx, _from_text(ctx, ctx.event.text), "typed"))
+    return await _read(ctx, ctx.event, "typed", lambda campaign: _from_text(ctx, ctx.event.text, campaign))
 
 
-async def _next_queued(ctx: Context) -> str:
+async def _next_queued(ctx: Context, announce: bool = True) -> str:
     """The next receipt the person queued, judged; "done" when none is left that counts."""
     queue: list[dict[str, Any]] = ctx.data.setdefault("queue", [])
     while queue:
-        event = unkeep(queue.pop(0), ctx.event)
+        event = unkeep(queue[0], ctx.event)
+        campaign = await _campaign_for(ctx)
+        if campaign is None:
+            queue.pop(0)
+            return await _ask_campaign(ctx, event)
+        queue.pop(0)
         try:
-            receipt = _from_photo(ctx, event) if event.kind is PHOTO else _from_text(ctx, event.text)
-            await _consider(ctx, receipt, "photo" if event.kind is PHOTO else "typed", event.photo_ref)
+            receipt = _from_photo(ctx, event, campaign) if event.kind is PHOTO else \
+                _from_text(ctx, event.text, campaign)
+            await _consider(ctx, campaign, receipt, "photo" if event.kind is PHOTO else "typed", event.photo_ref)
         except Reject as refusal:
             ctx.say(refusal.template, **refusal.params)
             continue
-        ctx.say("receipt.next_in_queue", left=len(queue))
-        return "confirm"
+        if announce:
+            ctx.say("receipt.next_in_queue", left=len(queue))
+        return _confirm_state(ctx)
     return "done"
 
 
@@ -209,7 +273,8 @@ async def manual_done(ctx: Context) -> str:
     await _manual_step("fp", parse_fiscal_sign, "receipt.bad_manual_fp")(ctx)
     fields = ctx.data["manual"]
     text = f"t={fields['t']}&s={fields['s']}&fn={fields['fn']}&i={fields['i']}&fp={fields['fp']}&n=1"
-    return await _business(ctx, lambda: _consider(ctx, _from_text(ctx, text), "manual"))
+    typed = InboundEvent.from_text(ctx.event.channel, ctx.event.account_id, text)
+    return await _read(ctx, typed, "manual", lambda campaign: _from_text(ctx, text, campaign))
 
 
 async def hold_another(ctx: Context) -> str | None:
@@ -233,11 +298,12 @@ async def replace_current(ctx: Context) -> str:
     return await _next_queued(ctx)
 
 
-async def queue_incoming(ctx: Context) -> None:
+async def queue_incoming(ctx: Context) -> str:
     incoming = ctx.data.pop("incoming", None)
     if incoming is not None:
         ctx.data.setdefault("queue", []).append(incoming)
         ctx.say("receipt.queued", position=len(ctx.data["queue"]))
+    return _confirm_state(ctx)
 
 
 async def drop_current(ctx: Context) -> str:
@@ -245,10 +311,13 @@ async def drop_current(ctx: Context) -> str:
 
 
 async def submit(ctx: Context) -> str:
-    campaign = ctx.services.campaign
+    campaign = await ctx.tx.campaigns.get(ctx.data.get("campaign", ""))
+    if campaign is None or not campaign.takes_receipts(ctx.now):
+        ctx.say("campaign.not_running")
+        return await _next_queued(ctx)
     receipt = parse(ctx.data["receipt"], campaign.zone)
     try:
-        award = await _judge(ctx, receipt)  # again: a limit or a duplicate may have come meanwhile
+        award = await _judge(ctx, campaign, receipt)  # again: a limit or a duplicate may have come meanwhile
     except Reject as refusal:
         ctx.say(refusal.template, **refusal.params)
         return await _next_queued(ctx)
@@ -261,6 +330,10 @@ async def submit(ctx: Context) -> str:
         await ctx.tx.ledger.post(ledger.accrual(ctx.person.id, award.cashback_kopecks), ctx.now,
                                  receipt_id=stored.id)
     balances = await ctx.tx.ledger.balances(ctx.person.id)
+    if award.awaits_items:
+        ctx.say("receipt.accepted_products" if verifying else "receipt.accepted_products_moderation",
+                sum=ledger.format_roubles(receipt.sum_kopecks), campaign_title=campaign.name)
+        return await _next_queued(ctx)
     ctx.say("receipt.accepted_verifying" if verifying else "receipt.accepted_moderation",
             sum=ledger.format_roubles(receipt.sum_kopecks), cashback=ledger.format_roubles(award.cashback_kopecks),
             entries=award.entries, capped="1" if award.capped else "",
@@ -271,6 +344,19 @@ async def submit(ctx: Context) -> str:
 
 def _typed_receipt(ctx: Context) -> bool:
     return bool(RECEIPT_KEYS.search(ctx.event.text))
+
+
+NEXT = ("done", "confirm", "confirm_products", "campaign")  # where reading the next receipt may lead
+
+
+def _confirming() -> tuple[Transition, ...]:
+    return (
+        on(BUTTON, payload="receipt:yes", action=submit, to="done", also=NEXT),
+        on(TEXT, guard=said_yes, action=submit, to="done", also=NEXT, label="yes"),
+        on(BUTTON, payload="receipt:no", action=drop_current, to="awaiting", also=NEXT),
+        on(PHOTO, action=hold_another, also=("choose",), label="another photo"),
+        on(TEXT, guard=_typed_receipt, action=hold_another, also=("choose",), label="another receipt"),
+    )
 
 
 RECEIPT_UPLOAD = Scenario(
@@ -284,8 +370,8 @@ RECEIPT_UPLOAD = Scenario(
     initial=("awaiting",),
     states=(
         State("awaiting", prompt="receipt.ask", transitions=(
-            on(PHOTO, action=read_photo, to="confirm", also=("done",), label="photo"),
-            on(TEXT, action=read_typed, to="confirm", also=("done",), label="QR string"),
+            on(PHOTO, action=read_photo, to="confirm", also=NEXT, label="photo"),
+            on(TEXT, action=read_typed, to="confirm", also=NEXT, label="QR string"),
             on(BUTTON, payload="receipt:manual", to="manual_time"),
         )),
         State("manual_time", prompt="receipt.ask_time", transitions=(
@@ -298,17 +384,14 @@ RECEIPT_UPLOAD = Scenario(
             on(TEXT, action=_manual_step("i", parse_document_number, "receipt.bad_manual_fd"), to="manual_fp",
                label="FD"),)),
         State("manual_fp", prompt="receipt.ask_fp", transitions=(
-            on(TEXT, action=manual_done, to="confirm", also=("done",), label="FP"),)),
-        State("confirm", prompt="receipt.confirm", transitions=(
-            on(BUTTON, payload="receipt:yes", action=submit, to="done", also=("confirm",)),
-            on(TEXT, guard=said_yes, action=submit, to="done", also=("confirm",), label="yes"),
-            on(BUTTON, payload="receipt:no", action=drop_current, to="awaiting", also=("confirm", "done")),
-            on(PHOTO, action=hold_another, also=("choose",), label="another photo"),
-            on(TEXT, guard=_typed_receipt, action=hold_another, also=("choose",), label="another receipt"),
-        )),
+            on(TEXT, action=manual_done, to="confirm", also=NEXT, label="FP"),)),
+        State("campaign", prompt="receipt.choose_campaign", transitions=(
+            on(BUTTON, guard=_campaign_button, action=campaign_chosen, to="confirm", also=NEXT, label="campaign"),)),
+        State("confirm", prompt="receipt.confirm", transitions=_confirming()),
+        State("confirm_products", prompt="receipt.confirm_products", transitions=_confirming()),
         State("choose", prompt="receipt.another", transitions=(
-            on(BUTTON, payload="receipt:replace", action=replace_current, to="confirm", also=("done",)),
-            on(BUTTON, payload="receipt:queue", action=queue_incoming, to="confirm"),
+            on(BUTTON, payload="receipt:replace", action=replace_current, to="confirm", also=NEXT),
+            on(BUTTON, payload="receipt:queue", action=queue_incoming, to="confirm", also=("confirm_products",)),
         )),
         State("done", final=True),
     ),
