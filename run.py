@@ -27,11 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.channel import Channel, ChannelPlugin, Mode
 from bots.cli import Tools, build_cli
+from bots.drand import DrandRelays
+from bots.proverkacheka import ProverkachekaVerifier
 from bots.receipt_check import HttpReceiptVerifier
 from bots.registry import CHANNELS
 from bots.sandbox import Sandbox, start_sandbox
 from bots.web.app import build_app
+from core.campaigns import ensure_seeded
 from core.channels import ChannelDirectory
+from core.draws import DrawKeeper
 from core.engine import Engine
 from core.group_commit import GroupCommit
 from core.heartbeat import Heartbeat, new_worker_id
@@ -77,11 +81,13 @@ class Platform:
     intake: Intake
     heartbeat: Heartbeat
     checker: ReceiptChecker | None
-    verifier: HttpReceiptVerifier | None
+    verifier: HttpReceiptVerifier | ProverkachekaVerifier | None
     app: web.Application
     listening: socket.socket
     web_url: str
     sandbox: Sandbox | None = None
+    keeper: DrawKeeper | None = None  # runs due draws, hands prizes on at deadlines
+    drand: DrandRelays | None = None
     _runner: web.AppRunner | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -93,6 +99,8 @@ class Platform:
         loops: list[Awaitable[None]] = [self.heartbeat.run(), self.outbox.run(), self.intake.run()]
         if self.checker is not None:
             loops.append(self.checker.run())
+        if self.keeper is not None:
+            loops.append(self.keeper.run())
         self._tasks = [asyncio.create_task(loop) for loop in loops]  # type: ignore[arg-type]
         for channel in self.channels:
             await channel.start(self.intake)
@@ -113,12 +121,16 @@ class Platform:
             await channel.close()
         if self.checker is not None:
             self.checker.stop()
+        if self.keeper is not None:
+            self.keeper.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.heartbeat.stop()
         if self.verifier is not None:
             await self.verifier.close()
+        if self.drand is not None:
+            await self.drand.close()
         await self.photos.close()
         if self.sandbox is not None:
             await self.sandbox.stop()
@@ -195,7 +207,7 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
                     "(apt-get install libzbar0 adds pyzbar as a second reader)")
     directory = ChannelDirectory(channel.profile for channel in channels)
     services = Services(settings.campaign, photos, directory, settings.rules_url or f"{web_url}/rules",
-                        verify_receipts=settings.receipt_check_url is not None)
+                        verify_receipts=settings.receipt_check_enabled)
     worker_id = new_worker_id()
     committer = GroupCommit(store)
     outbox = Outbox(store, Templates.load(default_locale=settings.locale),
@@ -205,16 +217,23 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
                     worker_id=worker_id)
     intake = Intake(store, engine, {channel.bot: channel for channel in channels}, clock=clock,
                     worker_id=worker_id, committer=committer)
-    verifier, checker = None, None
-    if settings.receipt_check_url:
+    verifier: HttpReceiptVerifier | ProverkachekaVerifier | None = None
+    checker = None
+    if settings.receipt_check_enabled:
         token = settings.receipt_check_token.get_secret_value() if settings.receipt_check_token else ""
-        verifier = HttpReceiptVerifier(settings.receipt_check_url, token)
+        verifier = (HttpReceiptVerifier(settings.receipt_check_url or "", token)
+                    if settings.receipt_check_provider == "generic" else
+                    ProverkachekaVerifier(token, settings.receipt_check_url))
         checker = ReceiptChecker(store, verifier, clock, timedelta(minutes=settings.receipt_check_interval_minutes),
                                  notify=outbox.wake)
+    async with store.transaction() as tx:  # the CAMPAIGN_* settings seed the first campaign of a new platform
+        await ensure_seeded(tx, settings.campaign, clock())
+    drand = DrandRelays(settings.drand_relays)
+    keeper = DrawKeeper(store, drand, clock, settings.draw_winner_hours, notify=outbox.wake)
     routes = [route for channel in channels for route in channel.routes(intake)]
     app = build_app(settings.consent_version, [*routes, *(sandbox.routes() if sandbox else [])])
     return Platform(settings, database, store, channels, photos, engine, outbox, intake, Heartbeat(store, worker_id,
-                    clock), checker, verifier, app, listening, web_url, sandbox)
+                    clock), checker, verifier, app, listening, web_url, sandbox, keeper=keeper, drand=drand)
 
 
 async def serve(configuration: Configuration) -> None:

@@ -32,8 +32,8 @@ OUTCOMES = {0: CheckOutcome.INVALID, 2: CheckOutcome.NOT_YET, 3: CheckOutcome.LA
 
 
 class ProverkachekaVerifier:
-    def __init__(self, token: str, url: str = DEFAULT_URL) -> None:
-        self.url = url
+    def __init__(self, token: str, url: str | None = None) -> None:
+        self.url = url or DEFAULT_URL
         self._token = token  # never logged
         self._session: aiohttp.ClientSession | None = None
 
