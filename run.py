@@ -33,6 +33,7 @@ from bots.receipt_check import HttpReceiptVerifier
 from bots.registry import CHANNELS
 from bots.sandbox import Sandbox, start_sandbox
 from bots.web.app import build_app
+from bots.web.console import ConsoleConfig, console
 from core.campaigns import ensure_seeded
 from core.channels import ChannelDirectory
 from core.draws import DrawKeeper
@@ -207,10 +208,11 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
                     "(apt-get install libzbar0 adds pyzbar as a second reader)")
     directory = ChannelDirectory(channel.profile for channel in channels)
     services = Services(settings.campaign, photos, directory, settings.rules_url or f"{web_url}/rules",
-                        verify_receipts=settings.receipt_check_enabled)
+                        web_url=web_url, verify_receipts=settings.receipt_check_enabled)
     worker_id = new_worker_id()
     committer = GroupCommit(store)
-    outbox = Outbox(store, Templates.load(default_locale=settings.locale),
+    templates = Templates.load(default_locale=settings.locale)
+    outbox = Outbox(store, templates,
                     {channel.profile.name: channel for channel in channels}, clock=clock, worker_id=worker_id,
                     committer=committer)
     engine = Engine(store, catalog(), services, settings, clock=clock, committer=committer, deliver=outbox.submit,
@@ -231,7 +233,12 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
     drand = DrandRelays(settings.drand_relays)
     keeper = DrawKeeper(store, drand, clock, settings.draw_winner_hours, notify=outbox.wake)
     routes = [route for channel in channels for route in channel.routes(intake)]
-    app = build_app(settings.consent_version, [*routes, *(sandbox.routes() if sandbox else [])])
+    staff_console = console(ConsoleConfig(
+        store, templates, directory, clock, settings.zone, settings.support_sla, outbox.wake,
+        session_lifetime=timedelta(hours=settings.console_session_hours),
+        secure_cookies=web_url.startswith("https://")))
+    app = build_app(settings.consent_version, [*routes, *(sandbox.routes() if sandbox else [])],
+                    {"/console": staff_console})
     return Platform(settings, database, store, channels, photos, engine, outbox, intake, Heartbeat(store, worker_id,
                     clock), checker, verifier, app, listening, web_url, sandbox, keeper=keeper, drand=drand)
 

@@ -5,7 +5,7 @@ A channel's settings (tokens, API bases, webhook secrets) live with the channel 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 from urllib.parse import urlsplit
@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    def support_sla(self, campaign: str) -> timedelta:
+        """How soon a ticket of this campaign should be answered."""
+        return timedelta(hours=self.support_sla_by_campaign.get(campaign, self.support_sla_hours))
 
     @property
     def campaign(self) -> Campaign:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiohttp import web
 
@@ -15,7 +15,8 @@ RULES = """<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>ÐŸÑ
 MAX_BODY = 25 * 1024 * 1024  # a photo uploaded in the sandbox; webhooks are far smaller
 
 
-def build_app(consent_version: str, routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
+def build_app(consent_version: str, routes: Iterable[web.AbstractRouteDef] = (),
+              subapps: Mapping[str, web.Application] | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
 
     async def health(_: web.Request) -> web.Response:
@@ -28,4 +29,6 @@ def build_app(consent_version: str, routes: Iterable[web.AbstractRouteDef] = ())
     app.router.add_get("/healthz", health)
     app.router.add_get("/rules", rules)
     app.router.add_routes(list(routes))
+    for prefix, subapp in (subapps or {}).items():  # the staff console, under /console
+        app.add_subapp(prefix, subapp)
     return app

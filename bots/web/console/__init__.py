@@ -1,0 +1,21 @@
+"""The staff console: support (tickets, moderation, people) and managers (dashboard), server-rendered.
+
+``console(config)`` returns the aiohttp sub-application ``run.py`` mounts at ``/console``; its
+areas add their routes and navigation entries (``pages``), so later features add theirs alongside.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bots.web.console import admin, dashboard, moderation, people, session, tickets
+from bots.web.console.app import ConsoleConfig, build_console
+
+AREAS = [session.add_routes, tickets.add_routes, moderation.add_routes, people.add_routes, dashboard.add_routes,
+         admin.add_routes]
+
+__all__ = ["AREAS", "ConsoleConfig", "console"]
+
+
+def console(config: ConsoleConfig) -> web.Application:
+    return build_console(config, AREAS)

@@ -1,0 +1,63 @@
+"""A person's unified timeline as staff read it: every source turned into one line each, newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.channels import ChannelDirectory, ChannelName, ChannelProfile, TextFormat
+from core.errors import CoreError
+from core.ports.timeline import TimelineItem
+from core.templates import Templates
+from promo.ledger import format_roubles
+
+# how the console shows a message we sent: plain text, as long as it was
+SHOWN_AS = ChannelProfile(ChannelName("console"), "Console", TextFormat.PLAIN, max_text=10_000, max_label=64)
+
+
+@dataclass(frozen=True)
+class Line:
+    item: TimelineItem
+    kind: str  # a key of i18n.WORDS
+    channel: str
+    text: str
+    status: str = ""
+    photo: str | None = None
+    link: str = ""
+    buttons: tuple[str, ...] = ()
+
+
+def _outbound(item: TimelineItem, templates: Templates) -> tuple[str, tuple[str, ...]]:
+    data: dict[str, Any] = item.data
+    try:
+        rendered = templates.render(data["template"], SHOWN_AS, data.get("locale") or "ru", data.get("params") or {})
+    except (CoreError, KeyError, ValueError):
+        return f"[{data['template']}]", ()
+    return rendered.text, tuple(b.label for row in rendered.buttons for b in row)
+
+
+def line_of(item: TimelineItem, templates: Templates, channels: ChannelDirectory, person_id: int) -> Line:
+    data = item.data
+    channel = channels.title(str(data.get("channel") or "")) if data.get("channel") else ""
+    match item.source:
+        case "inbound":
+            return Line(item, "inbound", channel, str(data["body"]))
+        case "outbound":
+            text, buttons = _outbound(item, templates)
+            status = str(data["status"]) + (f" — {data['error']}" if data.get("error") else "")
+            return Line(item, "outbound", channel, text, status, buttons=buttons)
+        case "receipt":
+            text = f"№{item.row_id}: {format_roubles(data['sum'])} ₽, кешбэк {format_roubles(data['cashback'])} ₽"
+            return Line(item, "receipt", "", text, str(data["status"]), photo=data.get("photo"),
+                        link=f"/receipts/{item.row_id}")
+        case "ledger":
+            return Line(item, "ledger", "", f"{data['kind']}: {format_roubles(data['amount'])} ₽ → {data['account']}")
+        case "merge":
+            other = data["absorbed"] if data["survivor"] == person_id else data["survivor"]
+            moved = ", ".join(f"{table}: {count}" for table, count in data["moved"].items())
+            return Line(item, "merge", "", f"#{item.row_id} {data['reason']} (↔ {other}; {moved})",
+                        link=f"/people/{other}")
+        case "ticket":
+            return Line(item, "ticket_event", "", f"№{data['ticket']} {data['kind']}: {data['body']}",
+                        photo=data.get("photo"), link=f"/tickets/{data['ticket']}")
+    return Line(item, item.source, channel, str(data))
