@@ -41,15 +41,18 @@ from core.engine import Engine
 from core.group_commit import GroupCommit
 from core.heartbeat import Heartbeat, new_worker_id
 from core.intake import Intake
-from core.outbox import Outbox
+from core.limits import InProcessLimiter
+from core.outbox import DeliveryPolicy, Outbox
 from core.photos import PhotoReader
 from core.ports import Store
+from core.router import QuietHours
 from core.scenarios import catalog
 from core.services import Services
 from core.settings import Settings, describe_error
 from core.templates import Templates
 from core.verification import ReceiptChecker
 from storage.database import StorageError, create_engine, migrate
+from storage.redis_limits import LimiterUnavailable, RedisLimiter
 from storage.sql import SqlStore
 
 log = logging.getLogger("promo")
@@ -118,6 +121,7 @@ class Platform:
         if not await self.intake.stop():
             log.warning("some updates were still being processed; they are taken up at the next start")
         await self.outbox.stop()  # the sends under way end and are recorded: a graceful stop repeats nothing
+        await self.outbox.limiter.close()
         for channel in self.channels:
             await channel.close()
         if self.checker is not None:
@@ -183,6 +187,17 @@ def listen(settings: Settings) -> socket.socket:
         raise StartupError(f"cannot serve on {settings.web_host}:{settings.web_port}: {e.strerror}") from e
 
 
+async def shared_limiter(url: str) -> RedisLimiter:
+    """The rate limits every process shares (``REDIS_URL``): Redis must answer before anything is sent."""
+    limiter = RedisLimiter(url)
+    try:
+        await limiter.ping()
+    except LimiterUnavailable as e:
+        await limiter.close()
+        raise StartupError(f"REDIS_URL: {e}") from e
+    return limiter
+
+
 async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetime] = utc_now) -> Platform:
     """Build every object with everything it needs, once; nothing is assigned onto an object afterwards."""
     settings = configuration.settings
@@ -211,10 +226,12 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
                         web_url=web_url, verify_receipts=settings.receipt_check_enabled)
     worker_id = new_worker_id()
     committer = GroupCommit(store)
+    limiter = await shared_limiter(settings.redis_url) if settings.redis_url else InProcessLimiter()
     templates = Templates.load(default_locale=settings.locale)
     outbox = Outbox(store, templates,
                     {channel.profile.name: channel for channel in channels}, clock=clock, worker_id=worker_id,
-                    committer=committer)
+                    committer=committer, limiter=limiter,
+                    policy=DeliveryPolicy(settings.zone, QuietHours.parse(settings.quiet_hours)))
     engine = Engine(store, catalog(), services, settings, clock=clock, committer=committer, deliver=outbox.submit,
                     worker_id=worker_id)
     intake = Intake(store, engine, {channel.bot: channel for channel in channels}, clock=clock,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots import telegram, vk
+from bots import email, sms, telegram, vk
 from bots.channel import ChannelPlugin
 
-CHANNELS: tuple[ChannelPlugin, ...] = (telegram.PLUGIN, vk.PLUGIN)
+CHANNELS: tuple[ChannelPlugin, ...] = (telegram.PLUGIN, vk.PLUGIN, email.PLUGIN, sms.PLUGIN)

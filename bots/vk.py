@@ -31,6 +31,7 @@ from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
 from core.events import EventKind, InboundEvent
 from core.intake import Intake
+from core.limits import Rate
 from core.ports import InboxEntry, NewUpdate
 from core.settings import http_url
 from core.templates import Rendered
@@ -38,7 +39,8 @@ from core.templates import Rendered
 log = logging.getLogger(__name__)
 
 VK = ChannelName("vk")
-PROFILE = ChannelProfile(VK, "VK", TextFormat.PLAIN, max_text=4096, max_label=40, images=True)
+# 20 requests/s per community token, every method counted (../shared/specs/messaging-limits.md); kept 3% below
+PROFILE = ChannelProfile(VK, "VK", TextFormat.PLAIN, max_text=4096, max_label=40, images=True, rate=Rate(19.4))
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 WAIT = 25
 MAX_DELAY = 60.0
@@ -281,6 +283,17 @@ class VkChannel:
 
     # sending -----------------------------------------------------------------------------
 
+    async def allows(self, account_id: str) -> bool | None:
+        """``messages.isMessagesFromGroupAllowed``: may the community write to this person first?"""
+        try:
+            answer = await self.api.request("messages.isMessagesFromGroupAllowed",
+                                            {"group_id": self.group_id, "user_id": int(account_id)})
+        except (VKAPIError, ClientError, OSError, TimeoutError, ValueError) as e:
+            log.warning("vk: isMessagesFromGroupAllowed failed for %s: %s", account_id, e)
+            return None
+        allowed = (answer.get("response") or {}).get("is_allowed")
+        return None if allowed is None else bool(allowed)
+
     async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
         try:
             attachment = None
@@ -294,7 +307,8 @@ class VkChannel:
             if e.code in UNREACHABLE_CODES:
                 return DeliveryResult(DeliveryOutcome.UNREACHABLE, detail=detail)
             if e.code in RETRY_CODES:
-                return DeliveryResult(DeliveryOutcome.RETRY, retry_after=1.0 if e.code == 6 else None, detail=detail)
+                return DeliveryResult(DeliveryOutcome.RETRY, retry_after=1.0 if e.code == 6 else None, detail=detail,
+                                      throttled=e.code == 6)
             return DeliveryResult(DeliveryOutcome.FAILED, detail=detail)
         except (ClientError, OSError, TimeoutError) as e:
             return DeliveryResult(DeliveryOutcome.RETRY, detail=repr(e))

@@ -47,6 +47,7 @@ class DeliveryResult:
     outcome: DeliveryOutcome
     retry_after: float | None = None
     detail: str = ""
+    throttled: bool = False  # the channel said "too many requests": every sender of this bot waits ``retry_after``
 
 
 DELIVERED = DeliveryResult(DeliveryOutcome.DELIVERED)

@@ -13,6 +13,9 @@ the same algorithm runs inside Redis (``storage.redis_limits``), shared by every
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -118,3 +121,50 @@ class InProcessLimiter:
 
     async def close(self) -> None:
         return None
+
+
+class Turns:
+    """Who sends next through one bucket of this process: replies before bulk notices, each in arrival order.
+
+    Lanes do not race for the bucket (a herd of sleeping bulk lanes would let a reply wait behind
+    them); they queue here, and one loop hands out the bucket's sends, best first.
+    """
+
+    def __init__(self, limiter: Limiter, key: str, rate: Rate) -> None:
+        self.limiter = limiter
+        self.key = key
+        self.rate = rate
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._loop: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
+
+    async def wait(self, *, bulk: bool) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._waiting, (1 if bulk else 0, self._seq, future))
+        self._arrived.set()
+        if self._loop is None or self._loop.done():
+            self._loop = asyncio.get_running_loop().create_task(self._hand_out())
+        await future
+
+    async def _hand_out(self) -> None:
+        while self._waiting:
+            while self._waiting and self._waiting[0][2].done():  # a waiter that gave up (cancelled)
+                heapq.heappop(self._waiting)
+            if not self._waiting:
+                break
+            bulk = self._waiting[0][0] == 1
+            try:
+                wait = await self.limiter.acquire([(self.key, self.rate)], bulk=bulk)
+            except Exception as e:  # the shared limiter is away: hold everyone rather than break the limit
+                logging.getLogger(__name__).warning("rate limiter unavailable (%s); waiting", e)
+                wait = 1.0
+            if wait > 0:
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):  # a reply arriving meanwhile may take the next slot
+                    await asyncio.wait_for(self._arrived.wait(), wait) if bulk else await asyncio.sleep(wait)
+                continue
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)

@@ -41,7 +41,7 @@ from core.delivery import (
 )
 from core.errors import CoreError
 from core.group_commit import GroupCommit
-from core.limits import Limit, Limiter, Unlimited
+from core.limits import Limit, Limiter, Turns, Unlimited
 from core.ports import Outcome, QueuedMessage, Store, UnitOfWork
 from core.ports.routes import Candidate, RouteDecision
 from core.router import Facts, QuietHours, account_key, rank
@@ -102,6 +102,7 @@ class Outbox:
         self._running: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._leases: dict[int, datetime] = {}  # claimed messages: not sent once their lease is nearly over
         self._facts: dict[int, tuple[Facts, str | None]] = {}  # routed messages: what the router knew, the zone
+        self._turns: dict[ChannelName, Turns] = {}
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -385,22 +386,23 @@ class Outbox:
         return await self._send(sender, candidate.account_id, message)
 
     async def _take_turn(self, profile: ChannelProfile, account_id: str, message: QueuedMessage) -> None:
-        limits: list[Limit] = []
-        if profile.rate is not None:
-            limits.append((f"{profile.name}", profile.rate))
+        """Wait for the chat's own limit, then for the bot's turn (replies first); then the lease must still hold."""
         if profile.per_chat is not None:
-            limits.append((f"{profile.name}:{account_id}", profile.per_chat))
-        if not limits:
-            return
-        while True:
-            try:
-                wait = await self.limiter.acquire(limits, bulk=message.bulk)
-            except CoreError as e:  # the shared limiter is away: wait rather than break the channel's limits
-                log.warning("rate limiter unavailable (%s); waiting", e)
-                wait = 1.0
-            if wait <= 0:
-                break
-            await asyncio.sleep(wait)
+            chat: list[Limit] = [(f"{profile.name}:{account_id}", profile.per_chat)]
+            while True:
+                try:
+                    wait = await self.limiter.acquire(chat, bulk=message.bulk)
+                except CoreError as e:  # the shared limiter is away: wait rather than break the channel's limits
+                    log.warning("rate limiter unavailable (%s); waiting", e)
+                    wait = 1.0
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+        if profile.rate is not None:
+            turns = self._turns.get(profile.name)
+            if turns is None:
+                turns = self._turns[profile.name] = Turns(self.limiter, profile.name, profile.rate)
+            await turns.wait(bulk=message.bulk)
         lease = self._leases.get(message.id)
         if lease is not None and self.clock() > lease - LEASE_MARGIN:
             raise LeaseLost(message.id)
@@ -413,7 +415,7 @@ class Outbox:
             return DeliveryResult(DeliveryOutcome.FAILED, detail=str(e))
         await self._take_turn(sender.profile, account_id, message)
         result = await sender.send(account_id, rendered, message.id)
-        if result.outcome is DeliveryOutcome.RETRY and result.retry_after and sender.profile.rate is not None:
+        if result.throttled and result.retry_after and sender.profile.rate is not None:
             # the channel itself said to wait: every lane of every process waits with this one
             with contextlib.suppress(CoreError):
                 await self.limiter.pause(sender.profile.name, sender.profile.rate, result.retry_after)

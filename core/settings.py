@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.router import QuietHours
 from promo.campaigns import Campaign
 
 SUPPORTED_DATABASES = {
@@ -92,6 +93,12 @@ class Settings(BaseSettings):
     photo_queue: int = Field(100, ge=0, le=10_000, description="at most this many photos wait for a worker")
     photo_max_wait_seconds: float = Field(30.0, gt=0, le=600, description="'busy' when a photo would wait longer")
 
+    redis_url: str | None = None  # shared rate limits for several processes; unset: limits kept in this process
+    quiet_hours: str = "22:00-09:00"  # notices wait these hours out in each person's time zone ("off": never)
+    contact_code_ttl_minutes: int = Field(15, ge=1, le=24 * 60, description="e-mail and SMS codes live")
+    contact_codes_per_hour: int = Field(3, ge=1, le=100, description="codes one person may ask for in an hour")
+    contact_codes_per_address_per_day: int = Field(5, ge=1, le=100, description="codes one address or number gets")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -99,6 +106,12 @@ class Settings(BaseSettings):
         if not sep or scheme not in SUPPORTED_DATABASES:
             raise ValueError("expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
         return f"{SUPPORTED_DATABASES[scheme]}://{rest}"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value)
+        return value
 
     @field_validator("time_zone")
     @classmethod

@@ -156,7 +156,7 @@ async def test_two_registered_profiles_join_only_when_both_say_yes(telegram: Cha
         (merge,) = await tx.people.merges()
         survivor = await tx.people.get(merge.survivor_id)
     assert (merge.survivor_id, merge.absorbed_id) == (telegram.last[0].person_id, vk_person)
-    assert len(merge.moved["channel_accounts"]) == 1
+    assert len(merge.moved["channel_accounts"]) == 2  # the VK chat, and the number typed there as an SMS account
     assert survivor.phone == "+79123456789"
 
 

@@ -208,7 +208,7 @@ async def test_an_unanswered_notice_escalates_to_the_next_channel_until_answered
                            deadline=clock() + timedelta(days=2))
     assert [a for a, _ in channels[TELEGRAM].sent] == ["1001"]
     assert await status_of(store, message) is MessageStatus.AWAITING_ACK
-    assert any(f"ack:{message}" == b.payload for row in channels[TELEGRAM].sent[0][1].buttons for b in row)
+    assert any(f"/ack {message}" == b.payload for row in channels[TELEGRAM].sent[0][1].buttons for b in row)
     clock.advance(minutes=59)
     await outbox.claim_due()
     assert await outbox.drained(10) and len(channels[TELEGRAM].sent) == 1 and not channels[VK].sent

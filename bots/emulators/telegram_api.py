@@ -17,6 +17,7 @@ import itertools
 import json
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -94,6 +95,9 @@ class TelegramEmulator(LoopbackServer):
         self.offset_confirmed = 0
         self.webhook: WebhookPusher | None = None
         self.closing = False
+        self.rate_limit: int | None = None  # sends per second per bot, as Telegram enforces: more get 429
+        self.too_many = 0  # 429s answered
+        self._recent_sends: deque[float] = deque()
         super().__init__(web.Application(client_max_size=MAX_UPLOAD))
         self.app.router.add_route("*", "/bot{token}/{method}", self._method)
         self.app.router.add_get("/file/bot{token}/{path:.*}", self._file)
@@ -305,7 +309,19 @@ class TelegramEmulator(LoopbackServer):
         return {"file_id": file_id, "file_unique_id": file_id[1:9], "file_size": len(self.files[file_id]),
                 "file_path": f"photos/{file_id}"}
 
+    def _check_rate(self) -> None:
+        if self.rate_limit is None:
+            return
+        now = time.monotonic()
+        while self._recent_sends and self._recent_sends[0] <= now - 1.0:
+            self._recent_sends.popleft()
+        if len(self._recent_sends) >= self.rate_limit:
+            self.too_many += 1
+            raise TelegramApiError(429, "Too Many Requests: retry after 1", 1)
+        self._recent_sends.append(now)
+
     def _check_recipient(self, params: dict[str, Any]) -> int:
+        self._check_rate()
         try:
             chat_id = int(params["chat_id"])
         except (KeyError, ValueError) as e:

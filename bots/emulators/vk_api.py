@@ -16,6 +16,7 @@ import itertools
 import json
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,10 @@ class VkEmulator(LoopbackServer):
         self.callback: WebhookPusher | None = None
         self.callback_ts = 0  # the last event the Callback API server accepted
         self.closing = False
+        self.rate_limit: int | None = None  # requests per second per community token: more get error 6
+        self.too_many = 0  # errors 6 answered
+        self.disallowed: set[int] = set()  # users who do not allow the community's messages
+        self._recent_calls: deque[float] = deque()
         super().__init__(web.Application(client_max_size=MAX_UPLOAD))
         self.app.router.add_route("*", "/method/{method}", self._method)
         self.app.router.add_route("*", "/lp", self._long_poll)
@@ -182,12 +187,26 @@ class VkEmulator(LoopbackServer):
         if not params.get("access_token"):
             return self._error(VkApiError(5, "User authorization failed: no access_token passed."), params)
         handler = getattr(self, "_api_" + method.replace(".", "_").lower(), None)
+        if self._over_rate():
+            return self._error(VkApiError(6, "Too many requests per second"), params)
         if handler is None:
             return self._error(VkApiError(3, "Unknown method passed"), params)
         try:
             return web.json_response({"response": await handler(params)})
         except VkApiError as e:
             return self._error(e, params)
+
+    def _over_rate(self) -> bool:
+        if self.rate_limit is None:
+            return False
+        now = time.monotonic()
+        while self._recent_calls and self._recent_calls[0] <= now - 1.0:
+            self._recent_calls.popleft()
+        if len(self._recent_calls) >= self.rate_limit:
+            self.too_many += 1
+            return True
+        self._recent_calls.append(now)
+        return False
 
     @staticmethod
     def _error(error: VkApiError, params: dict[str, Any]) -> web.Response:
@@ -254,6 +273,14 @@ class VkEmulator(LoopbackServer):
                  "access_key": secrets.token_hex(6),
                  "sizes": [{"type": "w", "url": f"{self.base_url}/files/{uploaded[0]['name']}",
                             "width": 1, "height": 1}]}]
+
+    async def _api_messages_ismessagesfromgroupallowed(self, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            user_id = int(params.get("user_id") or 0)
+        except ValueError as e:
+            raise VkApiError(100, "One of the parameters specified was missing or invalid: user_id") from e
+        allowed = user_id not in self.disallowed and user_id not in self.blocked
+        return {"is_allowed": int(allowed)}
 
     def _deliver_one(self, peer_id: int, params: dict[str, Any]) -> VkBotMessage:
         if peer_id in self.blocked:

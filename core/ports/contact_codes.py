@@ -26,18 +26,20 @@ class ContactCode:
     used_at: datetime | None = None
     origin_channel: ChannelName | None = None  # where the person asked for it (the answer goes there)
     origin_account: str | None = None
+    link_hash: str | None = None  # an e-mail's link proves the address as the typed code does
 
 
 class ContactCodeRepository(Protocol):
     async def issue(self, person_id: int, channel: ChannelName, address: str, code_hash: str, now: datetime,
-                    expires_at: datetime, origin: tuple[ChannelName, str] | None = None) -> ContactCode:
+                    expires_at: datetime, origin: tuple[ChannelName, str] | None = None,
+                    link_hash: str | None = None) -> ContactCode:
         """A new code; the person's earlier live codes for this channel end."""
         ...
     async def live(self, person_id: int, channel: ChannelName, now: datetime) -> ContactCode | None:
         """The person's unexpired, unused code for this channel."""
         ...
-    async def find(self, code_hash: str, now: datetime) -> ContactCode | None:
-        """The live code with this hash (a link followed)."""
+    async def find(self, link_hash: str, now: datetime) -> ContactCode | None:
+        """The live code whose link has this hash (a link followed)."""
         ...
     async def fail(self, code_id: int) -> int:
         """One more wrong guess; how many so far."""

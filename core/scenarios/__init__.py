@@ -6,6 +6,7 @@ from core.machine import Catalog, Scenario
 from core.scenarios.basics import CANCEL, HELP, START
 from core.scenarios.campaigns import CAMPAIGN_CHOICE
 from core.scenarios.cashback import BALANCE, PAYOUT
+from core.scenarios.contacts import SCENARIOS as CONTACT_SCENARIOS
 from core.scenarios.draws import DRAWS
 from core.scenarios.linking import LINK_DECISION, LINKING
 from core.scenarios.personal_data import FORGET
@@ -26,7 +27,7 @@ def core_scenarios() -> list[Scenario]:
 def all_scenarios() -> list[Scenario]:
     """Every scenario the platform runs."""
     return [*core_scenarios(), RECEIPT_UPLOAD, CAMPAIGN_CHOICE, DRAWS, PRIZE, BALANCE, PAYOUT, PHONE_VERIFICATION,
-            SUPPORT_SCENARIO, FORGET, WEBCHAT_LINK, WEBCHAT_LOGIN, WEBCHAT_EMAIL]
+            SUPPORT_SCENARIO, FORGET, WEBCHAT_LINK, WEBCHAT_LOGIN, WEBCHAT_EMAIL, *CONTACT_SCENARIOS]
 
 
 def catalog(scenarios: list[Scenario] | None = None) -> Catalog:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.contacts import sync_phone_account
 from core.context import Context
 from core.events import EventKind
 from core.identity import format_phone, normalise_phone
@@ -20,6 +21,7 @@ async def check_contact(ctx: Context) -> str:
         return "mismatch"
     ctx.person.phone_verified = True
     await ctx.tx.people.save(ctx.person)
+    await sync_phone_account(ctx.tx, ctx.person, ctx.now)  # the router may now send SMS to it
     return "verified"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.channels import EMAIL, SMS
 from core.context import Context
 from core.identity import format_phone
 from core.machine import Scenario, State
@@ -14,7 +15,8 @@ async def show_profile(ctx: Context) -> None:
     ctx.data.update(
         phone=format_phone(person.phone),
         email=person.email or "—",
-        channels=", ".join(sorted({ctx.services.channel_title(a.channel) for a in accounts})),
+        channels=", ".join(sorted({ctx.services.channel_title(a.channel) for a in accounts
+                                   if a.channel not in (EMAIL, SMS)})),  # shown as the phone and the e-mail
         registered=registered.strftime("%d.%m.%Y") if registered else "—",
     )
 

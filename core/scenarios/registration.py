@@ -9,6 +9,7 @@ with the way to link accounts instead: one number is always one participant.
 
 from __future__ import annotations
 
+from core.contacts import sync_phone_account
 from core.context import Context
 from core.errors import Reject
 from core.events import EventKind
@@ -122,6 +123,7 @@ async def complete(ctx: Context) -> str | None:
     person.email = data.get("email") or person.email
     person.registered_at = ctx.now
     await ctx.tx.people.save(person)
+    await sync_phone_account(ctx.tx, person, ctx.now)  # the phone as an SMS account (the router drops it unproven)
     return None
 
 

@@ -19,21 +19,23 @@ class MemoryContactCodes:
         return code.used_at is None and code.expires_at > now
 
     async def issue(self, person_id: int, channel: ChannelName, address: str, code_hash: str, now: datetime,
-                    expires_at: datetime, origin: tuple[ChannelName, str] | None = None) -> ContactCode:
+                    expires_at: datetime, origin: tuple[ChannelName, str] | None = None,
+                    link_hash: str | None = None) -> ContactCode:
         self._persons.one(person_id)
         for code in self._codes.where(lambda c: c.person_id == person_id and c.channel == channel
                                       and self._live(c, now)):
             self._codes.put(code.id, replace(code, expires_at=utc(now)))
         code = ContactCode(self._codes.next_id(), person_id, channel, address, code_hash, utc(now), utc(expires_at),
-                           origin_channel=origin[0] if origin else None, origin_account=origin[1] if origin else None)
+                           origin_channel=origin[0] if origin else None, origin_account=origin[1] if origin else None,
+                           link_hash=link_hash)
         return self._codes.put(code.id, code)
 
     async def live(self, person_id: int, channel: ChannelName, now: datetime) -> ContactCode | None:
         found = self._codes.where(lambda c: c.person_id == person_id and c.channel == channel and self._live(c, now))
         return max(found, key=lambda c: c.id, default=None)
 
-    async def find(self, code_hash: str, now: datetime) -> ContactCode | None:
-        found = self._codes.where(lambda c: c.code_hash == code_hash and self._live(c, now))
+    async def find(self, link_hash: str, now: datetime) -> ContactCode | None:
+        found = self._codes.where(lambda c: c.link_hash == link_hash and self._live(c, now))
         return max(found, key=lambda c: c.id, default=None)
 
     async def fail(self, code_id: int) -> int:

@@ -25,13 +25,15 @@ class SqlContactCodes:
         self.db = db
 
     async def issue(self, person_id: int, channel: ChannelName, address: str, code_hash: str, now: datetime,
-                    expires_at: datetime, origin: tuple[ChannelName, str] | None = None) -> ContactCode:
+                    expires_at: datetime, origin: tuple[ChannelName, str] | None = None,
+                    link_hash: str | None = None) -> ContactCode:
         await self.db.execute(update(contact_codes).where(
             _c.person_id == person_id, _c.channel == channel, _c.used_at.is_(None), _c.expires_at > now)
             .values(expires_at=now))
         values = {"person_id": person_id, "channel": channel, "address": address, "code_hash": code_hash,
                   "created_at": now, "expires_at": expires_at, "failures": 0,
-                  "origin_channel": origin[0] if origin else None, "origin_account": origin[1] if origin else None}
+                  "origin_channel": origin[0] if origin else None, "origin_account": origin[1] if origin else None,
+                  "link_hash": link_hash}
         code_id = await self.db.scalar(insert(contact_codes).values(**values).returning(_c.id))
         return ContactCode(id=code_id, **{k: v for k, v in values.items()})  # type: ignore[arg-type]
 
@@ -41,9 +43,9 @@ class SqlContactCodes:
             .order_by(_c.id.desc()).limit(1))
         return None if row is None else _code(row)
 
-    async def find(self, code_hash: str, now: datetime) -> ContactCode | None:
+    async def find(self, link_hash: str, now: datetime) -> ContactCode | None:
         row = await self.db.first(select(contact_codes).where(
-            _c.code_hash == code_hash, _c.used_at.is_(None), _c.expires_at > now).order_by(_c.id.desc()).limit(1))
+            _c.link_hash == link_hash, _c.used_at.is_(None), _c.expires_at > now).order_by(_c.id.desc()).limit(1))
         return None if row is None else _code(row)
 
     async def fail(self, code_id: int) -> int:

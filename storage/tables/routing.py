@@ -37,7 +37,8 @@ contact_codes = Table(
     Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
     Column("channel", String(16), nullable=False),
     Column("address", String(254), nullable=False, index=True),
-    Column("code_hash", String(64), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("link_hash", String(64), index=True),  # the e-mail link's token, hashed (SMS codes have no link)
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("failures", Integer, nullable=False, default=0),

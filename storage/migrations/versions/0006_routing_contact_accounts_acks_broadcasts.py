@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('address', sa.String(length=254), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('link_hash', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
@@ -54,7 +55,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('contact_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contact_codes_address'), ['address'], unique=False)
-        batch_op.create_index(batch_op.f('ix_contact_codes_code_hash'), ['code_hash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_contact_codes_link_hash'), ['link_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_codes_person_id'), ['person_id'], unique=False)
 
     op.create_table('route_decisions',
@@ -124,7 +125,7 @@ def downgrade() -> None:
     op.drop_table('route_decisions')
     with op.batch_alter_table('contact_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contact_codes_person_id'))
-        batch_op.drop_index(batch_op.f('ix_contact_codes_code_hash'))
+        batch_op.drop_index(batch_op.f('ix_contact_codes_link_hash'))
         batch_op.drop_index(batch_op.f('ix_contact_codes_address'))
 
     op.drop_table('contact_codes')

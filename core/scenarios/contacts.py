@@ -1,0 +1,232 @@
+"""Where and how we may reach a person: the channel they prefer, an e-mail address and a phone number proved by
+a code, and the answer to a message that asked for one.
+
+``/channel`` — choose where important messages go (any channel the person can be reached on, or
+"you choose"). ``/email`` — give an address (or use the profile's), get a code and a link in a
+letter, type the code here (or follow the link). ``/phone`` — get an SMS with a code to the
+profile's number and type it here: this is how people without Telegram (VK only) verify the
+number their payouts go to. ``/ack`` — the "Got it" button of a notice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from core import contacts
+from core.channels import EMAIL, SMS, ChannelName
+from core.context import Context
+from core.errors import Reject
+from core.events import EventKind, OutgoingMessage
+from core.identity import format_phone, normalise_email
+from core.machine import Scenario, State, on
+
+BUTTON, TEXT = EventKind.BUTTON, EventKind.TEXT
+AUTO = "auto"
+
+
+# /channel ---------------------------------------------------------------------------------------------
+
+
+async def offer_channels(ctx: Context) -> None:
+    reachable = {a.channel for a in await ctx.tx.people.accounts_of(ctx.person.id)
+                 if a.unreachable_since is None and (a.verified or a.channel not in (EMAIL, SMS))
+                 and a.channel in ctx.services.channels}
+    preference = (await ctx.tx.routes.preferences([ctx.person.id])).get(ctx.person.id)
+    chosen = preference.channel if preference else None
+    ctx.data.update({f"has_{name}": "1" if name in reachable else "" for name in ("telegram", "vk", "email", "sms")})
+    ctx.data["current"] = ctx.services.channel_title(chosen) if chosen else _auto_title(ctx)
+
+
+def _auto_title(ctx: Context) -> str:
+    return "выбираете вы" if ctx.person.locale == "ru" else "you choose"
+
+
+def is_channel_choice(ctx: Context) -> bool:
+    return ctx.event.payload.startswith("channel:")
+
+
+async def choose_channel(ctx: Context) -> str:
+    wanted = ctx.event.payload.removeprefix("channel:")
+    if wanted == AUTO:
+        await ctx.tx.routes.prefer(ctx.person.id, None, ctx.now)
+        return "auto"
+    if not ctx.data.get(f"has_{wanted}"):  # an old button, or a channel no longer reachable
+        return "unavailable"
+    await ctx.tx.routes.prefer(ctx.person.id, ChannelName(wanted), ctx.now)
+    ctx.data["current"] = ctx.services.channel_title(wanted)
+    return "chosen"
+
+
+CHANNEL_PREFERENCE = Scenario(
+    name="channel",
+    commands=("/channel",),
+    words=("канал", "куда писать", "способ связи", "channel", "contact channel"),
+    initial=("choose",),
+    states=(
+        State("choose", prompt="channel.choose", on_enter=offer_channels, transitions=(
+            on(BUTTON, guard=is_channel_choice, action=choose_channel, to="chosen", also=("auto", "unavailable"),
+               label="channel:…"),
+        )),
+        State("chosen", prompt="channel.chosen", final=True),
+        State("auto", prompt="channel.auto", final=True),
+        State("unavailable", prompt="channel.unavailable", final=True),
+    ),
+)
+
+
+# codes ------------------------------------------------------------------------------------------------
+
+
+async def _send_code(ctx: Context, channel: ChannelName, address: str, template: str, **params: str) -> None:
+    """Issue a code for ``address`` and send it there, addressed (``TooManyCodes`` is the caller's)."""
+    settings = ctx.settings
+    issued = await contacts.issue_code(
+        ctx.tx, ctx.person, channel, address, ctx.now, ttl=timedelta(minutes=settings.contact_code_ttl_minutes),
+        per_hour=settings.contact_codes_per_hour, per_address_per_day=settings.contact_codes_per_address_per_day,
+        origin=(ctx.event.channel, ctx.event.account_id))
+    if issued.link_token:
+        base = ctx.services.web_url or ctx.services.rules_url.rsplit("/rules", 1)[0]
+        params["link"] = f"{base.rstrip('/')}/email/verify?{urlencode({'a': address, 'k': issued.link_token})}"
+    ctx.replies.append(OutgoingMessage(ctx.person.id, template, {"code": issued.code, **params}, ctx.person.locale,
+                                       channel, address))
+    ctx.data.update(minutes=settings.contact_code_ttl_minutes)
+
+
+async def check_typed_code(ctx: Context, channel: ChannelName) -> str | None:
+    checked = await contacts.check_code(ctx.tx, ctx.person, channel, ctx.event.text, ctx.now)
+    if checked.outcome == "wrong":
+        raise Reject("verify.wrong_code", left=checked.left)
+    ctx.data.update(address=checked.address, phone=format_phone(checked.address) if channel == SMS else "")
+    return {"verified": None, "expired": "expired", "taken": "taken"}[checked.outcome]
+
+
+def looks_like_code(ctx: Context) -> bool:
+    digits = [ch for ch in ctx.event.text if ch.isdigit()]
+    return len(digits) == contacts.CODE_DIGITS and len(ctx.event.text.strip()) <= 12
+
+
+# /email -----------------------------------------------------------------------------------------------
+
+
+async def start_email(ctx: Context) -> str:
+    if EMAIL not in ctx.services.channels:
+        return "no_email"
+    address = ctx.event.args.strip() or (ctx.person.email if not ctx.person.email_verified else "")
+    if not address:
+        return "ask_address"
+    try:
+        return await send_email_code(ctx, normalise_email(address))
+    except Reject:
+        return "ask_address"
+
+
+async def take_address(ctx: Context) -> str:
+    return await send_email_code(ctx, normalise_email(ctx.event.text))
+
+
+async def send_email_code(ctx: Context, address: str) -> str:
+    if await contacts.account_for(ctx.tx, ctx.person, EMAIL, address, ctx.now) is None:
+        return "taken"
+    try:
+        await _send_code(ctx, EMAIL, address, "verify.email_code")
+    except contacts.TooManyCodes:
+        return "too_many"
+    ctx.data["address"] = address
+    return "code_sent"
+
+
+async def check_email_code(ctx: Context) -> str | None:
+    return await check_typed_code(ctx, EMAIL)
+
+
+EMAIL_VERIFICATION = Scenario(
+    name="email_verification",
+    commands=("/email",),
+    words=("почта", "подтвердить почту", "email", "confirm email"),
+    initial=("ask_address", "code_sent", "taken", "too_many", "no_email"),
+    entry=start_email,
+    states=(
+        State("ask_address", prompt="verify.ask_email", transitions=(
+            on(TEXT, action=take_address, to="code_sent", also=("taken", "too_many"), label="e-mail"),
+        )),
+        State("code_sent", prompt="verify.email_code_sent", transitions=(
+            on(TEXT, guard=looks_like_code, action=check_email_code, to="verified", also=("expired", "taken"),
+               label="code"),
+        )),
+        State("verified", prompt="verify.email_verified", final=True),
+        State("expired", prompt="verify.code_expired", final=True),
+        State("taken", prompt="verify.email_taken", final=True),
+        State("too_many", prompt="verify.too_many_codes", final=True),
+        State("no_email", prompt="verify.no_email", final=True),
+    ),
+)
+
+
+# /phone -----------------------------------------------------------------------------------------------
+
+
+async def start_phone(ctx: Context) -> str:
+    person = ctx.person
+    ctx.data["phone"] = format_phone(person.phone)
+    if not person.phone:
+        return "missing"
+    if person.phone_verified:
+        await contacts.sync_phone_account(ctx.tx, person, ctx.now)
+        return "already"
+    if SMS not in ctx.services.channels:
+        return "no_sms"
+    if await contacts.account_for(ctx.tx, person, SMS, person.phone, ctx.now) is None:
+        return "missing"  # the number is proved in another profile: the profile's number cannot be this one's
+    try:
+        await _send_code(ctx, SMS, person.phone, "verify.phone_code")
+    except contacts.TooManyCodes:
+        return "too_many"
+    return "code_sent"
+
+
+async def check_phone_code(ctx: Context) -> str | None:
+    return await check_typed_code(ctx, SMS)
+
+
+PHONE_BY_SMS = Scenario(
+    name="phone_by_sms",
+    commands=("/phone",),
+    words=("подтвердить номер", "подтвердить телефон", "код по смс", "verify phone", "verify my number"),
+    initial=("code_sent", "already", "missing", "no_sms", "too_many"),
+    entry=start_phone,
+    states=(
+        State("code_sent", prompt="verify.phone_code_sent", transitions=(
+            on(TEXT, guard=looks_like_code, action=check_phone_code, to="verified", also=("expired",),
+               label="code"),
+        )),
+        State("verified", prompt="verify.phone_verified", final=True),
+        State("expired", prompt="verify.code_expired", final=True),
+        State("already", prompt="verify.phone_already", final=True),
+        State("missing", prompt="verify.phone_missing", final=True),
+        State("no_sms", prompt="verify.no_sms", final=True),
+        State("too_many", prompt="verify.too_many_codes", final=True),
+    ),
+)
+
+
+# /ack -------------------------------------------------------------------------------------------------
+
+
+async def acknowledge(ctx: Context) -> None:
+    """The engine already took any word from the person as the answer; the button names the message."""
+    argument = ctx.event.args.strip()
+    if argument.isdigit():
+        await ctx.tx.messages.acknowledge(int(argument), ctx.person.id, ctx.now)
+
+
+ACKNOWLEDGEMENT = Scenario(
+    name="acknowledgement",
+    commands=("/ack",),
+    words=("получил", "получила", "got it"),
+    aside=True,
+    initial=("thanks",),
+    states=(State("thanks", prompt="notify.thanks_for_answer", on_enter=acknowledge, final=True),),
+)
+
+SCENARIOS = (CHANNEL_PREFERENCE, EMAIL_VERIFICATION, PHONE_BY_SMS, ACKNOWLEDGEMENT)
