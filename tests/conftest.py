@@ -211,7 +211,7 @@ CHANNELS = ChannelDirectory([TELEGRAM_PROFILE, VK_PROFILE])
 
 def services_for(settings: Settings, photos: PhotoReader) -> Services:
     return Services(settings.campaign, photos, CHANNELS, "https://promo.example/rules",
-                    verify_receipts=settings.receipt_check_url is not None)
+                    verify_receipts=settings.receipt_check_enabled)
 
 
 @pytest.fixture
