@@ -259,6 +259,9 @@ class VkChannel:
         attachments = message.get("attachments") if isinstance(message.get("attachments"), list) else []
         photos = [a.get("photo") for a in attachments if isinstance(a, dict) and a.get("type") == "photo"]
         text = message.get("text") if isinstance(message.get("text"), str) else ""
+        ref = message.get("ref")  # vk.me/<group>?ref=<code>: the pack's link, on the first message after it
+        if isinstance(ref, str) and ref.strip() and (payload == "/start" or (payload is None and not photos)):
+            return InboundEvent.from_text(VK, account, f"/start {ref.strip()[:64]}", **who)
         if payload is not None:
             return InboundEvent.button(VK, account, payload, **who)
         if photos and isinstance(photos[0], dict):

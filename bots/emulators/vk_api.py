@@ -111,7 +111,7 @@ class VkEmulator(LoopbackServer):
     # the user side -----------------------------------------------------------------------------
 
     async def _push(self, user_id: int, text: str, payload: str | None = None,
-                    attachments: list[dict[str, Any]] | None = None) -> int:
+                    attachments: list[dict[str, Any]] | None = None, ref: str | None = None) -> int:
         counter = self.conversation_ids.setdefault(user_id, itertools.count(1))
         message: dict[str, Any] = {
             "date": int(time.time()), "from_id": user_id, "peer_id": user_id, "id": next(self.message_ids),
@@ -120,6 +120,8 @@ class VkEmulator(LoopbackServer):
         }
         if payload is not None:
             message["payload"] = payload
+        if ref is not None:  # VK adds these to the first message after a vk.me/<group>?ref=… link
+            message["ref"], message["ref_source"] = ref, "pack"
         event = {"group_id": self.group_id, "type": "message_new", "event_id": secrets.token_hex(20),
                  "v": "5.199", "object": {"message": message, "client_info": {
                      "button_actions": ["text", "vkpay", "open_app", "location", "open_link", "callback"],
@@ -139,6 +141,10 @@ class VkEmulator(LoopbackServer):
 
     async def user_text(self, user_id: int, text: str) -> int:
         return await self._push(user_id, text)
+
+    async def user_start(self, user_id: int, ref: str) -> int:
+        """The person followed ``vk.me/<group>?ref=<ref>`` and pressed «Начать»."""
+        return await self._push(user_id, "Начать", payload='{"command":"start"}', ref=ref)
 
     async def user_press(self, user_id: int, payload: str, label: str = "") -> int:
         """A keyboard text button: its label arrives as text and its payload beside it."""
