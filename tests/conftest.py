@@ -34,6 +34,8 @@ from storage.sql import SqlStore
 from storage.tables import metadata
 from tests.chat import Chat
 
+pytest_plugins = ["tests.redis_guard"]  # the real Redis, like PostgreSQL: its tests must run where it answers
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
