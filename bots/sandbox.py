@@ -16,6 +16,7 @@ from bots.emulators.vk_api import VkEmulator
 from bots.telegram import TelegramSettings
 from bots.vk import VkSettings
 from bots.web.sandbox import sandbox_routes
+from bots.webchat import WebChatSettings
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Sandbox:
         if channel == "vk":
             return VkSettings(_env_file=None, bot_token="sandbox-token", group_id=self.vk.group_id,
                               api_base=self.vk.api_url)
+        if channel == "webchat":  # the site's own chat needs no emulator
+            return WebChatSettings(_env_file=None, WEBCHAT_ENABLED=True)
         return None
 
     def routes(self) -> list[web.AbstractRouteDef]:

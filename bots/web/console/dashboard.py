@@ -36,7 +36,7 @@ def _svg(chart: pygal.graph.graph.Graph) -> Markup:
 
 def _chart(kind: type, title: str, **options: object) -> pygal.graph.graph.Graph:
     return kind(title=title, style=STYLE, js=[], disable_xml_declaration=True, width=640, height=360,
-                explicit_size=False, legend_at_bottom=True, print_values=False, **options)
+                explicit_size=False, legend_at_bottom=True, **options)
 
 
 def _deliveries(figures: list[DeliveryFigure], t: object) -> tuple[list[str], dict[str, list[int]]]:
@@ -81,10 +81,9 @@ async def dashboard(request: web.Request) -> web.Response:
     for channel, count in sorted(mix.items(), key=lambda item: -item[1]):
         channels.add(config.channels.title(channel), count)
 
-    steps = _chart(pygal.Funnel, t("funnel"))
-    for name, value in ((t("scanned"), funnel.scanned), (t("registered"), funnel.registered),
-                        (t("first_receipt"), funnel.first_receipt), (t("rewarded"), funnel.rewarded)):
-        steps.add(f"{name}: {value}", [value])
+    steps = _chart(pygal.HorizontalBar, t("funnel"), show_legend=False, print_values=True)
+    steps.x_labels = [t("rewarded"), t("first_receipt"), t("registered"), t("scanned")]
+    steps.add(t("funnel"), [funnel.rewarded, funnel.first_receipt, funnel.registered, funnel.scanned])
 
     delivery_channels, delivery_series = _deliveries(deliveries, t)
     delivery = _chart(pygal.StackedBar, f"{t('deliveries')} ({t('last_days')})")
