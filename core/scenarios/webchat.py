@@ -26,7 +26,8 @@ TEXT = EventKind.TEXT
 WEBCHAT = ChannelName("webchat")
 CODE_LIFETIME = timedelta(minutes=10)
 CODE_ATTEMPTS = 5
-CODES_PER_BROWSER = 3  # e-mails sent from one web chat session: nobody floods an address through us
+CODES_PER_BROWSER = 3  # e-mails asked for from one browser an hour: nobody floods an address through us
+CODES_WINDOW = timedelta(hours=1)
 
 
 def _secret(ctx: Context) -> bytes:
@@ -82,12 +83,13 @@ async def only_in_chat(ctx: Context) -> str:
 
 
 async def send_code(ctx: Context) -> None:
-    address = normalise_email(ctx.event.text)
-    sent = int(ctx.data.get("sent") or 0)
-    if sent >= CODES_PER_BROWSER:
+    address = normalise_email(ctx.event.text).lower()  # addresses are one whatever the case people type
+    sent = [e for e in await ctx.tx.messages.entries(ctx.person.id, template="webchat.email_code")
+            if e.created_at > ctx.now - CODES_WINDOW]
+    if len(sent) >= CODES_PER_BROWSER:
         raise Reject("webchat.too_many_codes")
     code, salt = f"{secrets.randbelow(10**6):06d}", secrets.token_hex(8)
-    ctx.data.update(address=address, code_hash=_hash(code, salt), salt=salt, sent=sent + 1, tries=0,
+    ctx.data.update(address=address, code_hash=_hash(code, salt), salt=salt, tries=0,
                     expires=(ctx.now + CODE_LIFETIME).timestamp())
     ctx.replies.append(OutgoingMessage(ctx.person.id, "webchat.email_code", {
         "code": code, "minutes": int(CODE_LIFETIME.total_seconds() // 60)}, ctx.person.locale, EMAIL, address))
