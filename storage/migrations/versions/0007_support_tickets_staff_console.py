@@ -125,7 +125,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ticket_events_ticket_id_id'), ['ticket_id', 'id'], unique=False)
 
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_created_at_template'), ['created_at', 'template'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_created_at_channel_status'), ['created_at', 'channel', 'status'],
+                              unique=False)
 
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_receipts_created_at'), ['created_at'], unique=False)
@@ -136,7 +138,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_receipts_created_at'))
 
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbox_created_at'))
+        batch_op.drop_index(batch_op.f('ix_outbox_created_at_channel_status'))
+        batch_op.drop_index(batch_op.f('ix_outbox_created_at_template'))
 
     op.drop_table('ticket_events')
     op.drop_table('tickets')
