@@ -30,7 +30,7 @@ class Tools:
 
 
 def build_cli(tools: Tools, serve: Callable[[], None]) -> typer.Typer:
-    from bots.cli import campaigns, draws, payouts, receipts, staff
+    from bots.cli import broadcasts, campaigns, draws, payouts, receipts, staff
 
     app = typer.Typer(help="The promo platform: run it, and manage what it runs.", no_args_is_help=False,
                       pretty_exceptions_enable=False, add_completion=True)
@@ -41,6 +41,6 @@ def build_cli(tools: Tools, serve: Callable[[], None]) -> typer.Typer:
         if context.invoked_subcommand is None:
             serve()
 
-    for area in (campaigns, draws, payouts, receipts, staff):
+    for area in (broadcasts, campaigns, draws, payouts, receipts, staff):
         area.register(app, tools)
     return app

@@ -71,8 +71,8 @@ class RouteRepository(Protocol):
         """Keep these decisions (written at commit)."""
         ...
     async def decisions(self, *, person_id: int | None = None, message_id: int | None = None,
-                        limit: int = 100) -> list[RouteDecision]:
-        """A person's or a message's decisions, newest first."""
+                        message_ids: list[int] | None = None, limit: int = 100) -> list[RouteDecision]:
+        """A person's or some messages' decisions, newest first."""
         ...
     async def records(self, person_ids: list[int]) -> dict[int, dict[ChannelName, ChannelRecord]]:
         """Per person and channel, how past deliveries went (from the decisions and the answers)."""

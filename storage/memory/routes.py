@@ -55,9 +55,11 @@ class MemoryRoutes:
             self._t.decisions.put(row_id, DecisionRow(row_id, decision.person_id, stored))
 
     async def decisions(self, *, person_id: int | None = None, message_id: int | None = None,
-                        limit: int = 100) -> list[RouteDecision]:
+                        message_ids: list[int] | None = None, limit: int = 100) -> list[RouteDecision]:
+        wanted = None if message_ids is None else set(message_ids)
         rows = self._t.decisions.where(lambda r: (person_id is None or r.person_id == person_id)
-                                       and (message_id is None or r.decision.message_id == message_id))
+                                       and (message_id is None or r.decision.message_id == message_id)
+                                       and (wanted is None or r.decision.message_id in wanted))
         return [replace(r.decision, person_id=r.person_id)
                 for r in sorted(rows, key=lambda r: r.id, reverse=True)[:limit]]
 

@@ -53,13 +53,15 @@ class SqlRoutes:
                 "detail": d.detail[:2000], "candidates": [c.as_json() for c in d.candidates]})
 
     async def decisions(self, *, person_id: int | None = None, message_id: int | None = None,
-                        limit: int = 100) -> list[RouteDecision]:
+                        message_ids: list[int] | None = None, limit: int = 100) -> list[RouteDecision]:
         await self.db.flush()
         query = select(route_decisions).order_by(route_decisions.c.id.desc()).limit(limit)
         if person_id is not None:
             query = query.where(route_decisions.c.person_id == person_id)
         if message_id is not None:
             query = query.where(route_decisions.c.message_id == message_id)
+        if message_ids is not None:
+            query = query.where(route_decisions.c.message_id.in_(message_ids))
         return [_decision(row) for row in await self.db.rows(query)]
 
     async def records(self, person_ids: list[int]) -> dict[int, dict[ChannelName, ChannelRecord]]:

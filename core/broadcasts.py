@@ -1,0 +1,163 @@
+"""Broadcasts: one template to a segment of people, queued as bulk notices, and the report of what became of them.
+
+A segment is anything that can list its people page by page (``Segment``); today's are everyone
+registered and people with a receipt still being checked. Campaigns and draws add theirs
+("a campaign's participants", "a draw's winners") with ``register_segment``. Notices are
+queued in pages, each page in its own transaction, so a broadcast to a million people never
+holds one long transaction, and replies to people who are chatting still go first (bulk).
+"""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from core.delivery import MessageStatus
+from core.events import OutgoingMessage
+from core.ports import Store, UnitOfWork
+from core.ports.broadcasts import Broadcast, Recipient
+from core.templates import Templates
+
+PAGE = 1000
+
+
+class Segment(Protocol):
+    name: str
+    description: str
+
+    async def page(self, tx: UnitOfWork, after_id: int, limit: int) -> list[Recipient]:
+        """People of the segment with ids above ``after_id``, by id."""
+        ...
+
+
+@dataclass(frozen=True)
+class QuerySegment:
+    name: str
+    description: str
+    query: Callable[[UnitOfWork, int, int], Awaitable[list[Recipient]]]
+
+    async def page(self, tx: UnitOfWork, after_id: int, limit: int) -> list[Recipient]:
+        return await self.query(tx, after_id, limit)
+
+
+_SEGMENTS: dict[str, Segment] = {}
+
+
+def register_segment(segment: Segment) -> None:
+    _SEGMENTS[segment.name] = segment
+
+
+def segments() -> dict[str, Segment]:
+    return dict(_SEGMENTS)
+
+
+register_segment(QuerySegment("registered", "everyone registered",
+                              lambda tx, after, limit: tx.broadcasts.registered(after, limit)))
+register_segment(QuerySegment("pending-receipt", "people with a receipt still being checked",
+                              lambda tx, after, limit: tx.broadcasts.with_pending_receipt(after, limit)))
+
+
+class BroadcastError(Exception):
+    """The broadcast cannot start: an unknown segment or template, or a parameter the template needs is missing."""
+
+
+def needed_params(templates: Templates, key: str) -> set[str]:
+    """The ``{param}`` names a template's texts use (the labels' too)."""
+    entry = templates.entries[key]
+    texts = [v for v in entry.values() if isinstance(v, str)]
+    texts += [v for v in (entry.get("without_contact_button") or {}).values() if isinstance(v, str)]
+    texts += [v for row in templates.button_specs(key) for b in row for v in b.values() if isinstance(v, str)]
+    return {name for text in texts for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def check_template(templates: Templates, template: str, params: dict[str, Any]) -> None:
+    if template not in templates.entries:
+        raise BroadcastError(f"no template {template!r}")
+    needed = needed_params(templates, template) - {"message_id", "name", "rules_url"}
+    missing = sorted(needed - set(params))
+    if missing:
+        raise BroadcastError(f"template {template!r} needs --param {missing[0]}=…")
+
+
+async def start(store: Store, templates: Templates, template: str, params: dict[str, Any], segment_name: str,
+                now: datetime, *, answer_within: timedelta | None = None, deadline: datetime | None = None,
+                progress: Callable[[int], None] = lambda queued: None) -> Broadcast:
+    """Queue the notices, page by page; the platform's outbox sends them (bulk: replies go first)."""
+    segment = _SEGMENTS.get(segment_name)
+    if segment is None:
+        raise BroadcastError(f"no segment {segment_name!r}; there are: {', '.join(sorted(_SEGMENTS))}")
+    check_template(templates, template, params)
+    async with store.transaction() as tx:
+        broadcast = await tx.broadcasts.create(template, params, segment_name, now)
+    after, queued = 0, 0
+    window = int(answer_within.total_seconds()) if answer_within else None
+    while True:
+        async with store.transaction() as tx:
+            page = await segment.page(tx, after, PAGE)
+            for recipient in page:
+                tx.messages.enqueue(OutgoingMessage(recipient.person_id, template, dict(params), recipient.locale,
+                                                    bulk=True, ack_window_seconds=window, deadline=deadline,
+                                                    broadcast_id=broadcast.id), now)
+            queued += len(page)
+            await tx.broadcasts.set_people(broadcast.id, queued)
+        progress(len(page))
+        if len(page) < PAGE:
+            break
+        after = page[-1].person_id
+    return Broadcast(broadcast.id, template, params, segment_name, broadcast.created_at, queued)
+
+
+@dataclass
+class Report:
+    broadcast: Broadcast
+    by_status: Counter[str] = field(default_factory=Counter)
+    delivered_by_channel: Counter[str] = field(default_factory=Counter)
+    fallbacks: int = 0  # delivered, but not on the first channel tried (or on a later round)
+    failures: Counter[str] = field(default_factory=Counter)  # reason -> how many
+
+    @property
+    def settled(self) -> int:
+        return sum(n for status, n in self.by_status.items() if MessageStatus(status).is_final)
+
+    @property
+    def done(self) -> bool:
+        return self.settled >= self.broadcast.people
+
+
+DELIVERED = (MessageStatus.SENT, MessageStatus.AWAITING_ACK, MessageStatus.ACKNOWLEDGED)
+
+
+async def report(store: Store, broadcast_id: int) -> Report | None:
+    async with store.transaction() as tx:
+        broadcast = await tx.broadcasts.get(broadcast_id)
+        if broadcast is None:
+            return None
+        entries = await tx.messages.entries(broadcast_id=broadcast_id)
+        result = Report(broadcast)
+        for entry in entries:
+            result.by_status[entry.status.value] += 1
+            if entry.status in DELIVERED and entry.channel:
+                result.delivered_by_channel[entry.channel] += 1
+            elif entry.status.is_final:
+                result.failures[_reason(entry.last_error, entry.status)] += 1
+        ids = [e.id for e in entries if e.status in DELIVERED]
+        for start_at in range(0, len(ids), PAGE):
+            chunk = ids[start_at:start_at + PAGE]
+            for decision in await tx.routes.decisions(message_ids=chunk, limit=len(chunk) * 10):
+                tried_before = any(c.outcome and not c.outcome.startswith("delivered") for c in decision.candidates)
+                if decision.outcome == "delivered" and (tried_before or decision.round > 0):
+                    result.fallbacks += 1
+    return result
+
+
+def _reason(error: str | None, status: MessageStatus) -> str:
+    """A failure's reason without what differs per person (addresses, ids), so alike failures count together."""
+    if not error:
+        return status.value
+    parts = [part.split(":", 1)[0].strip() + ": " + part.split(":", 1)[1].strip().split(" (since")[0]
+             if ":" in part else part.strip() for part in error.split(";")]
+    return f"{status.value}: " + "; ".join(sorted(set(parts)))[:160]
