@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from promo import draws  # noqa: E402
+from promo import draws
 
 TIERS = [draws.TierDraw("tv", 1, 3), draws.TierDraw("certificate", 100, 20)]
 
