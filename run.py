@@ -41,7 +41,7 @@ from core.engine import Engine
 from core.group_commit import GroupCommit
 from core.heartbeat import Heartbeat, new_worker_id
 from core.intake import Intake
-from core.limits import InProcessLimiter
+from core.limits import InProcessLimiter, Limiter, Unlimited
 from core.outbox import DeliveryPolicy, Outbox
 from core.photos import PhotoReader
 from core.ports import Store
@@ -226,7 +226,9 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
                         web_url=web_url, verify_receipts=settings.receipt_check_enabled)
     worker_id = new_worker_id()
     committer = GroupCommit(store)
-    limiter = await shared_limiter(settings.redis_url) if settings.redis_url else InProcessLimiter()
+    limiter: Limiter = Unlimited()
+    if settings.rate_limits:
+        limiter = await shared_limiter(settings.redis_url) if settings.redis_url else InProcessLimiter()
     templates = Templates.load(default_locale=settings.locale)
     outbox = Outbox(store, templates,
                     {channel.profile.name: channel for channel in channels}, clock=clock, worker_id=worker_id,

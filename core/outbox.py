@@ -87,7 +87,7 @@ class Outbox:
     def __init__(self, store: Store, templates: Templates, senders: Mapping[ChannelName, ChannelSender], *,
                  clock: Callable[[], datetime], worker_id: str, committer: GroupCommit | None = None,
                  limiter: Limiter | None = None, policy: DeliveryPolicy | None = None,
-                 max_in_flight: int = 2000) -> None:
+                 max_in_flight: int = 500) -> None:
         self.store = store
         self.templates = templates
         self.senders = dict(senders)

@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     photo_max_wait_seconds: float = Field(30.0, gt=0, le=600, description="'busy' when a photo would wait longer")
 
     redis_url: str | None = None  # shared rate limits for several processes; unset: limits kept in this process
+    rate_limits: bool = True  # false: send as fast as the channels take it (a test or a benchmark of the outbox)
     quiet_hours: str = "22:00-09:00"  # notices wait these hours out in each person's time zone ("off": never)
     contact_code_ttl_minutes: int = Field(15, ge=1, le=24 * 60, description="e-mail and SMS codes live")
     contact_codes_per_hour: int = Field(3, ge=1, le=100, description="codes one person may ask for in an hour")
