@@ -76,7 +76,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-    command.upgrade(alembic_config(connection), "heads")  # features may add parallel branches
+    command.upgrade(alembic_config(connection), "heads")  # "heads": a branch not merged yet still upgrades
 
 
 async def migrate(engine: AsyncEngine) -> None:

@@ -6,7 +6,9 @@ from datetime import UTC, timedelta, timezone
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
+from storage.database import alembic_config
 from storage.sql import SqlStore
 from storage.tables import metadata
 
@@ -31,3 +33,8 @@ async def test_times_come_back_aware_and_in_utc(db_engine) -> None:
         again = await tx.people.get(person.id)
     await store.close()
     assert again.created_at == created and again.created_at.tzinfo == UTC
+
+
+def test_migrations_end_in_one_head() -> None:
+    """Parallel feature branches are merged, so the next migration has one parent to name."""
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
