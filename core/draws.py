@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 FRAUD_REASONS = frozenset({"sent_by_another_person", "tax_service_rejected", "shop_burst", "fiscal_drive_shared"})
 BEACON_MARGIN = timedelta(minutes=10)  # the named round comes at least this long after entries close
+# A winner who has not answered a notice within this (a third of their time at most) is told again on their
+# next channel, until their deadline; unanswered by then, staff see the notice as unreached.
+WINNER_ACK_WINDOW = timedelta(hours=6)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -211,9 +214,11 @@ async def _tell_winner(tx: UnitOfWork, campaign: Campaign, winner: Winner, now: 
     person = await tx.people.get(winner.person_id)
     prize = campaign.tier(winner.tier)
     assert winner.deadline is not None
+    window = min(WINNER_ACK_WINDOW, (winner.deadline - now) / 3)
     tx.messages.enqueue(OutgoingMessage(person.id, "draw.won", {
         "campaign": campaign.name, "prize": prize.name, "winner_id": str(winner.id),
-        "deadline": f"{winner.deadline.astimezone(campaign.zone):%d.%m.%Y %H:%M}"}, person.locale), now)
+        "deadline": f"{winner.deadline.astimezone(campaign.zone):%d.%m.%Y %H:%M}"}, person.locale,
+        bulk=True, ack_window_seconds=max(int(window.total_seconds()), 60), deadline=winner.deadline), now)
 
 
 # winners ----------------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ async def test_a_draw_tells_its_winner_who_confirms_and_anyone_can_recompute_it(
     assert {w.person_id for w in winners} == set(people)
     (notice,) = notices
     assert notice.channel is None and notice.person_id == winners[0].person_id  # the router picks the channel
+    assert notice.deadline == winners[0].deadline  # unanswered, it escalates over channels until the deadline
     again = algorithm.verify(data, drawn.seed, drawn.tiers)
     assert [p.participant for p in again.picks] == [w.participant for w in winners]
     assert drawn.seed in protocol and week.commitment in protocol and "Анна" not in protocol + published
