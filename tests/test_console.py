@@ -4,7 +4,9 @@ and what support and managers do there (reply, moderate, undo a merge, export an
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -14,13 +16,17 @@ from bots.web.console import ConsoleConfig, console
 from bots.web.console.auth import hash_password
 from core.events import InboundEvent
 from core.ports import ReceiptStatus
+from core.ports.draws import NewWinner, WinnerStatus
+from core.ports.routes import Candidate, RouteDecision
 from core.ports.staff import StaffRole
 from core.ports.tickets import TicketStatus
 from core.support import tickets as support
 from core.templates import Templates
 from promo import ledger
-from promo.campaigns import Award
+from promo.campaigns import Award, CampaignStatus
 from tests.conftest import CHANNELS
+from tests.contract.test_campaigns import MILK
+from tests.contract.test_draws import TIERS
 from tests.contract.test_receipts import CAMPAIGN, fiscal
 
 PASSWORD = "correct horse battery"
@@ -127,6 +133,30 @@ async def test_a_reply_goes_to_the_tickets_channel_wakes_the_outbox_and_is_audit
     assert ticket.status is TicketStatus.WAITING and audit == ["note", "reply"]
     body = await (await http.get(f"/console/tickets/{ticket_id}")).text()
     assert "внутреннее" in body and "Проверим" in body
+
+
+async def test_the_ticket_page_shows_draw_entries_wins_and_router_decisions(http: TestClient, store, clock) -> None:
+    person_id, ticket_id = await _ticket(store, clock)
+    autumn = replace(MILK, code=CAMPAIGN, zone=ZoneInfo("Europe/Moscow"), starts_on=date(2026, 11, 1),
+                     ends_on=date(2026, 11, 30), status=CampaignStatus.ACTIVE)
+    async with store.transaction() as tx:
+        await tx.campaigns.add(autumn, clock())
+        for number in (1, 2, 3):
+            await tx.receipts.add(person_id, CAMPAIGN, fiscal(number), "photo", ReceiptStatus.ACCEPTED,
+                                  Award(0, 5, False), clock(), None)
+        draw = await tx.draws.add(CAMPAIGN, "week-47", date(2026, 11, 16), date(2026, 11, 22), clock(), TIERS,
+                                  "ab" * 32, "cd" * 32, "ef" * 32, "weighted-hmac-sha256/v1", clock())
+        await tx.draws.add_winners(draw.id, [NewWinner(person_id, "a" * 24, "car", 2, True, WinnerStatus.RESERVE,
+                                                       None)], clock())
+        tx.routes.record([RouteDecision(5, person_id, 0, clock(), (
+            Candidate("telegram", "1001", 72.5, {"recency": 40.0}, outcome="delivered"),
+            Candidate("vk", "2002", dropped="blocked the bot")), "telegram", "1001", "delivered")])
+    await _login(http, "olga")
+    body = await (await http.get(f"/console/tickets/{ticket_id}")).text()
+    assert "Участие в розыгрыше" in body and f"{CAMPAIGN} · week-47: 15 шансов, 3 чеков" in body
+    assert body.count("week-47: 15") == 1  # one line for the draw, not one per entry or receipt
+    assert "Выигрыш в розыгрыше" in body and "week-47: car, резерв 2" in body
+    assert "Выбор канала" in body and "сообщение #5, попытка 1: Telegram 72.5 → delivered; VK ✕ blocked the bot" in body
 
 
 async def test_moderation_approves_and_the_person_is_told(http: TestClient, store, clock) -> None:

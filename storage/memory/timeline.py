@@ -6,7 +6,10 @@ import heapq
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from core.ports.timeline import TimelineItem
+from core.ports.draws import DrawStatus
+from core.ports.receipts import ReceiptStatus
+from core.ports.timeline import TimelineItem, decision_data, draw_entries_data, win_data
+from storage.memory.campaigns import _campaign
 
 if TYPE_CHECKING:
     from storage.memory import MemoryTables
@@ -42,6 +45,38 @@ class MemoryTimeline:
                                                                "body": e.body, "staff": e.staff_id,
                                                                "photo": e.photo_sha256})
                   for e in t.tickets.events.where(lambda e: e.person_id == person_id)]
+        items += self._draw_entries(person_id)
+        for w in t.draws.winners.where(lambda w: w.person_id == person_id):
+            draw = t.draws.draws.one(w.draw_id)
+            items.append(TimelineItem(w.updated_at, "win", w.id, win_data(
+                draw.campaign, draw.code, draw.id, w.tier, w.position, w.reserve, w.status.value, w.deadline)))
+        items += [TimelineItem(r.decision.decided_at, "route", r.id, decision_data(
+            r.decision.message_id, r.decision.round, r.decision.channel, r.decision.outcome, r.decision.detail,
+            [c.as_json() for c in r.decision.candidates]))
+            for r in t.routes.decisions.where(lambda r: r.person_id == person_id)]
+        return items
+
+    def _draw_entries(self, person_id: int) -> list[TimelineItem]:
+        t = self._t
+        counted = [r for r in t.receipts.receipts.where(lambda r: r.person_id == person_id)
+                   if r.status == ReceiptStatus.ACCEPTED and r.entries > 0]
+        items = []
+        for code in sorted({r.campaign for r in counted}):
+            row = t.campaigns.campaigns.get(code)
+            if row is None:
+                continue
+            campaign = _campaign(row)
+            for draw in [d for d in t.draws.draws.rows()
+                         if d.campaign == code and d.status is not DrawStatus.CANCELLED]:
+                start, end = campaign.days(draw.entries_from, draw.entries_to)
+                mine = [r for r in counted if r.campaign == code and start <= r.issued_at < end]
+                if not mine:
+                    continue
+                drawn = draw.status is DrawStatus.DRAWN and draw.drawn_at is not None
+                at = draw.drawn_at if drawn else max(r.created_at for r in mine)
+                items.append(TimelineItem(at, "draw_entries", draw.id, draw_entries_data(  # type: ignore[arg-type]
+                    code, draw.code, draw.status.value, sum(r.entries for r in mine), len(mine), draw.entries,
+                    draw.participants)))
         return items
 
     async def of_person(self, person_id: int, *, before: datetime | None = None,

@@ -10,14 +10,21 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 
-from core.ports.timeline import TimelineItem
+from core.ports.draws import DrawStatus
+from core.ports.receipts import ReceiptStatus
+from core.ports.timeline import TimelineItem, decision_data, draw_entries_data, win_data
+from promo.campaign_file import from_mapping
+from promo.campaigns import CampaignStatus
 from storage.sql.db import Db
+from storage.tables.campaigns import campaigns
+from storage.tables.draws import draw_winners, draws
 from storage.tables.ledger import ledger_entries, ledger_transactions
 from storage.tables.messages import message_log, outbox
 from storage.tables.people import person_merges
 from storage.tables.receipts import receipts
+from storage.tables.routing import route_decisions
 from storage.tables.support import ticket_events
 
 Source = Callable[[Db, int, datetime | None, int], Awaitable[list[TimelineItem]]]
@@ -86,7 +93,56 @@ async def tickets_of(db: Db, person_id: int, before: datetime | None, limit: int
         "photo": row.photo_sha256}) for row in rows]
 
 
-SOURCES: tuple[Source, ...] = (inbound, outbound, receipts_of, ledger, merges, tickets_of)
+async def draw_entries(db: Db, person_id: int, before: datetime | None, limit: int) -> list[TimelineItem]:
+    """One item per draw the person has entries in (not one per entry): their count and share of the whole."""
+    counted = (receipts.c.person_id == person_id, receipts.c.status == ReceiptStatus.ACCEPTED.value,
+               receipts.c.entries > 0)
+    codes = [row[0] for row in await db.rows(select(receipts.c.campaign).where(*counted).distinct())]
+    if not codes:
+        return []
+    items = []
+    for row in await db.rows(select(campaigns.c.rules, campaigns.c.status).where(campaigns.c.code.in_(codes))):
+        campaign = from_mapping(row.rules, CampaignStatus(row.status))
+        for draw in await db.rows(select(draws.c.id, draws.c.code, draws.c.status, draws.c.entries_from,
+                                         draws.c.entries_to, draws.c.entries, draws.c.participants, draws.c.drawn_at)
+                                  .where(draws.c.campaign == campaign.code,
+                                         draws.c.status != DrawStatus.CANCELLED.value)):
+            start, end = campaign.days(draw.entries_from, draw.entries_to)
+            mine = await db.first(select(func.coalesce(func.sum(receipts.c.entries), 0), func.count(),
+                                         func.max(receipts.c.created_at))
+                                  .where(*counted, receipts.c.campaign == campaign.code,
+                                         receipts.c.issued_at >= start, receipts.c.issued_at < end))
+            if mine is None or not mine[0]:
+                continue
+            at = draw.drawn_at if draw.status == DrawStatus.DRAWN.value and draw.drawn_at else mine[2]
+            if before is None or at < before:
+                items.append(TimelineItem(at, "draw_entries", draw.id, draw_entries_data(
+                    campaign.code, draw.code, draw.status, int(mine[0]), int(mine[1]), int(draw.entries or 0),
+                    int(draw.participants or 0))))
+    return heapq.nlargest(limit, items, key=lambda item: item.sort_key)
+
+
+async def wins(db: Db, person_id: int, before: datetime | None, limit: int) -> list[TimelineItem]:
+    query = _before(select(draw_winners, draws.c.campaign, draws.c.code)
+                    .join(draws, draws.c.id == draw_winners.c.draw_id)
+                    .where(draw_winners.c.person_id == person_id), draw_winners.c.updated_at, before)
+    rows = await db.rows(query.order_by(draw_winners.c.updated_at.desc(), draw_winners.c.id.desc()).limit(limit))
+    return [TimelineItem(row.updated_at, "win", row.id, win_data(
+        row.campaign, row.code, row.draw_id, row.tier, row.position, row.reserve, row.status, row.deadline))
+        for row in rows]
+
+
+async def route_decisions_of(db: Db, person_id: int, before: datetime | None, limit: int) -> list[TimelineItem]:
+    query = _before(select(route_decisions).where(route_decisions.c.person_id == person_id),
+                    route_decisions.c.decided_at, before)
+    rows = await db.rows(query.order_by(route_decisions.c.decided_at.desc(), route_decisions.c.id.desc())
+                         .limit(limit))
+    return [TimelineItem(row.decided_at, "route", row.id, decision_data(
+        row.message_id, row.round, row.channel, row.outcome, row.detail, row.candidates)) for row in rows]
+
+
+SOURCES: tuple[Source, ...] = (inbound, outbound, receipts_of, ledger, merges, tickets_of, draw_entries, wins,
+                               route_decisions_of)
 
 
 class SqlTimeline:

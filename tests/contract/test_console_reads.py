@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from core.delivery import MessageStatus
 from core.events import InboundEvent, OutgoingMessage
 from core.ports import Outcome, Store
+from core.ports.draws import DrawStatus, NewWinner, WinnerStatus
 from core.ports.personal_data import ERASED, ErasureSubject
+from core.ports.routes import Candidate, RouteDecision
 from core.ports.tickets import TicketEventKind
 from promo import ledger
-from promo.campaigns import Award
+from promo.campaigns import Award, CampaignStatus
 from tests.contract.helpers import NOW, TELEGRAM, VK, at, new_people, read
+from tests.contract.test_campaigns import MILK
+from tests.contract.test_draws import TIERS
 from tests.contract.test_receipts import ACCEPTED, CAMPAIGN, MODERATION, fiscal
 
 
@@ -112,3 +117,43 @@ async def test_erasure_blanks_personal_data_everywhere_and_keeps_ids_and_amounts
         assert [m.body for m in await tx.messages.inbound(other)] == ["привет"]
 
     await read(store, check)
+
+
+async def test_the_timeline_shows_draw_entries_per_draw_wins_and_router_decisions(store: Store) -> None:
+    person, other = await new_people(store, 2)
+    await _history(store, person)  # one accepted receipt of the autumn campaign, 1 entry
+    autumn = replace(MILK, code=CAMPAIGN, zone=ZoneInfo("Europe/Moscow"), starts_on=date(2026, 11, 1),
+                     ends_on=date(2026, 11, 30), status=CampaignStatus.ACTIVE)
+    async with store.transaction() as tx:
+        await tx.campaigns.add(autumn, NOW)
+        await tx.receipts.add(person, CAMPAIGN, fiscal(2000 + person), "photo", ACCEPTED, Award(0, 4, False),
+                              at(seconds=10), None)
+        await tx.receipts.add(person, CAMPAIGN, fiscal(3000 + person), "photo", MODERATION, Award(0, 9, False),
+                              at(seconds=11), None)  # not counted until accepted
+        week = await tx.draws.add(CAMPAIGN, "week-47", date(2026, 11, 16), date(2026, 11, 22), at(hours=1),
+                                  TIERS, "ab" * 32, "cd" * 32, "ef" * 32, "weighted-hmac-sha256/v1", NOW)
+        await tx.draws.add(CAMPAIGN, "week-48", date(2026, 11, 23), date(2026, 11, 29), at(days=7), TIERS,
+                           "ab" * 32, "cd" * 32, "ef" * 32, "weighted-hmac-sha256/v1", NOW)  # no entries there
+        await tx.draws.save(replace(week, status=DrawStatus.DRAWN, entries=20, participants=4,
+                                    entries_hash="12" * 32, drawn_at=at(hours=2)))
+        await tx.draws.add_winners(week.id, [NewWinner(person, "a" * 24, "car", 1, False, WinnerStatus.NOTIFIED,
+                                                       at(days=3))], at(hours=2, seconds=1))
+        tx.routes.record([RouteDecision(77, person, 1, at(hours=3), (
+            Candidate(TELEGRAM, "1001", 72.5, {"recency": 40.0}, outcome="delivered"),
+            Candidate(VK, "2002", dropped="blocked the bot")), TELEGRAM, "1001", "delivered")])
+    items = await read(store, lambda tx: tx.timeline.of_person(person))
+    assert [i.source for i in items[:3]] == ["route", "win", "draw_entries"]
+    route, win, entries = items[:3]
+    assert (route.data["channel"], route.data["outcome"], route.data["round"], route.data["message"]) == (
+        "telegram", "delivered", 1, 77)
+    assert [(c["channel"], c["score"], c["dropped"], c["outcome"]) for c in route.data["candidates"]] == [
+        ("telegram", 72.5, None, "delivered"), ("vk", None, "blocked the bot", None)]
+    assert (win.data["draw"], win.data["tier"], win.data["status"], win.data["reserve"]) == (
+        "week-47", "car", "notified", False)
+    assert entries.row_id == week.id and entries.at == at(hours=2)
+    assert {k: entries.data[k] for k in ("draw", "status", "entries", "receipts", "total")} == {
+        "draw": "week-47", "status": "drawn", "entries": 5, "receipts": 2, "total": 20}
+    assert sum(i.source == "draw_entries" for i in items) == 1  # one line per draw, however many entries
+    older = await read(store, lambda tx: tx.timeline.of_person(person, before=at(hours=2)))
+    assert {i.source for i in older} & {"route", "win", "draw_entries"} == set()
+    assert await read(store, lambda tx: tx.timeline.of_person(other)) == []

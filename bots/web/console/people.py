@@ -63,7 +63,8 @@ async def person_page(request: web.Request) -> web.Response:
         "balances": {str(account.value): balances.get(account, 0) for account in LedgerAccount
                      if account in balances}, "erased": erased,
         "phone": person.phone if whole else mask(person.phone), "email": person.email if whole else mask(person.email),
-        "lines": [line_of(i, config.templates, config.channels, person_id) for i in items],
+        "lines": [line_of(i, config.templates, config.channels, person_id, translator(staff.user.locale))
+                  for i in items],
         "channels": config.channels, "may_erase": whole})
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bots.web.console.i18n import translator
 from core.channels import ChannelDirectory, ChannelName, ChannelProfile, TextFormat
 from core.errors import CoreError
 from core.ports.timeline import TimelineItem
@@ -36,7 +38,29 @@ def _outbound(item: TimelineItem, templates: Templates) -> tuple[str, tuple[str,
     return rendered.text, tuple(b.label for row in rendered.buttons for b in row)
 
 
-def line_of(item: TimelineItem, templates: Templates, channels: ChannelDirectory, person_id: int) -> Line:
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.2%}" if whole else ""
+
+
+def _route(data: dict[str, Any], channels: ChannelDirectory, t: Callable[[str], str]) -> str:
+    """Where a message went and why, in short: each candidate's points, or why it was dropped, and what came of it."""
+    reasons = []
+    for c in data.get("candidates") or []:
+        title = channels.title(c["channel"]) if c.get("channel") else "?"
+        if c.get("dropped"):
+            reasons.append(f"{title} ✕ {c['dropped']}")
+        else:
+            points = f" {c['score']:g}" if isinstance(c.get("score"), int | float) else ""
+            reasons.append(f"{title}{points}" + (f" → {c['outcome']}" if c.get("outcome") else ""))
+    if data.get("more"):
+        reasons.append(f"{t('tl_more')} {data['more']}")
+    where = f"{t('tl_message')} #{data['message']}, {t('tl_round')} {int(data['round']) + 1}"
+    return f"{where}: " + ("; ".join(reasons) or str(data.get("detail") or ""))
+
+
+def line_of(item: TimelineItem, templates: Templates, channels: ChannelDirectory, person_id: int,
+            t: Callable[[str], str] | None = None) -> Line:
+    t = t or translator("ru")
     data = item.data
     channel = channels.title(str(data.get("channel") or "")) if data.get("channel") else ""
     match item.source:
@@ -60,4 +84,18 @@ def line_of(item: TimelineItem, templates: Templates, channels: ChannelDirectory
         case "ticket":
             return Line(item, "ticket_event", "", f"№{data['ticket']} {data['kind']}: {data['body']}",
                         photo=data.get("photo"), link=f"/tickets/{data['ticket']}")
+        case "draw_entries":
+            text = f"{data['campaign']} · {data['draw']}: {data['entries']} {t('tl_entries')}"
+            if data.get("total"):
+                text += f" {t('tl_of')} {data['total']} ({_share(data['entries'], data['total'])})"
+            text += f", {data['receipts']} {t('tl_receipts')}"
+            return Line(item, "tl_draw_entries", "", text, str(data["status"]))
+        case "win":
+            place = f"{t('tl_reserve') if data['reserve'] else t('tl_place')} {data['position']}"
+            return Line(item, "tl_win", "", f"{data['campaign']} · {data['draw']}: {data['tier']}, {place}",
+                        str(data["status"]))
+        case "route":
+            chosen = channels.title(str(data["channel"])) if data.get("channel") else t("tl_nowhere")
+            status = str(data["outcome"]) + (f" — {data['detail']}" if data.get("detail") else "")
+            return Line(item, "tl_route", chosen, _route(data, channels, t), status)
     return Line(item, item.source, channel, str(data))
