@@ -22,6 +22,22 @@ class ErasureSubject:
 
     person_id: int
     accounts: tuple[tuple[ChannelName, str], ...] = ()
+    addresses: tuple[str, ...] = ()  # their phone and e-mail as typed, which may be no account's id
+
+    def known(self, shortest: int = 4) -> tuple[str, ...]:
+        """Every id and address the person is known by, to blank wherever it stands inside a text (a delivery
+        error, a router's reason); ids shorter than ``shortest`` are left, they would blank unrelated text."""
+        found = {external for _, external in self.accounts} | set(self.addresses)
+        return tuple(sorted((v for v in found if v and len(v) >= shortest), key=lambda v: (-len(v), v)))
+
+
+def blank(text: str | None, subject: ErasureSubject) -> str | None:
+    """``text`` with every id and address of the subject replaced by ``ERASED``."""
+    if not text:
+        return text
+    for value in subject.known():
+        text = text.replace(value, ERASED)
+    return text
 
 
 class PersonalData(Protocol):

@@ -3,12 +3,13 @@ and how each of a person's channels has served them so far."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from core.channels import ChannelName
 from core.ports.person_owned import Moved
+from core.ports.personal_data import ERASED, ErasureSubject, blank
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,12 @@ class Candidate:
     def as_json(self) -> dict[str, Any]:
         return {"channel": self.channel, "account_id": self.account_id, "score": self.score,
                 "factors": self.factors, "dropped": self.dropped, "outcome": self.outcome}
+
+    def erased(self, subject: ErasureSubject) -> Candidate:
+        """Without the person (152-FZ): the account's id goes; its channel, points and the reasons stay, without
+        the addresses they may name."""
+        return replace(self, account_id=ERASED, dropped=blank(self.dropped, subject),
+                       outcome=blank(self.outcome, subject))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Candidate:

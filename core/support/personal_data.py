@@ -46,7 +46,9 @@ async def export_person(tx: UnitOfWork, person_id: int, now: datetime) -> dict[s
 async def erase_person(tx: UnitOfWork, person_id: int, now: datetime) -> int:
     """Erase now; how many rows changed. Amounts, ids and the ledger stay."""
     accounts = await tx.people.accounts_of(person_id)
-    subject = ErasureSubject(person_id, tuple((a.channel, a.external_id) for a in accounts))
+    person = await tx.people.get(person_id)
+    subject = ErasureSubject(person_id, tuple((a.channel, a.external_id) for a in accounts),
+                             tuple(value for value in (person.phone, person.email) if value))
     changed = 0
     for repository in tx.personal_data():
         changed += await repository.erase_personal(subject, now)

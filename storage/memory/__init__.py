@@ -95,7 +95,7 @@ class MemoryUnitOfWork:
                 self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes, self.tickets]
 
     def personal_data(self) -> list[PersonalData]:
-        return [self.core_personal_data, self.tickets]
+        return [self.core_personal_data, self.tickets, self.draws, self.routes, self.contact_codes, self.receipts]
 
 
 class MemoryStore:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from core.channels import ChannelName
 from core.ports.contact_codes import ContactCode
+from core.ports.personal_data import ERASED, ErasureSubject
 from storage.memory.table import Table, utc
 
 
@@ -44,6 +45,12 @@ class MemoryContactCodes:
 
     async def use(self, code_id: int, now: datetime) -> None:
         self._codes.put(code_id, replace(self._codes.one(code_id), used_at=utc(now)))
+
+    async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
+        mine = self._codes.where(lambda c: c.person_id == subject.person_id)
+        for code in mine:
+            self._codes.put(code.id, replace(code, address=ERASED, origin_account=None))
+        return len(mine)
 
     async def issued_since(self, *, since: datetime, person_id: int | None = None,
                            address: str | None = None) -> int:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from core.ports.personal_data import ERASED, ErasureSubject
+from core.ports.personal_data import ERASED, ErasureSubject, blank
 from storage.memory.table import utc
 
 if TYPE_CHECKING:
@@ -30,7 +30,9 @@ class MemoryCorePersonalData:
             t.messages.log.put(row.id, replace(row, body=ERASED, account_id=None))
             changed += 1
         for row in t.messages.outbox.where(lambda r: r.person_id == owner):
-            t.messages.outbox.put(row.id, replace(row, params={}, account_id=None))
+            tried = tuple(f"{e.split(':', 1)[0]}:{ERASED}" for e in row.tried)
+            t.messages.outbox.put(row.id, replace(row, params={}, account_id=None, tried=tried,
+                                                  last_error=blank(row.last_error, subject)))
             changed += 1
         for photo in t.photos.where(lambda p: p.person_id == owner):
             t.photos.delete(photo.id)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from core.ports.person_owned import Moved
+from core.ports.personal_data import ErasureSubject
 from core.ports.receipts import ReceiptCheck, ReceiptFlag, ReceiptStatus, StoredReceipt
 from promo.campaigns import Award, Usage
 from promo.products import ReceiptItem
@@ -166,6 +167,14 @@ class MemoryReceipts:
                     and issued_from <= r.issued_at < issued_before:
                 totals[r.person_id] = totals.get(r.person_id, 0) + r.entries
         return totals
+
+    async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
+        """See ``storage.sql.receipts``: the check's raw answer goes, the shop and the items stay."""
+        mine = {r.id for r in self._t.receipts.where(lambda r: r.person_id == subject.person_id)}
+        checks = self._t.checks.where(lambda c: c.receipt_id in mine)
+        for check in checks:
+            self._t.checks.put(check.receipt_id, replace(check, raw={}))
+        return len(checks)
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         self._persons.one(survivor_id)

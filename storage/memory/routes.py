@@ -8,6 +8,7 @@ from datetime import datetime
 from core.channels import ChannelName
 from core.delivery import MessageStatus
 from core.ports.person_owned import Moved
+from core.ports.personal_data import ErasureSubject, blank
 from core.ports.routes import ChannelRecord, Preference, RouteDecision
 from storage.memory.messages import OutboxRow
 from storage.memory.table import Table, reassign_rows, restore_rows, utc
@@ -98,6 +99,15 @@ class MemoryRoutes:
             if row is not None:
                 found[person_id] = Preference(person_id, row.channel, row.time_zone, row.updated_at)
         return found
+
+    async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
+        """See ``storage.sql.routes``: channels, points and outcomes stay; account ids and addresses go."""
+        rows = self._t.decisions.where(lambda r: r.person_id == subject.person_id)
+        for row in rows:
+            decision = replace(row.decision, account_id=None, detail=blank(row.decision.detail, subject) or "",
+                               candidates=tuple(c.erased(subject) for c in row.decision.candidates))
+            self._t.decisions.put(row.id, replace(row, decision=decision))
+        return len(rows)
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         self._persons.one(survivor_id)

@@ -76,7 +76,7 @@ class SqlUnitOfWork:
         yield self.tickets
 
     def personal_data(self) -> Iterator[PersonalData]:
-        yield from (self.core_personal_data, self.tickets)
+        yield from (self.core_personal_data, self.tickets, self.draws, self.routes, self.contact_codes, self.receipts)
 
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select, update
 
 from core.channels import ChannelName
 from core.ports.contact_codes import ContactCode
+from core.ports.personal_data import ERASED, ErasureSubject
 from storage.sql.db import Db
 from storage.sql.records import record
 from storage.tables.routing import contact_codes
@@ -54,6 +55,12 @@ class SqlContactCodes:
 
     async def use(self, code_id: int, now: datetime) -> None:
         await self.db.execute(update(contact_codes).where(_c.id == code_id).values(used_at=now))
+
+    async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
+        """The addresses codes went to, and where they were asked from, go; when and how many stay."""
+        result = await self.db.execute(update(contact_codes).where(_c.person_id == subject.person_id)
+                                       .values(address=ERASED, origin_account=None))
+        return int(result.rowcount or 0)
 
     async def issued_since(self, *, since: datetime, person_id: int | None = None,
                            address: str | None = None) -> int:

@@ -7,8 +7,9 @@ repositories (as tickets do) and are listed beside this one in the unit of work.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, and_, cast, delete, literal, or_, update
+from sqlalchemy import String, and_, bindparam, cast, delete, func, literal, or_, select, update
 
 from core.ports.personal_data import ERASED, ErasureSubject
 from storage.sql.db import Db
@@ -19,6 +20,21 @@ from storage.tables.messages import message_log, outbox
 from storage.tables.people import channel_accounts, persons
 from storage.tables.photos import photos
 from storage.tables.scenario_states import scenario_states
+
+
+def blanked(column: Any, subject: ErasureSubject) -> Any:
+    """The column's text with every id and address of the subject replaced (``core.ports.personal_data.blank``)."""
+    for value in subject.known():
+        column = func.replace(column, value, ERASED)
+    return column
+
+
+def tried_blanked(tried: list[str]) -> list[str]:
+    """"channel:account" -> "channel:[erased]": the channels and their count (an escalation's round) stay."""
+    return [f"{entry.split(':', 1)[0]}:{ERASED}" for entry in tried]
+
+
+_tried = update(outbox).where(outbox.c.id == bindparam("id_")).values(tried=bindparam("tried_"))
 
 
 class SqlCorePersonalData:
@@ -38,7 +54,9 @@ class SqlCorePersonalData:
                 display_name="", unreachable_since=now),
             update(message_log).where(message_log.c.person_id == owner).values(body=ERASED, params=None,
                                                                                external_id=None),
-            update(outbox).where(outbox.c.person_id == owner).values(params={}, external_id=None),
+            # a delivery error may name the address ("550 anna@…: no such user"); the error itself stays (fallbacks)
+            update(outbox).where(outbox.c.person_id == owner).values(
+                params={}, external_id=None, last_error=blanked(outbox.c.last_error, subject)),
             delete(photos).where(photos.c.person_id == owner),
             # blanked, not deleted: the step that asked for the erasure still saves its state by version
             update(scenario_states).where(scenario_states.c.person_id == owner).values(data={}),
@@ -54,4 +72,9 @@ class SqlCorePersonalData:
                 inbox.c.processed_at.is_not(None)).values(raw=None, account_id=None))
         for statement in statements:
             changed += int((await self.db.execute(statement)).rowcount or 0)
+        tried = await self.db.rows(select(outbox.c.id, outbox.c.tried).where(outbox.c.person_id == owner,
+                                                                               outbox.c.tried.is_not(None)))
+        tried = [row for row in tried if row.tried]  # a JSON null is not an SQL NULL
+        if tried:
+            await self.db.execute(_tried, [{"id_": row.id, "tried_": tried_blanked(list(row.tried))} for row in tried])
         return changed

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 
 from core.ports.person_owned import Moved
+from core.ports.personal_data import ErasureSubject
 from core.ports.receipts import ReceiptCheck, ReceiptFlag, ReceiptStatus, StoredReceipt
 from promo.campaigns import Award, Usage
 from promo.products import ReceiptItem
@@ -158,6 +159,14 @@ class SqlReceipts:
                 receipts.c.entries > 0, receipts.c.issued_at >= issued_from, receipts.c.issued_at < issued_before)
             .group_by(receipts.c.person_id))
         return {int(person): int(total) for person, total in rows}
+
+    async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
+        """The receipt check's answer as it came may name the buyer (a phone or e-mail for the e-receipt, a
+        loyalty card): it goes; the shop's INN and the items stay (the campaign's rules were judged on them)."""
+        mine = select(receipts.c.id).where(receipts.c.person_id == subject.person_id).scalar_subquery()
+        result = await self.db.execute(update(receipt_checks).where(receipt_checks.c.receipt_id.in_(mine))
+                                       .values(raw={}))
+        return int(result.rowcount or 0)
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         return await move_rows(self.db, OWNED, absorbed_id, survivor_id)

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from core.channels import ChannelName
 from core.delivery import MessageStatus
 from core.ports.person_owned import Moved
+from core.ports.personal_data import ErasureSubject, blank
 from core.ports.routes import Candidate, ChannelRecord, Preference, RouteDecision
 from storage.sql.db import Db
 from storage.sql.ownership import move_rows, restore_rows
@@ -31,6 +32,10 @@ _answers = (select(outbox.c.person_id, outbox.c.channel, func.count().label("ask
             .group_by(outbox.c.person_id, outbox.c.channel))
 _preferences = select(channel_preferences).where(channel_preferences.c.person_id.in_(bindparam("ids",
                                                                                               expanding=True)))
+
+
+_erase = (update(route_decisions).where(route_decisions.c.id == bindparam("id_"))
+          .values(external_id=None, detail=bindparam("detail_"), candidates=bindparam("candidates_")))
 
 
 def _decision(row: object) -> RouteDecision:
@@ -98,6 +103,18 @@ class SqlRoutes:
         return {row.person_id: Preference(row.person_id, ChannelName(row.channel) if row.channel else None,
                                           row.time_zone, row.updated_at)
                 for row in await self.db.rows(_preferences, {"ids": person_ids})}
+
+    async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
+        """Decisions keep their channels, points and outcomes; the account ids and addresses in them go."""
+        await self.db.flush()
+        rows = await self.db.rows(select(route_decisions.c.id, route_decisions.c.detail, route_decisions.c.candidates)
+                                  .where(route_decisions.c.person_id == subject.person_id))
+        if rows:
+            await self.db.execute(_erase, [
+                {"id_": row.id, "detail_": blank(row.detail, subject) or "",
+                 "candidates_": [Candidate.from_json(c).erased(subject).as_json() for c in row.candidates]}
+                for row in rows])
+        return len(rows)
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         await self.db.flush()
