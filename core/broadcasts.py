@@ -83,6 +83,21 @@ def check_template(templates: Templates, template: str, params: dict[str, Any]) 
         raise BroadcastError(f"template {template!r} needs --param {missing[0]}=…")
 
 
+async def recipients(store: Store, segment_name: str) -> int:
+    """How many people a broadcast to the segment would reach now: counted page by page, as ``start`` queues."""
+    segment = _SEGMENTS.get(segment_name)
+    if segment is None:
+        raise BroadcastError(f"no segment {segment_name!r}; there are: {', '.join(sorted(_SEGMENTS))}")
+    after, counted = 0, 0
+    while True:
+        async with store.transaction() as tx:
+            page = await segment.page(tx, after, PAGE)
+        counted += len(page)
+        if len(page) < PAGE:
+            return counted
+        after = page[-1].person_id
+
+
 async def start(store: Store, templates: Templates, template: str, params: dict[str, Any], segment_name: str,
                 now: datetime, *, answer_within: timedelta | None = None, deadline: datetime | None = None,
                 progress: Callable[[int], None] = lambda queued: None) -> Broadcast:

@@ -22,6 +22,7 @@ from bots.web.console.auth import COOKIE, Staff, csrf_ok, token_hash
 from bots.web.console.i18n import translator
 from bots.web.console.pages import visible_to
 from core.channels import ChannelDirectory
+from core.draws import BeaconSource
 from core.ports import Store
 from core.templates import Templates
 
@@ -47,6 +48,8 @@ class ConsoleConfig:
     session_lifetime: timedelta = timedelta(hours=12)
     secure_cookies: bool = False  # behind HTTPS: the session cookie is sent over HTTPS only
     mount: str = "/console"
+    beacons: BeaconSource | None = None  # drand relays: a draw that names a round is run once it is out
+    winner_hours: int = 72  # how long a winner has to confirm (DRAW_WINNER_HOURS)
 
 
 CONFIG = web.AppKey("console_config", ConsoleConfig)
