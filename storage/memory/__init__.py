@@ -78,7 +78,7 @@ class MemoryUnitOfWork:
         self.messages = MemoryMessages(tables.messages, tables.workers, persons)
         self.inbox = MemoryInbox(tables.inbox, tables.workers)
         self.workers = MemoryWorkers(tables.workers)
-        self.photos = MemoryPhotos(tables.photos, persons, tables.receipts)
+        self.photos = MemoryPhotos(tables.photos, persons, tables.receipts, tables.tickets)
         self.campaigns = MemoryCampaigns(tables.campaigns, persons)
         self.draws = MemoryDraws(tables.draws, persons)
         self.tickets = MemoryTickets(tables.tickets, persons)

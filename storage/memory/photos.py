@@ -1,4 +1,4 @@
-"""Receipt photos in memory; (person, content) is kept once."""
+"""Receipt and support photos in memory; (person, content) is kept once."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 from core.ports.person_owned import Moved
 from storage.memory.receipts import ReceiptTables
 from storage.memory.table import Table, reassign_rows, restore_rows, utc
+from storage.memory.tickets import TicketTables
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,12 @@ class PhotoRow:
 
 
 class MemoryPhotos:
-    def __init__(self, table: Table[int, PhotoRow], persons: Table, receipts: ReceiptTables) -> None:
+    def __init__(self, table: Table[int, PhotoRow], persons: Table, receipts: ReceiptTables,
+                 tickets: TicketTables) -> None:
         self._t = table
         self._persons = persons
         self._receipts = receipts
+        self._tickets = tickets
 
     async def put(self, person_id: int, data: bytes, now: datetime) -> str:
         self._persons.one(person_id)
@@ -40,6 +43,7 @@ class MemoryPhotos:
 
     async def purge_unlinked(self, before: datetime) -> int:
         linked = {(r.person_id, r.photo_sha256) for r in self._receipts.receipts.rows()}
+        linked |= {(e.person_id, e.photo_sha256) for e in self._tickets.events.rows() if e.photo_sha256}
         old = self._t.where(lambda p: p.created_at < before and (p.person_id, p.sha256) not in linked)
         for row in old:
             self._t.delete(row.id)

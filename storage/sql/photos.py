@@ -1,4 +1,4 @@
-"""Receipt photos in SQL."""
+"""Receipt and support photos in SQL."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from storage.sql.db import Db
 from storage.sql.ownership import move_rows, restore_rows
 from storage.tables.photos import photos
 from storage.tables.receipts import receipts
+from storage.tables.support import ticket_events
 
 OWNED = (photos,)
 _put = {dialect: insert(photos).on_conflict_do_nothing()
@@ -35,9 +36,12 @@ class SqlPhotos:
         return await self.db.scalar(_get, {"person_": person_id, "sha_": sha256})
 
     async def purge_unlinked(self, before: datetime) -> int:
-        linked = exists().where(and_(receipts.c.person_id == photos.c.person_id,
-                                     receipts.c.photo_sha256 == photos.c.sha256))
-        result = await self.db.execute(delete(photos).where(photos.c.created_at < before, ~linked))
+        """Photos neither a receipt nor a support ticket keeps, older than ``before``."""
+        by_receipt = exists().where(and_(receipts.c.person_id == photos.c.person_id,
+                                         receipts.c.photo_sha256 == photos.c.sha256))
+        by_ticket = exists().where(and_(ticket_events.c.person_id == photos.c.person_id,
+                                        ticket_events.c.photo_sha256 == photos.c.sha256))
+        result = await self.db.execute(delete(photos).where(photos.c.created_at < before, ~by_receipt, ~by_ticket))
         return int(result.rowcount)
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:

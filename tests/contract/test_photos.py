@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 
 from core.ports import ReceiptStatus
+from core.ports.tickets import TicketEventKind
 from promo.campaigns import Award
 from promo.receipts import parse
-from tests.contract.helpers import NOW, Abandoned, at, new_person
+from tests.contract.helpers import NOW, TELEGRAM, Abandoned, at, new_person
 
 FISCAL = "t=20260315T1842&s=1249.50&fn=7380440700123456&i=48213&fp=2964503817&n=1"
 
@@ -47,6 +48,20 @@ async def test_photos_no_receipt_refers_to_are_purged_after_a_while(store) -> No
         assert await tx.photos.get(anna, fresh) == b"just sent"
         (receipt,) = await tx.receipts.of_person(anna)
     assert receipt.photo_sha256 == linked
+
+
+async def test_a_photo_a_support_ticket_keeps_is_not_purged(store) -> None:
+    anna, petr = await new_person(store), await new_person(store)
+    async with store.transaction() as tx:
+        attached = await tx.photos.put(anna, b"a screenshot for support", NOW)
+        same_elsewhere = await tx.photos.put(petr, b"a screenshot for support", NOW)  # petr's ticket has none
+        ticket = await tx.tickets.open(anna, "promo", TELEGRAM, "1", "не пришёл кешбэк", NOW)
+        await tx.tickets.add_event(ticket.id, TicketEventKind.PERSON, NOW, body="вот", photo_sha256=attached)
+        await tx.tickets.open(petr, "promo", TELEGRAM, "2", "вопрос", NOW)
+    async with store.transaction() as tx:
+        assert await tx.photos.purge_unlinked(at(days=2)) == 1
+        assert await tx.photos.get(anna, attached) == b"a screenshot for support"
+        assert await tx.photos.get(petr, same_elsewhere) is None
 
 
 async def test_a_photo_moves_with_a_merge_and_back(store) -> None:
