@@ -255,7 +255,7 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
     staff_console = console(ConsoleConfig(
         store, templates, directory, clock, settings.zone, settings.support_sla, outbox.wake,
         session_lifetime=timedelta(hours=settings.console_session_hours),
-        secure_cookies=web_url.startswith("https://")))
+        secure_cookies=web_url.startswith("https://"), beacons=drand, winner_hours=settings.draw_winner_hours))
     app = build_app(settings.consent_version, [*routes, *(sandbox.routes() if sandbox else [])],
                     {"/console": staff_console})
     return Platform(settings, database, store, channels, photos, engine, outbox, intake, Heartbeat(store, worker_id,
