@@ -18,7 +18,7 @@ from bots.emulators.drand_api import DrandEmulator
 from bots.web.app import build_app
 from bots.web.console import ConsoleConfig, console
 from bots.web.console.auth import hash_password
-from core import broadcasts
+from core import broadcasts, draws
 from core.channels import EMAIL, ChannelProfile, TextFormat
 from core.outbox import Outbox
 from core.ports import ReceiptStatus
@@ -273,6 +273,21 @@ async def test_a_draw_runs_once_its_beacon_round_is_out_and_its_protocol_verifie
     assert "зерно совпадает с обязательством: <strong>да</strong>" in text
     assert "победители пересчитаны те же: <strong>да</strong>" in text
     assert (await http.post(f"/console/draws/{draw.id}/run", data={"csrf": csrf})).status == 409  # drawn once
+
+    winner = winners[0]
+    unconfirmed = await http.post(f"/console/winners/{winner.id}/sent", data={"csrf": csrf})
+    assert unconfirmed.status == 409 and "only a confirmed prize is sent" in await unconfirmed.text()
+    async with store.transaction() as tx:  # the winner confirms in the bot (tests/test_draws_flow.py plays it)
+        await draws.confirm(tx, winner, {"full_name": "Петрова Анна Сергеевна", "address": XSS}, clock())
+    page = await (await http.get(f"/console/draws/{draw.id}")).text()
+    assert "подтвердил" in page and "Петрова Анна Сергеевна" in page
+    assert "<script>alert" not in page and "&lt;script&gt;" in page  # what a winner typed is shown as text
+    sent = await http.post(f"/console/winners/{winner.id}/sent", data={"csrf": csrf}, allow_redirects=False)
+    assert sent.status == 302
+    async with store.transaction() as tx:
+        assert (await tx.draws.winner(winner.id)).status is WinnerStatus.SENT
+        assert [m.person_id for m in await tx.messages.entries(template="draw.prize_sent")] == [winner.person_id]
+    assert await _audit(store, f"winner:{winner.id}") == ["prize_sent"]
     assert await _audit(store, f"draw:{draw.id}") == ["draw_verify", "draw_export", "draw_export", "draw_export",
                                                       "draw_run", "draw_beacon"]
 
@@ -417,3 +432,25 @@ async def test_a_post_without_the_csrf_token_is_refused(http: TestClient, store,
         assert (await tx.campaigns.get("autumn")).status is CampaignStatus.ACTIVE  # type: ignore[union-attr]
         assert (await tx.draws.get(draw.id)).beacon_round is None
         assert await tx.broadcasts.recent() == []
+
+
+async def test_the_manager_pages_speak_english_too_and_show_no_raw_keys(http: TestClient, store, clock) -> None:
+    clock.now = datetime(2023, 9, 1, 6, 0, tzinfo=UTC)
+    await _registered(store, clock)
+    csrf = await _login(http, "ivan")
+    await _create_and_activate(http, csrf)
+    async with store.transaction() as tx:
+        (draw,) = await tx.draws.of_campaign("autumn")
+    pages = ["/console/campaigns", "/console/campaigns/_new", "/console/campaigns/autumn",
+             "/console/campaigns/autumn/edit", "/console/draws", f"/console/draws/{draw.id}", "/console/broadcasts"]
+    raw = re.compile(r">\s*(campaign_\w+|draw_\w+|winner_\w+|done_\w+|need_\w+|run_\w+)\s*<")
+    for path in pages:
+        body = await (await http.get(path)).text()
+        assert not raw.search(body), (path, raw.search(body))
+    assert (await http.post("/console/language", data={"csrf": csrf})).status == 200
+    english = {"/console/campaigns": "Campaigns", "/console/campaigns/autumn": "Edit rules",
+               "/console/campaigns/autumn/edit": "Receipts per day per person",
+               f"/console/draws/{draw.id}": "Published before the draw", "/console/broadcasts": "New broadcast"}
+    for path, words in english.items():
+        body = await (await http.get(path)).text()
+        assert words in body and not raw.search(body), path
