@@ -27,11 +27,18 @@ class ReportRepository(Protocol):
     async def receipts_per_day(self, since: datetime, zone: str) -> list[tuple[date, str, int]]:
         """(day in ``zone``, status, receipts) since ``since``."""
         ...
-    async def refusals(self, since: datetime) -> dict[str, int]:
-        """Receipts refused before they were stored, by reason (the refusal the person was sent)."""
+    async def refusals(self, since: datetime, *, zone: str | None = None,
+                       now: datetime | None = None) -> dict[str, int]:
+        """Receipts refused before they were stored, by reason (the refusal the person was sent).
+
+        With ``zone`` and ``now``, and ``since`` a midnight in that zone, a store may read closed days from
+        daily roll-ups: the figures are the same as a direct count."""
         ...
     async def channel_mix(self) -> dict[str, int]:
         """Accounts per channel."""
         ...
     async def funnel(self) -> Funnel: ...
-    async def deliveries(self, since: datetime) -> list[DeliveryFigure]: ...
+    async def deliveries(self, since: datetime, *, zone: str | None = None,
+                         now: datetime | None = None) -> list[DeliveryFigure]:
+        """Messages since then per channel and status, fallbacks apart (``zone`` and ``now``: see refusals)."""
+        ...

@@ -27,7 +27,8 @@ class MemoryReports:
                          for r in self._t.receipts.receipts.where(lambda r: r.created_at >= since))
         return sorted((day, status, count) for (day, status), count in counts.items())
 
-    async def refusals(self, since: datetime) -> dict[str, int]:
+    async def refusals(self, since: datetime, *, zone: str | None = None,
+                       now: datetime | None = None) -> dict[str, int]:
         counts = Counter(r.template.removeprefix(REFUSAL_PREFIX) for r in self._t.messages.outbox.where(
             lambda r: r.created_at >= since and r.template.startswith(REFUSAL_PREFIX)))
         return dict(counts)
@@ -42,7 +43,8 @@ class MemoryReports:
                       len({r.person_id for r in receipts}),
                       len({r.person_id for r in receipts if r.status is ReceiptStatus.ACCEPTED}))
 
-    async def deliveries(self, since: datetime) -> list[DeliveryFigure]:
+    async def deliveries(self, since: datetime, *, zone: str | None = None,
+                         now: datetime | None = None) -> list[DeliveryFigure]:
         counts = Counter((r.channel or "", r.status.value, r.status is MessageStatus.SENT and r.last_error is not None)
                          for r in self._t.messages.outbox.where(lambda r: r.created_at >= since))
         return [DeliveryFigure(channel, status, fallback, count)

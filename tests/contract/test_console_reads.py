@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from core.delivery import MessageStatus
@@ -157,3 +157,44 @@ async def test_the_timeline_shows_draw_entries_per_draw_wins_and_router_decision
     older = await read(store, lambda tx: tx.timeline.of_person(person, before=at(hours=2)))
     assert {i.source for i in older} & {"route", "win", "draw_entries"} == set()
     assert await read(store, lambda tx: tx.timeline.of_person(other)) == []
+
+
+async def test_the_outbox_figures_over_whole_days_equal_a_direct_count_as_days_close_and_settle(store: Store) -> None:
+    """Closed days may come from roll-ups (SQL): whatever is read, it is what a direct count gives."""
+    zone = "Europe/Moscow"
+    since = datetime.combine(NOW.astimezone(ZoneInfo(zone)).date() - timedelta(days=4), time.min, ZoneInfo(zone))
+    a, b = await new_people(store, 2)
+    async with store.transaction() as tx:
+        sent = [tx.messages.enqueue(OutgoingMessage(a, template), at(days=-days, hours=-hour))
+                for days in range(6) for hour, template in enumerate(("receipt.refused_min_sum", "common.menu",
+                                                                      "receipt.refused_daily_limit"))]
+        waiting = tx.messages.enqueue(OutgoingMessage(b, "receipt.refused_min_sum"), at(days=-3))
+        asking = tx.messages.enqueue(OutgoingMessage(b, "draws.won"), at(days=-2))
+    async with store.transaction() as tx:
+        await tx.messages.record([
+            *[Outcome(m.id, MessageStatus.SENT, TELEGRAM, "1") for m in sent[::2]],
+            *[Outcome(m.id, MessageStatus.SENT, VK, "2", error="telegram: unreachable blocked") for m in sent[1::4]],
+            *[Outcome(m.id, MessageStatus.FAILED, TELEGRAM, "1", error="400") for m in sent[3::4]],
+            Outcome(asking.id, MessageStatus.AWAITING_ACK, TELEGRAM, "1", retry_at=at(days=1))], at(seconds=1))
+
+    async def both(now):
+        direct = await read(store, lambda tx: tx.reports.refusals(since))
+        rolled = await read(store, lambda tx: tx.reports.refusals(since, zone=zone, now=now))
+        assert rolled == direct
+        direct_d = await read(store, lambda tx: tx.reports.deliveries(since))
+        rolled_d = await read(store, lambda tx: tx.reports.deliveries(since, zone=zone, now=now))
+        assert sorted(rolled_d, key=repr) == sorted(direct_d, key=repr)
+        return direct, {(f.channel, f.status, f.fallback): f.count for f in direct_d}
+
+    refusals, deliveries = await both(NOW)
+    assert refusals == {"min_sum": 6, "daily_limit": 5} and deliveries[("", "pending", False)] == 1
+    assert deliveries[("vk", "sent", True)] > 0 and deliveries[("telegram", "awaiting_ack", False)] == 1
+    assert await both(NOW) == (refusals, deliveries)  # again, now from the roll-ups of the settled days
+    async with store.transaction() as tx:  # the unsettled days settle; a new day begins
+        await tx.messages.record([Outcome(waiting.id, MessageStatus.SENT, VK, "2", error="telegram: blocked"),
+                                  Outcome(asking.id, MessageStatus.UNREACHED, TELEGRAM, "1")], at(days=1))
+        tx.messages.enqueue(OutgoingMessage(a, "receipt.refused_min_sum"), at(days=1))
+    later, delivered = await both(at(days=1, hours=2))
+    assert later == {"min_sum": 7, "daily_limit": 5} and delivered[("", "pending", False)] == 1  # the new one
+    assert delivered[("telegram", "unreached", False)] == 1
+    assert await both(at(days=1, hours=2)) == (later, delivered)
