@@ -80,6 +80,7 @@ REVIEWED: dict[str, tuple[str, str]] = {
                      "updated_at"),
     "broadcasts": ("", "id template params segment created_at people"),  # recipients are outbox rows
     "campaigns": ("", "id code title status starts_on ends_on rules created_at updated_at"),
+    "report_days": ("", "id zone day figure channel key fallback count rolled_at"),  # counts only
     # staff's own, and the platform's: no consumer's data
     "staff_users": ("", "id username display_name role password_hash active locale created_at"),
     "staff_sessions": ("", "id staff_id token_hash csrf_token created_at expires_at"),
