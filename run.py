@@ -232,7 +232,7 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
     templates = Templates.load(default_locale=settings.locale)
     outbox = Outbox(store, templates,
                     {channel.profile.name: channel for channel in channels}, clock=clock, worker_id=worker_id,
-                    committer=committer, limiter=limiter,
+                    committer=GroupCommit(store), limiter=limiter,  # its bookkeeping never queues before a reply
                     policy=DeliveryPolicy(settings.zone, QuietHours.parse(settings.quiet_hours)))
     engine = Engine(store, catalog(), services, settings, clock=clock, committer=committer, deliver=outbox.submit,
                     worker_id=worker_id)

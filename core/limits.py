@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 BULK_RESERVE = 0.2  # share of a bucket's burst that bulk notices leave to replies
+# A send that comes late (the event loop was busy) may catch up by this share of one interval, so a bucket runs
+# at its rate, not below it; in any second it lets through at most 1 + floor(rate + CATCH_UP) sends (burst 1).
+CATCH_UP = 0.15
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class Rate:
     def tolerance(self, bulk: bool) -> float:
         """How far ahead of now a bucket may run: the burst, less the replies' reserve for bulk sends."""
         reserve = math.ceil(self.burst * BULK_RESERVE) if bulk and self.burst > 1 else 0
-        return self.interval * max(self.burst - 1 - reserve, 0)
+        return self.interval * (max(self.burst - 1 - reserve, 0) + CATCH_UP)
 
     @property
     def per_second(self) -> float:
@@ -138,6 +141,10 @@ class Turns:
         self._seq = 0
         self._loop: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
 
     async def wait(self, *, bulk: bool) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -53,6 +53,7 @@ MAX_ATTEMPTS = 8
 BATCH = 200
 MAX_WAIT_IN_LANE = 60.0  # a longer retry_after postpones the lane's messages instead of holding the lane
 WORKER_SILENCE = timedelta(seconds=10)  # a worker that has not beaten for this long is dead
+PACING_HORIZON = timedelta(seconds=10)  # bulk notices queued for a channel beyond this much of its time go back
 
 
 def backoff(attempt: int) -> float:
@@ -87,7 +88,7 @@ class Outbox:
     def __init__(self, store: Store, templates: Templates, senders: Mapping[ChannelName, ChannelSender], *,
                  clock: Callable[[], datetime], worker_id: str, committer: GroupCommit | None = None,
                  limiter: Limiter | None = None, policy: DeliveryPolicy | None = None,
-                 max_in_flight: int = 500) -> None:
+                 max_in_flight: int = 2000) -> None:
         self.store = store
         self.templates = templates
         self.senders = dict(senders)
@@ -96,6 +97,7 @@ class Outbox:
         self.worker_id = worker_id
         self.committer = committer or GroupCommit(store)
         self.limiter: Limiter = limiter or Unlimited()
+        self._limited = not isinstance(self.limiter, Unlimited)  # limits lifted: no turns, no pacing
         self.policy = policy or DeliveryPolicy()
         self.max_in_flight = max_in_flight
         self._lanes: dict[tuple[str, str], deque[QueuedMessage]] = {}
@@ -103,6 +105,8 @@ class Outbox:
         self._leases: dict[int, datetime] = {}  # claimed messages: not sent once their lease is nearly over
         self._facts: dict[int, tuple[Facts, str | None]] = {}  # routed messages: what the router knew, the zone
         self._turns: dict[ChannelName, Turns] = {}
+        self._can_probe: dict[ChannelName, bool] = {}
+        self._paced_until: dict[ChannelName, datetime] = {}
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -159,7 +163,7 @@ class Outbox:
             return
         records = await tx.routes.records(people)
         preferences = await tx.routes.preferences(people)
-        accounts = {person: await tx.people.accounts_of(person) for person in people}
+        accounts = await tx.people.accounts_of_people(people)
         for message in messages:
             preference = preferences.get(message.person_id)
             facts = Facts(accounts[message.person_id], records.get(message.person_id, {}), preference)
@@ -318,6 +322,10 @@ class Outbox:
         usable = [c for c in candidates if c.dropped is None]
         for index, candidate in enumerate(usable):
             sender = self.senders[candidate.channel]
+            slot = self._pace(sender.profile, message) if index == 0 else None
+            if slot is not None:  # its channel has more than enough to send: back to the queue until its slot
+                return Attempt(Outcome(message.id, MessageStatus.PENDING, retry_at=slot, paced=True,
+                                       error=f"{candidate.channel} busy: waits its turn"))
             result = await self._probe_and_send(sender, candidate, facts, message)
             tried.append(replace(candidate, outcome=f"{result.outcome.value} {result.detail}".strip()))
             rest = tried + usable[index + 1:] + [c for c in candidates if c.dropped is not None]
@@ -378,16 +386,47 @@ class Outbox:
                               message: QueuedMessage) -> DeliveryResult:
         """Before a first unsolicited message on a channel that can tell (VK), ask whether it may be written."""
         record = facts.records.get(candidate.channel)
-        if isinstance(sender, ReachabilityProbe) and (record is None or record.delivered == 0):
+        if self._probes(sender) and (record is None or record.delivered == 0):
             await self._take_turn(sender.profile, candidate.account_id, message)
             allowed = await sender.allows(candidate.account_id)
             if allowed is False:
                 return DeliveryResult(DeliveryOutcome.UNREACHABLE, detail="messages from the community not allowed")
         return await self._send(sender, candidate.account_id, message)
 
+    def _pace(self, profile: ChannelProfile, message: QueuedMessage) -> datetime | None:
+        """For a bulk notice whose channel already has ``PACING_HORIZON`` of sends waiting here: the time its turn
+        will come (slots handed out in order), so it leaves this worker's memory (and its lease) until then, and
+        notices for other channels are not held up behind it."""
+        turns = self._turns.get(profile.name)
+        if not message.bulk or profile.rate is None or turns is None or not self._limited:
+            return None
+        ahead = turns.waiting * profile.rate.interval
+        if ahead < PACING_HORIZON.total_seconds():
+            return None
+        now = self.clock()
+        slot = max(self._paced_until.get(profile.name, now), now + timedelta(seconds=ahead))
+        self._paced_until[profile.name] = slot + timedelta(seconds=profile.rate.interval)
+        return slot - PACING_HORIZON / 2
+
+    def _probes(self, sender: ChannelSender) -> bool:
+        """Whether the channel can be asked before a first message (checked once per channel: isinstance on a
+        protocol is slow)."""
+        name = sender.profile.name
+        if name not in self._can_probe:
+            self._can_probe[name] = isinstance(sender, ReachabilityProbe)
+        return self._can_probe[name]
+
     async def _take_turn(self, profile: ChannelProfile, account_id: str, message: QueuedMessage) -> None:
-        """Wait for the chat's own limit, then for the bot's turn (replies first); then the lease must still hold."""
-        if profile.per_chat is not None:
+        """Wait for the bot's turn (replies first), then for the chat's own limit; then the lease must still hold.
+
+        The bot's turn comes first: thousands of waiting notices then ask the shared limiter nothing until
+        their turn, and a reply is never queued behind their questions."""
+        if self._limited and profile.rate is not None:
+            turns = self._turns.get(profile.name)
+            if turns is None:
+                turns = self._turns[profile.name] = Turns(self.limiter, profile.name, profile.rate)
+            await turns.wait(bulk=message.bulk)
+        if self._limited and profile.per_chat is not None:
             chat: list[Limit] = [(f"{profile.name}:{account_id}", profile.per_chat)]
             while True:
                 try:
@@ -398,11 +437,6 @@ class Outbox:
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)
-        if profile.rate is not None:
-            turns = self._turns.get(profile.name)
-            if turns is None:
-                turns = self._turns[profile.name] = Turns(self.limiter, profile.name, profile.rate)
-            await turns.wait(bulk=message.bulk)
         lease = self._leases.get(message.id)
         if lease is not None and self.clock() > lease - LEASE_MARGIN:
             raise LeaseLost(message.id)

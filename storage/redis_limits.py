@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from core.errors import CoreError
@@ -55,7 +55,10 @@ class LimiterUnavailable(CoreError):
 
 class RedisLimiter:
     def __init__(self, url: str, prefix: str = "promo:rate:") -> None:
-        self.redis: Redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # a bounded pool: thousands of lanes asking at once wait for a connection rather than open thousands
+        pool = BlockingConnectionPool.from_url(url, max_connections=32, timeout=10, socket_timeout=5,
+                                               socket_connect_timeout=5)
+        self.redis: Redis = Redis(connection_pool=pool)
         self.prefix = prefix
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._pause = self.redis.register_script(_PAUSE)

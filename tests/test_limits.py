@@ -76,7 +76,7 @@ async def test_a_send_takes_from_the_chat_and_the_bot_or_from_neither(limiters) 
     limiter = limiters()
     chat, bot = ("telegram:1", Rate(1)), ("telegram", Rate(30, burst=2))
     assert await limiter.acquire([bot, chat]) == 0.0
-    assert await limiter.acquire([bot, chat]) > 0.5  # the chat waits about a second
+    assert await limiter.acquire([bot, chat]) >= 0.4  # the chat waits (a second, less the catch-up allowance)
     assert await limiter.acquire([bot]) == 0.0  # and the bot's second send was not spent on it
 
 

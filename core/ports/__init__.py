@@ -24,8 +24,8 @@ from core.ports.person_owned import PersonOwned
 from core.ports.personal_data import ErasureSubject, PersonalData
 from core.ports.photos import PhotoRepository
 from core.ports.receipts import ReceiptFlag, ReceiptRepository, ReceiptStatus, StoredReceipt
-from core.ports.routes import RouteRepository
 from core.ports.reports import ReportRepository
+from core.ports.routes import RouteRepository
 from core.ports.scenario_states import ScenarioState, ScenarioStateRepository
 from core.ports.staff import StaffRepository
 from core.ports.tickets import TicketRepository

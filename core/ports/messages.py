@@ -81,6 +81,7 @@ class Outcome:
     retry_at: datetime | None = None
     round: int | None = None  # an escalation's progress, kept with the message (None: unchanged)
     tried: tuple[str, ...] | None = None
+    paced: bool = False  # PENDING only because its channel is busy: not an attempt (it was not tried)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ class PeopleRepository(Protocol):
         """Store the account's last activity, name, reachability and verification (may be written at commit)."""
         ...
     async def accounts_of(self, person_id: int) -> list[ChannelAccount]: ...
+    async def accounts_of_people(self, person_ids: list[int]) -> dict[int, list[ChannelAccount]]:
+        """Everyone's accounts at once (the router reads a whole batch of messages' people)."""
+        ...
     async def mark_unreachable(self, channel: ChannelName, external_id: str, now: datetime,
                                reason: str | None = None) -> None:
         """From now on the account cannot be reached (``reason``: blocked, bounced, unsubscribed…),

@@ -125,8 +125,8 @@ class MemoryMessages:
         for outcome in outcomes:
             row = self._t.outbox.one(outcome.message_id)
             status = MessageStatus(outcome.status)
-            row = replace(row, status=status, attempts=row.attempts + 1, owner=None, leased_until=None,
-                          last_error=outcome.error)
+            row = replace(row, status=status, attempts=row.attempts + (0 if outcome.paced else 1), owner=None,
+                          leased_until=None, last_error=outcome.error)
             if outcome.round is not None:
                 row = replace(row, round=outcome.round, tried=tuple(outcome.tried or ()))
             if status in (MessageStatus.PENDING, MessageStatus.AWAITING_ACK):

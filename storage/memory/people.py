@@ -108,6 +108,9 @@ class MemoryPeople:
         rows = self._t.accounts.where(lambda a: a.person_id == person_id)
         return [row.record() for row in sorted(rows, key=lambda a: a.id)]
 
+    async def accounts_of_people(self, person_ids: list[int]) -> dict[int, list[ChannelAccount]]:
+        return {person_id: await self.accounts_of(person_id) for person_id in person_ids}
+
     async def mark_unreachable(self, channel: ChannelName, external_id: str, now: datetime,
                                reason: str | None = None) -> None:
         row = self._t.accounts.find("address", (channel, external_id))

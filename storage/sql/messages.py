@@ -35,6 +35,9 @@ _awaiting = (update(outbox).where(outbox.c.id == bindparam("id_")).values(
     status=MessageStatus.AWAITING_ACK.value, sent_at=bindparam("now_"), channel=bindparam("channel_"),
     external_id=bindparam("account_"), next_attempt_at=bindparam("retry_at_"), round=bindparam("round_"),
     tried=bindparam("tried_"), **_done))
+_release = update(outbox).where(outbox.c.id == bindparam("id_")).values(
+    status=MessageStatus.PENDING.value, next_attempt_at=bindparam("retry_at_"), lease_owner=None,
+    last_error=bindparam("error_"))
 _escalation = (update(outbox).where(outbox.c.id == bindparam("id_"))
                .values(round=bindparam("round_"), tried=bindparam("tried_")))
 _replied = (update(outbox).where(outbox.c.person_id == bindparam("person_"),
@@ -106,7 +109,7 @@ class SqlMessages:
 
     async def record(self, outcomes: list[Outcome], now: datetime) -> None:
         await self.db.flush()
-        postponed, sent, ended, awaiting, escalating = [], [], [], [], []
+        postponed, sent, ended, awaiting, escalating, released = [], [], [], [], [], []
         for o in outcomes:
             if o.round is not None and o.status is not MessageStatus.AWAITING_ACK:
                 escalating.append({"id_": o.message_id, "round_": o.round, "tried_": list(o.tried or ())})
@@ -114,6 +117,8 @@ class SqlMessages:
                 awaiting.append({"id_": o.message_id, "now_": now, "channel_": o.channel, "account_": o.account_id,
                                  "retry_at_": o.retry_at or now, "round_": o.round or 0,
                                  "tried_": list(o.tried or ()), "error_": o.error})
+            elif o.status is MessageStatus.PENDING and o.paced:
+                released.append({"id_": o.message_id, "retry_at_": o.retry_at or now, "error_": o.error})
             elif o.status is MessageStatus.PENDING:
                 postponed.append({"id_": o.message_id, "retry_at_": o.retry_at or now, "error_": o.error})
             elif o.status is MessageStatus.SENT:
@@ -122,7 +127,7 @@ class SqlMessages:
             else:
                 ended.append({"id_": o.message_id, "status_": o.status.value, "error_": o.error})
         for statement, rows in ((_escalation, escalating), (_postpone, postponed), (_sent, sent), (_ended, ended),
-                                (_awaiting, awaiting)):
+                                (_awaiting, awaiting), (_release, released)):
             if rows:
                 await self.db.execute(statement, rows)
 

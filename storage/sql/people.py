@@ -36,6 +36,9 @@ _save = update(persons).where(persons.c.id == bindparam("id_")).values(
     {name: bindparam(name) for name in PERSON_FIELDS})
 _add_account = insert(channel_accounts).returning(channel_accounts.c.id)
 _add_consent = insert(consents)
+_accounts_of_people = (select(channel_accounts)
+                       .where(channel_accounts.c.person_id.in_(bindparam("ids", expanding=True)))
+                       .order_by(channel_accounts.c.id))
 
 
 def _account(row: object) -> ChannelAccount:
@@ -91,6 +94,14 @@ class SqlPeople:
         rows = await self.db.rows(select(channel_accounts).where(channel_accounts.c.person_id == person_id)
                                   .order_by(channel_accounts.c.id))
         return [_account(row) for row in rows]
+
+    async def accounts_of_people(self, person_ids: list[int]) -> dict[int, list[ChannelAccount]]:
+        await self.db.flush()
+        found: dict[int, list[ChannelAccount]] = {person_id: [] for person_id in person_ids}
+        if person_ids:
+            for row in await self.db.rows(_accounts_of_people, {"ids": person_ids}):
+                found[row.person_id].append(_account(row))
+        return found
 
     async def mark_unreachable(self, channel: ChannelName, external_id: str, now: datetime,
                                reason: str | None = None) -> None:
