@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.policy
 import hashlib
 import hmac
 import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from email.message import EmailMessage
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
 from urllib.parse import urlencode
 
@@ -41,6 +45,9 @@ from core.templates import Button, Rendered
 
 log = logging.getLogger(__name__)
 
+# headers are not folded before the line limit: a folded List-Unsubscribe reads back with a leading space
+_WIRE = email.policy.compat32.clone(linesep="\r\n", max_line_length=998)
+_WIRE_UTF8 = email.policy.SMTPUTF8.clone(max_line_length=998)
 UNSUBSCRIBE, VERIFY, ACK = "/email/unsubscribe", "/email/verify", "/email/ack"
 PAGE = """<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -186,26 +193,38 @@ class EmailChannel:
 
     # sending -----------------------------------------------------------------------------
 
-    def letter(self, address: str, message: Rendered, message_id: int) -> EmailMessage:
+    def letter(self, address: str, message: Rendered, message_id: int) -> bytes:
+        """The letter as it goes on the wire."""
         unsubscribe = self.link(UNSUBSCRIBE, a=address, m=str(message_id))
-        letter = EmailMessage()
-        letter["From"] = formataddr((self.settings.from_name, self.settings.from_address))
-        letter["To"] = address
-        letter["Subject"] = message.subject or "…"
-        letter["Date"] = formatdate(localtime=False)
-        letter["Message-ID"] = f"<outbox-{message_id}@{self.domain}>"
-        letter["List-Unsubscribe"] = f"<{unsubscribe}>"
-        letter["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         links = [(b.label, self._button_link(b, address, message_id)) for row in message.buttons for b in row]
         links = [(label, url) for label, url in links if url]
         text = message.text + "".join(f"\n{label}: {url}" for label, url in links)
-        letter.set_content(f"{text}\n\n--\nОтписаться от писем: {unsubscribe}\n")
+        text = f"{text}\n\n--\nОтписаться от писем: {unsubscribe}\n"
         body = message.html_body or f"<p>{html.escape(message.text)}</p>"
         buttons = "".join(f'<p><a href="{html.escape(url)}">{html.escape(label)}</a></p>' for label, url in links)
         footer = (f'<hr><p style="font-size:small"><a href="{html.escape(unsubscribe)}">Отписаться от писем</a>'
                   "</p>")
-        letter.add_alternative(body.replace("</body>", f"{buttons}{footer}</body>"), subtype="html")
-        return letter
+        body = body.replace("</body>", f"{buttons}{footer}</body>")
+        subject, sender = message.subject or "…", (self.settings.from_name, self.settings.from_address)
+        letter: Message
+        if address.isascii():  # the classic MIME classes build a letter five times faster (broadcasts)
+            letter = MIMEMultipart("alternative")
+            letter["From"] = formataddr(sender, charset="utf-8")
+            letter["Subject"] = Header(subject, "utf-8")
+            letter.attach(MIMEText(text, "plain", "utf-8"))
+            letter.attach(MIMEText(body, "html", "utf-8"))
+        else:  # an internationalised address needs SMTPUTF8, which only the newer classes write
+            letter = EmailMessage(policy=_WIRE_UTF8)
+            letter["From"] = formataddr(sender)
+            letter["Subject"] = subject
+            letter.set_content(text)
+            letter.add_alternative(body, subtype="html")
+        letter["To"] = address
+        letter["Date"] = formatdate(usegmt=True)
+        letter["Message-ID"] = f"<outbox-{message_id}@{self.domain}>"
+        letter["List-Unsubscribe"] = f"<{unsubscribe}>"
+        letter["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        return letter.as_bytes(policy=_WIRE if address.isascii() else _WIRE_UTF8)
 
     def _button_link(self, button: Button, address: str, message_id: int) -> str | None:
         if button.kind == "url":
@@ -234,7 +253,8 @@ class EmailChannel:
             client: aiosmtplib.SMTP | None = None
             try:
                 client = await self._client()
-                await client.send_message(letter)
+                await client.sendmail(self.settings.from_address, [account_id], letter,
+                                      mail_options=None if account_id.isascii() else ["SMTPUTF8"])
             except aiosmtplib.SMTPRecipientsRefused as e:
                 refusal = e.recipients[0] if e.recipients else None
                 code, text = (refusal.code, refusal.message) if refusal else (0, str(e))

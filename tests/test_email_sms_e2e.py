@@ -258,3 +258,26 @@ async def test_codes_are_limited_per_person(platform, outside) -> None:
     assert "Слишком много кодов" in vk.messages_to(VK_USER)[-1].text
     await asyncio.sleep(0.2)
     assert len(gateway.to("+79990001122")) == 3
+
+
+@pytest.mark.parametrize("address", ["anna@shop.example", "иван@почта.рф"])
+def test_a_letter_reads_back_as_written_for_plain_and_international_addresses(address: str) -> None:
+    from bots.email import EmailChannel, EmailSettings
+    from core.templates import Rendered
+
+    channel = EmailChannel(EmailSettings(_env_file=None, smtp_host="127.0.0.1", link_secret="letters-secret-123",
+                                         from_name="Промо «Молоко»", from_address="promo@shop.example"), "polling")
+    wire = channel.letter(address, Rendered("Вы выиграли приз " * 20, subject="Вы выиграли — подтвердите",
+                                            html_body="<html><body><p>Приз</p></body></html>"), 42)
+    # an internationalised address goes as raw UTF-8 (SMTPUTF8); Python's parser reads such headers from text only
+    letter = (email.message_from_bytes(wire, policy=email.policy.default) if address.isascii()
+              else email.message_from_string(wire.decode("utf-8"), policy=email.policy.default))
+    assert letter["To"] == address and letter["Subject"] == "Вы выиграли — подтвердите"
+    assert letter["From"].addresses[0].display_name == "Промо «Молоко»"
+    assert letter["Message-ID"] == "<outbox-42@shop.example>"
+    assert str(letter["List-Unsubscribe"]).startswith("<http") and b"\r\n\r\n" in wire
+    if address.isascii():
+        assert "Вы выиграли приз" in text_of(letter) and "Отписаться" in text_of(letter)  # type: ignore[arg-type]
+        assert "<p>Приз</p>" in html_of(letter)  # type: ignore[arg-type]
+    else:  # and its parts as 8-bit UTF-8, which the text parser leaves undecoded
+        assert all(words in wire.decode("utf-8") for words in ("Вы выиграли приз", "Отписаться", "<p>Приз</p>"))
