@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -65,8 +66,78 @@ class Consent:
 
 
 @dataclass(frozen=True)
+class PersonDetails:
+    """What a merge may change on a person: the fields the survivor fills from the absorbed person, and the
+    phone the absorbed person gives up (``PeopleRepository.absorb``)."""
+
+    name: str | None = None
+    phone: str | None = None
+    phone_verified: bool = False
+    email: str | None = None
+    email_verified: bool = False
+    source: str | None = None
+    registered_at: datetime | None = None
+
+    # a value and its flag go back together or not at all
+    GROUPS = (("name",), ("phone", "phone_verified"), ("email", "email_verified"), ("source",), ("registered_at",))
+
+    @classmethod
+    def of(cls, person: Person) -> PersonDetails:
+        return cls(**{f.name: getattr(person, f.name) for f in fields(cls)})
+
+    def given_to(self, person: Person) -> Person:
+        return replace(person, **{f.name: getattr(self, f.name) for f in fields(self)})
+
+    def plain(self) -> dict[str, Any]:
+        """As a JSON column keeps it (the time as ISO text)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["registered_at"] = self.registered_at.isoformat() if self.registered_at else None
+        return values
+
+    @classmethod
+    def from_plain(cls, values: dict[str, Any]) -> PersonDetails:
+        known = {f.name: values.get(f.name, f.default) for f in fields(cls)}
+        registered = known["registered_at"]
+        known["registered_at"] = datetime.fromisoformat(registered) if registered else None
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class MergeDetails:
+    """Both people's details just before ``absorb`` and the survivor's just after: undoing the merge gives each
+    their own back exactly (``core.support.identity.undo_merge``)."""
+
+    survivor: PersonDetails
+    absorbed: PersonDetails
+    survivor_after: PersonDetails
+
+    def taken_back(self, survivor_now: PersonDetails) -> PersonDetails:
+        """The survivor's details on undo: each group the merge filled goes back to what the survivor had before,
+        unless the survivor changed it since (then it stays as it is now)."""
+        restored: dict[str, Any] = {}
+        for group in PersonDetails.GROUPS:
+            before, after, now = (tuple(getattr(d, name) for name in group)
+                                  for d in (self.survivor, self.survivor_after, survivor_now))
+            if after != before and now == after:
+                restored.update(zip(group, before, strict=True))
+        return replace(survivor_now, **restored)
+
+    def plain(self) -> dict[str, Any]:
+        return {"survivor": self.survivor.plain(), "absorbed": self.absorbed.plain(),
+                "survivor_after": self.survivor_after.plain()}
+
+    @classmethod
+    def from_plain(cls, values: dict[str, Any] | None) -> MergeDetails | None:
+        if not values:  # a merge from before the details were kept, or one whose person was erased
+            return None
+        return cls(PersonDetails.from_plain(values["survivor"]), PersonDetails.from_plain(values["absorbed"]),
+                   PersonDetails.from_plain(values["survivor_after"]))
+
+
+@dataclass(frozen=True)
 class Merge:
-    """Two profiles joined: who absorbed whom, why, and which rows moved (by repository)."""
+    """Two profiles joined: who absorbed whom, why, which rows moved (by repository), and each person's details
+    around the merge (``None`` for merges recorded before they were kept, and once either person is erased)."""
 
     id: int
     survivor_id: int
@@ -74,6 +145,7 @@ class Merge:
     reason: str
     moved: dict[str, list[int]]
     merged_at: datetime
+    details: MergeDetails | None = None
 
 
 @dataclass

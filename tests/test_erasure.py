@@ -1,11 +1,11 @@
 """Erasure (152-FZ) leaves nothing that names the person anywhere in the store, and every column is accounted for.
 
-A person with a history in every feature — messages both ways, a delivery error naming their
-address, the router's decisions, contact codes, a receipt check's raw answer naming the buyer,
-a payout, a ticket, a draw win with a delivery address, a webchat browser, link attempts — is
-erased through ``core.support.personal_data.erase_person``; then every row of every table (SQL)
-or memory table is read raw and must not contain any of their identifying values. A second
-person's identical history stays whole.
+A person with a history in every feature — an earlier profile merged into theirs, messages both
+ways, a delivery error naming their address, the router's decisions, contact codes, a receipt
+check's raw answer naming the buyer, a payout, a ticket, a draw win with a delivery address, a
+webchat browser, link attempts — is erased through ``core.support.personal_data.erase_person``;
+then every row of every table (SQL) or memory table is read raw and must not contain any of
+their identifying values. A second person's identical history stays whole.
 
 ``REVIEWED`` lists every column of every table as either erased or kept on purpose (keeps no
 personal data): a table or column added without being reviewed here fails the test, so a new
@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from core.delivery import MessageStatus
 from core.events import InboundEvent, OutgoingMessage
+from core.merging import merge_persons
 from core.ports import Outcome
 from core.ports.draws import NewWinner, WinnerStatus
 from core.ports.link_codes import LinkAttempt, LinkOutcome
@@ -68,7 +69,7 @@ REVIEWED: dict[str, tuple[str, str]] = {
     "receipt_flags": ("", "id receipt_id person_id reason created_at resolved_at"),
     "ledger_transactions": ("", "id kind receipt_id payout_id created_at"),
     "ledger_entries": ("", "id transaction_id account person_id amount_kopecks"),
-    "person_merges": ("", "id survivor_id absorbed_id reason moved moved_rows merged_at"),
+    "person_merges": ("details", "id survivor_id absorbed_id reason moved moved_rows merged_at"),
     "merge_undos": ("", "id merge_id staff_id undone_at"),
     "tickets": ("external_id subject", "id person_id campaign channel status assigned_to rating created_at "
                 "updated_at last_person_at last_staff_at closed_at version"),
@@ -109,9 +110,11 @@ def _who(n: int) -> dict[str, str]:
 async def _history(store, n: int) -> int:
     who = _who(n)
     async with store.transaction() as tx:
+        earlier = await tx.people.create("ru", NOW)  # their first profile, joined into this one: a merge names both
+        await tx.people.save(dataclasses.replace(earlier, phone=who["phone"], phone_verified=True))
         person = await tx.people.create("ru", NOW)
-        await tx.people.save(dataclasses.replace(person, name=who["name"], phone=who["phone"], email=who["email"],
-                                                 registered_at=NOW))
+        await tx.people.save(dataclasses.replace(person, name=who["name"], email=who["email"], registered_at=NOW))
+        await merge_persons(tx, person.id, earlier.id, "same verified phone", NOW)
         await tx.people.add_account(person.id, TELEGRAM, who["telegram"], who["name"], NOW)
         await tx.people.add_account(person.id, "webchat", who["webchat"], "", NOW)
         await tx.people.add_consent(person.id, "2026-11", TELEGRAM, NOW)
@@ -186,9 +189,9 @@ async def test_erasure_leaves_nothing_naming_the_person_in_any_table(store) -> N
         await erase_person(tx, erased, NOW + timedelta(days=1))
     rows = await _rows(store)
     assert _naming(rows, _who(1)) == set()
-    left = {table for table, _, _ in _naming(rows, _who(2))}
+    left = {table for table, _, _ in _naming(rows, _who(2))}  # the other's stay
     assert {"persons", "outbox", "route_decisions", "contact_codes", "receipt_checks", "draw_winners", "payouts",
-            "link_attempts", "scenario_states", "tickets", "ticket_events", "photos"} <= left  # the other's stay
+            "link_attempts", "scenario_states", "tickets", "ticket_events", "photos", "person_merges"} <= left
     async with store.transaction() as tx:
         assert await tx.ledger.total() == total and await tx.ledger.balances(erased) == balances
         message = (await tx.messages.entries(erased))[0]

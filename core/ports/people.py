@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.channels import ChannelName
-from core.identity import ChannelAccount, Consent, Merge, Person
+from core.identity import ChannelAccount, Consent, Merge, MergeDetails, Person
 from core.ports.person_owned import Moved
 
 
@@ -44,7 +44,9 @@ class PeopleRepository(Protocol):
         """Fill the survivor's empty fields from the absorbed person and mark the absorbed one merged."""
         ...
     async def record_merge(self, survivor_id: int, absorbed_id: int, reason: str, moved: Moved,
-                           now: datetime) -> Merge: ...
+                           now: datetime, details: MergeDetails | None = None) -> Merge:
+        """Keep the merge: the rows that moved and both people's details around ``absorb``, for its undo."""
+        ...
     async def merges(self, person_id: int | None = None) -> list[Merge]:
         """Merges the person took part in (either side), oldest first; all of them without a person."""
         ...

@@ -22,6 +22,9 @@ class MemoryCorePersonalData:
         person = t.people.persons.one(owner)
         t.people.persons.put(owner, replace(person, name=None, phone=None, phone_verified=False, email=None,
                                             email_verified=False))
+        for merge in t.people.merges.where(lambda m: owner in (m.survivor_id, m.absorbed_id) and m.details):
+            t.people.merges.put(merge.id, replace(merge, details=None))  # see storage.sql.erasure
+            changed += 1
         for account in t.people.accounts.where(lambda a: a.person_id == owner):
             t.people.accounts.put(account.id, replace(account, external_id=f"erased:{account.id}", display_name="",
                                                       unreachable_since=utc(now)))

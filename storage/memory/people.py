@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from core.channels import ChannelName
-from core.identity import ChannelAccount, Consent, Merge, Person
+from core.identity import ChannelAccount, Consent, Merge, MergeDetails, Person
 from core.ports.person_owned import Moved
 from storage.memory.table import Table, json_copy, reassign_rows, restore_rows, utc
 
@@ -142,10 +142,11 @@ class MemoryPeople:
         self._t.persons.put(survivor_id, replace(self._t.persons.one(survivor_id), **filled))
 
     async def record_merge(self, survivor_id: int, absorbed_id: int, reason: str, moved: Moved,
-                           now: datetime) -> Merge:
+                           now: datetime, details: MergeDetails | None = None) -> Merge:
         self._t.persons.one(survivor_id)
         self._t.persons.one(absorbed_id)
-        merge = Merge(self._t.merges.next_id(), survivor_id, absorbed_id, reason, json_copy(moved), utc(now))
+        kept = MergeDetails.from_plain(json_copy(details.plain())) if details else None  # as a JSON column keeps it
+        merge = Merge(self._t.merges.next_id(), survivor_id, absorbed_id, reason, json_copy(moved), utc(now), kept)
         self._t.merges.put(merge.id, merge)
         return _copy_merge(merge)
 

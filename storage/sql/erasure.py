@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, delete, func, literal, or_, select, update
+from sqlalchemy import String, and_, bindparam, cast, delete, func, literal, null, or_, select, update
 
 from core.ports.personal_data import ERASED, ErasureSubject
 from storage.sql.db import Db
@@ -17,7 +17,7 @@ from storage.tables.inbox import inbox
 from storage.tables.ledger import payouts
 from storage.tables.link_codes import link_attempts, link_codes
 from storage.tables.messages import message_log, outbox
-from storage.tables.people import channel_accounts, persons
+from storage.tables.people import channel_accounts, person_merges, persons
 from storage.tables.photos import photos
 from storage.tables.scenario_states import scenario_states
 
@@ -48,6 +48,10 @@ class SqlCorePersonalData:
         statements = [
             update(persons).where(persons.c.id == owner).values(name=None, phone=None, phone_verified=False,
                                                                 email=None, email_verified=False),
+            # a merge's details name both people (and what one took from the other): its undo then moves rows only
+            update(person_merges).where(or_(person_merges.c.survivor_id == owner,
+                                            person_merges.c.absorbed_id == owner),
+                                        person_merges.c.details.is_not(None)).values(details=null()),
             # the address becomes a pseudonym: the messenger's id is gone, the row (and its unique key) stays
             update(channel_accounts).where(channel_accounts.c.person_id == owner).values(
                 external_id=literal("erased:", String) + cast(channel_accounts.c.id, String),

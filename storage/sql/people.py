@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, null, or_, select, update
 
 from core.channels import ChannelName
-from core.identity import ChannelAccount, Consent, Merge, Person
+from core.identity import ChannelAccount, Consent, Merge, MergeDetails, Person
 from core.ports.person_owned import Moved
 from storage.sql.db import Db
 from storage.sql.ownership import move_rows, restore_rows
@@ -135,19 +135,20 @@ class SqlPeople:
                               .values(merged_into_id=survivor_id))
 
     async def record_merge(self, survivor_id: int, absorbed_id: int, reason: str, moved: Moved,
-                           now: datetime) -> Merge:
+                           now: datetime, details: MergeDetails | None = None) -> Merge:
         counts = {table: len(ids) for table, ids in moved.items()}
         merge_id = await self.db.scalar(insert(person_merges).values(
             survivor_id=survivor_id, absorbed_id=absorbed_id, reason=reason[:128], moved=counts, moved_rows=moved,
-            merged_at=now).returning(person_merges.c.id))
-        return Merge(merge_id, survivor_id, absorbed_id, reason[:128], moved, now)
+            details=details.plain() if details else null(), merged_at=now).returning(person_merges.c.id))
+        return Merge(merge_id, survivor_id, absorbed_id, reason[:128], moved, now, details)
 
     async def merges(self, person_id: int | None = None) -> list[Merge]:
         query = select(person_merges).order_by(person_merges.c.merged_at, person_merges.c.id)
         if person_id is not None:
             query = query.where(or_(person_merges.c.survivor_id == person_id,
                                     person_merges.c.absorbed_id == person_id))
-        return [record(Merge, row, moved=row.moved_rows or {}) for row in await self.db.rows(query)]
+        return [record(Merge, row, moved=row.moved_rows or {}, details=MergeDetails.from_plain(row.details))
+                for row in await self.db.rows(query)]
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         return await move_rows(self.db, OWNED, absorbed_id, survivor_id)

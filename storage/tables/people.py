@@ -55,6 +55,8 @@ person_merges = Table(
     Column("reason", String(128), nullable=False),
     Column("moved", JSON, nullable=False),  # rows moved per table (counts)
     Column("moved_rows", JSON),  # ids moved per table, so the merge can be undone (null before 0003)
+    # both people's fields around the merge, so the undo gives each their own (null before 0010 and once erased)
+    Column("details", JSON),
     Column("merged_at", UtcDateTime, nullable=False),
 )
 
