@@ -157,8 +157,8 @@ async def test_forget_erases_after_confirmation_and_the_bot_no_longer_knows_the_
 async def test_undoing_a_merge_gives_each_person_back_their_rows_and_money_and_tells_both(
         engine: Engine, store, clock) -> None:
     telegram, vk = Chat.telegram(engine, "1001"), Chat.vk(engine, "2001")
-    await telegram.register()
-    await vk.register(phone="+79990001122", email=None)
+    await telegram.register(email=None)
+    await vk.register(name="Борис Иванов", phone="+79990001122", email="boris@example.ru")
     first, second = await _person(store, "telegram", "1001"), await _person(store, "vk", "2001")
     async with store.transaction() as tx:
         await tx.ledger.post(ledger.accrual(first, 1_000), clock())
@@ -170,12 +170,17 @@ async def test_undoing_a_merge_gives_each_person_back_their_rows_and_money_and_t
     await telegram.press(f"/link_approve {vk.param('attempt')}")
     async with store.transaction() as tx:
         assert (await tx.ledger.balances(first))[LedgerAccount.PENDING] == 1_250
+        assert (await tx.people.get(first)).email == "boris@example.ru"  # the survivor had none: it took his
+        assert (await tx.people.get(second)).phone is None
         merge = (await tx.people.merges(first))[-1]
         undone = await undo_merge(tx, first, merge.id, None, clock())
     assert undone.rows >= 3
     async with store.transaction() as tx:
         assert (await tx.ledger.balances(first), await tx.ledger.balances(second)) == before
-        assert (await tx.people.get(second)).merged_into_id is None
+        survivor, absorbed = await tx.people.get(first), await tx.people.get(second)
+        assert absorbed.merged_into_id is None
+        assert (absorbed.name, absorbed.phone, absorbed.email) == ("Борис Иванов", "+79990001122", "boris@example.ru")
+        assert (survivor.name, survivor.phone, survivor.email) == ("Анна Петрова", "+79123456789", None)
         assert [m.person_id for m in await tx.messages.entries(template="support.unmerged")] == [first, second]
     assert await vk.send("/me") == ["profile.card"] and vk.param("channels") == "VK"
     try:
@@ -185,6 +190,36 @@ async def test_undoing_a_merge_gives_each_person_back_their_rows_and_money_and_t
         assert e.reason == "already_undone"
     else:
         raise AssertionError("a merge was undone twice")
+
+
+async def test_undoing_a_merge_gives_back_a_verified_number_and_keeps_what_the_survivor_changed_since(
+        engine: Engine, store, clock) -> None:
+    vk, telegram = Chat.vk(engine, "2001"), Chat.telegram(engine, "1001")
+    await vk.register(name="Анна Петрова", phone="+79990001122", email=None)
+    await telegram.send("/start")
+    await telegram.press("consent:yes")
+    await telegram.send("Борис Иванов")
+    await telegram.share_contact("+79123456789")  # proved by Telegram
+    await telegram.send("boris@example.ru")
+    owner, requester = await _person(store, "vk", "2001"), await _person(store, "telegram", "1001")
+    await vk.send("/link")
+    await telegram.send(f"/link {vk.param('code')}")
+    await telegram.press("merge:yes")
+    await vk.press(f"/link_approve {telegram.param('attempt')}")
+    async with store.transaction() as tx:
+        survivor = await tx.people.get(owner)
+        assert (survivor.phone, survivor.email) == ("+79990001122", "boris@example.ru")
+        assert (await tx.people.get(requester)).merged_into_id == owner
+        survivor.email = "anna@example.ru"  # her own address, given after the merge
+        await tx.people.save(survivor)
+        merge = (await tx.people.merges(owner))[-1]
+        await undo_merge(tx, owner, merge.id, None, clock())
+    async with store.transaction() as tx:
+        survivor, absorbed = await tx.people.get(owner), await tx.people.get(requester)
+    assert (absorbed.phone, absorbed.phone_verified, absorbed.email) == ("+79123456789", True, "boris@example.ru")
+    assert (survivor.phone, survivor.email) == ("+79990001122", "anna@example.ru")
+    assert await telegram.send("/me") == ["profile.card"]
+    assert (telegram.param("phone"), telegram.param("email")) == ("+7 912 345-67-89", "boris@example.ru")
 
 
 async def test_a_photo_before_any_words_asks_for_words(telegram: Chat) -> None:

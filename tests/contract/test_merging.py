@@ -1,18 +1,24 @@
-"""Joining two profiles through every person-owned repository, and undoing it: ``tx.person_owned()``."""
+"""Joining two profiles through every person-owned repository, and undoing it: ``tx.person_owned()``; each person's
+own name, phone and e-mail back on undo (``core.merging.merge_persons``, ``core.support.identity.undo_merge``)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from core.events import InboundEvent, OutgoingMessage
+from core.identity import Person
+from core.merging import merge_persons
 from core.ports import Store, UnitOfWork
 from core.ports.person_owned import Moved
+from core.support.identity import undo_merge
 from promo import ledger
 from promo.campaigns import Award
 from tests.contract.helpers import NOW, TELEGRAM, VK, at, new_people, read
 from tests.contract.test_receipts import ACCEPTED, CAMPAIGN, fiscal
 
 PHONE = "+79123456789"
+OTHER_PHONE = "+79990001122"
+DETAILS = ("name", "phone", "phone_verified", "email", "email_verified", "source", "registered_at")
 
 
 async def _give_rows(tx: UnitOfWork, person_id: int, n: int) -> None:
@@ -77,3 +83,88 @@ async def test_a_merge_moves_every_owned_row_and_its_undo_moves_exactly_them_bac
     assert restored == sum(len(ids) for ids in moved.values())
     after = {pid: await read(store, lambda tx, pid=pid: _rows_of(tx, pid)) for pid in (survivor_id, absorbed_id)}
     assert after == before
+
+
+def _details(person: Person) -> dict[str, object]:
+    return {name: getattr(person, name) for name in DETAILS}
+
+
+async def _anna_and_a_fresh_profile(store: Store, phone_verified: bool = True) -> tuple[int, int, dict[str, object]]:
+    """A fresh profile (a browser that signed in, say) and Anna's registered one, which it is to absorb."""
+    survivor_id, absorbed_id = await new_people(store, 2)
+    anna = {"name": "Анна Петрова", "phone": PHONE, "phone_verified": phone_verified, "email": "anna@example.ru",
+            "email_verified": True, "source": "qr-shop-12", "registered_at": at(minutes=-5)}
+    async with store.transaction() as tx:
+        await tx.people.save(replace(await tx.people.get(absorbed_id), **anna))
+        await tx.people.add_account(absorbed_id, TELEGRAM, "2", "Anna", NOW)
+    return survivor_id, absorbed_id, anna
+
+
+async def _merge(store: Store, survivor_id: int, absorbed_id: int) -> int:
+    async with store.transaction() as tx:
+        return (await merge_persons(tx, survivor_id, absorbed_id, "link code approved by its owner", NOW)).id
+
+
+async def _undo(store: Store, person_id: int, merge_id: int) -> tuple[Person, Person]:
+    async with store.transaction() as tx:
+        merge = await undo_merge(tx, person_id, merge_id, None, at(minutes=5))
+        return await tx.people.get(merge.merge.survivor_id), await tx.people.get(merge.merge.absorbed_id)
+
+
+async def test_a_merge_keeps_both_peoples_details_and_its_undo_gives_each_their_own_back(store: Store) -> None:
+    survivor_id, absorbed_id, anna = await _anna_and_a_fresh_profile(store)
+    async with store.transaction() as tx:
+        await tx.people.save(replace(await tx.people.get(survivor_id), name="Боря"))
+    merge_id = await _merge(store, survivor_id, absorbed_id)
+    survivor = await read(store, lambda tx: tx.people.get(survivor_id))
+    assert _details(survivor) == {**anna, "name": "Боря"}  # it had a name of its own; the rest it took
+
+    [merge] = await read(store, lambda tx: tx.people.merges(survivor_id))
+    assert merge.details is not None
+    assert merge.details.absorbed.phone == PHONE and merge.details.absorbed.registered_at == at(minutes=-5)
+    assert (merge.details.survivor.name, merge.details.survivor.phone) == ("Боря", None)
+    assert (merge.details.survivor_after.email, merge.details.survivor_after.email_verified) == (anna["email"], True)
+
+    survivor, absorbed = await _undo(store, survivor_id, merge_id)
+    assert _details(absorbed) == anna and absorbed.merged_into_id is None
+    assert _details(survivor) == {"name": "Боря", "phone": None, "phone_verified": False, "email": None,
+                                  "email_verified": False, "source": None, "registered_at": None}
+    assert await read(store, lambda tx: tx.people.find_by_phone(PHONE)) == absorbed
+    assert [a.external_id for a in await read(store, lambda tx: tx.people.accounts_of(absorbed_id))] == ["2"]
+
+
+async def test_what_the_survivor_changed_after_the_merge_stays_with_it_on_undo(store: Store) -> None:
+    survivor_id, absorbed_id, anna = await _anna_and_a_fresh_profile(store)
+    merge_id = await _merge(store, survivor_id, absorbed_id)
+    async with store.transaction() as tx:  # a number and an address of its own, given after the merge
+        await tx.people.save(replace(await tx.people.get(survivor_id), phone=OTHER_PHONE, phone_verified=False,
+                                     email="boris@example.ru", email_verified=False))
+    survivor, absorbed = await _undo(store, survivor_id, merge_id)
+    assert _details(absorbed) == anna
+    assert _details(survivor) == {"name": None, "phone": OTHER_PHONE, "phone_verified": False,
+                                  "email": "boris@example.ru", "email_verified": False, "source": None,
+                                  "registered_at": None}
+
+
+async def test_a_number_the_survivor_confirmed_after_the_merge_stays_with_it(store: Store) -> None:
+    survivor_id, absorbed_id, anna = await _anna_and_a_fresh_profile(store, phone_verified=False)
+    merge_id = await _merge(store, survivor_id, absorbed_id)
+    async with store.transaction() as tx:  # proved by an SMS code: whoever holds the number now is the survivor
+        await tx.people.save(replace(await tx.people.get(survivor_id), phone_verified=True))
+    survivor, absorbed = await _undo(store, survivor_id, merge_id)
+    assert (survivor.phone, survivor.phone_verified, survivor.email) == (PHONE, True, None)
+    assert _details(absorbed) == {**anna, "phone": None, "phone_verified": False}  # the unique number is taken
+
+
+async def test_a_merge_recorded_without_details_is_undone_as_before(store: Store) -> None:
+    survivor_id, absorbed_id, _ = await _anna_and_a_fresh_profile(store)
+    async with store.transaction() as tx:  # as merges were recorded before 0010
+        moved = await tx.people.reassign(absorbed_id, survivor_id)
+        await tx.people.absorb(survivor_id, absorbed_id)
+        merge = await tx.people.record_merge(survivor_id, absorbed_id, "same phone", moved, NOW)
+    assert merge.details is None
+    assert [m.details for m in await read(store, lambda tx: tx.people.merges(survivor_id))] == [None]
+    survivor, absorbed = await _undo(store, survivor_id, merge.id)
+    assert (survivor.phone, survivor.email) == (PHONE, "anna@example.ru") and absorbed.phone is None
+    assert absorbed.merged_into_id is None
+    assert [a.external_id for a in await read(store, lambda tx: tx.people.accounts_of(absorbed_id))] == ["2"]
