@@ -18,7 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from aiohttp import web
@@ -30,8 +30,6 @@ from bots.cli import Tools, build_cli
 from bots.drand import DrandRelays
 from bots.proverkacheka import ProverkachekaVerifier
 from bots.receipt_check import HttpReceiptVerifier
-from bots.registry import CHANNELS
-from bots.sandbox import Sandbox, start_sandbox
 from bots.web.app import build_app
 from bots.web.console import ConsoleConfig, console
 from core.campaigns import ensure_seeded
@@ -54,6 +52,9 @@ from core.verification import ReceiptChecker
 from storage.database import StorageError, create_engine, migrate
 from storage.redis_limits import LimiterUnavailable, RedisLimiter
 from storage.sql import SqlStore
+
+if TYPE_CHECKING:
+    from bots.sandbox import Sandbox
 
 log = logging.getLogger("promo")
 T = TypeVar("T")
@@ -158,8 +159,14 @@ class Configuration:
         return not self.channels
 
 
-def configure(settings: Settings | None = None, plugins: Sequence[ChannelPlugin] = CHANNELS) -> Configuration:
+def configure(settings: Settings | None = None, plugins: Sequence[ChannelPlugin] | None = None) -> Configuration:
     """Read the environment (and ``.env``); ``ConfigurationError`` names the first wrong setting."""
+    if plugins is None:
+        # imported here, not at the top: the channels' libraries take seconds to import, and a manager's
+        # command (``python run.py campaign list``) needs none of them
+        from bots.registry import CHANNELS
+
+        plugins = CHANNELS
     try:
         settings = settings or Settings()
     except ValidationError as e:
@@ -206,7 +213,11 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
     await migrate(database)
     store = SqlStore(database)
     chosen = configuration.channels
-    sandbox = await start_sandbox() if configuration.sandbox else None
+    sandbox = None
+    if configuration.sandbox:
+        from bots.sandbox import start_sandbox  # the emulators, only when they run (see ``configure``)
+
+        sandbox = await start_sandbox()
     if sandbox is not None:  # the built-in emulators stand in for every channel that has one
         mode = "polling"
         chosen = [(plugin, own) for plugin in configuration.plugins
