@@ -9,6 +9,7 @@ holds one long transaction, and replies to people who are chatting still go firs
 
 from __future__ import annotations
 
+import asyncio
 import string
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -96,6 +97,7 @@ async def recipients(store: Store, segment_name: str) -> int:
         if len(page) < PAGE:
             return counted
         after = page[-1].person_id
+        await asyncio.sleep(0)  # inside the platform (the console), SQLite runs inline: let replies through
 
 
 async def start(store: Store, templates: Templates, template: str, params: dict[str, Any], segment_name: str,
@@ -123,6 +125,7 @@ async def start(store: Store, templates: Templates, template: str, params: dict[
         if len(page) < PAGE:
             break
         after = page[-1].person_id
+        await asyncio.sleep(0)  # as in ``recipients``: other people's replies go between pages
     return Broadcast(broadcast.id, template, params, segment_name, broadcast.created_at, queued)
 
 
