@@ -108,7 +108,7 @@ class SqlMessages:
         return [_queued(row) for row in rows]
 
     async def record(self, outcomes: list[Outcome], now: datetime) -> None:
-        await self.db.flush()
+        # written at flush (the commit): the outcomes of a group commit's units go as one executemany each
         postponed, sent, ended, awaiting, escalating, released = [], [], [], [], [], []
         for o in outcomes:
             if o.round is not None and o.status is not MessageStatus.AWAITING_ACK:
@@ -128,8 +128,8 @@ class SqlMessages:
                 ended.append({"id_": o.message_id, "status_": o.status.value, "error_": o.error})
         for statement, rows in ((_escalation, escalating), (_postpone, postponed), (_sent, sent), (_ended, ended),
                                 (_awaiting, awaiting), (_release, released)):
-            if rows:
-                await self.db.execute(statement, rows)
+            for row in rows:
+                self.db.later(statement, row)
 
     async def entries(self, person_id: int | None = None, template: str | None = None, *,
                       broadcast_id: int | None = None) -> list[OutboxEntry]:
