@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from bench.bot_throughput import throwaway_postgres
-from bench.notify import LIMITS, Emulators, seed
+from bench.notify_world import LIMITS, Emulators, seed
 from core.delivery import MessageStatus
 from core.settings import Settings
 from run import bootstrap, configure
