@@ -12,7 +12,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import text
 
+from bots.emulators.drand_api import DrandEmulator
+from bots.emulators.telegram_api import TelegramEmulator
+from bots.emulators.vk_api import VkEmulator
 from bots.telegram import PROFILE as TELEGRAM_PROFILE
 from bots.vk import PROFILE as VK_PROFILE
 from core.channels import ChannelDirectory
@@ -33,6 +36,7 @@ from storage.memory import MemoryStore
 from storage.sql import SqlStore
 from storage.tables import metadata
 from tests.chat import Chat
+from tests.platform import point_channels_at
 
 pytest_plugins = ["tests.redis_guard"]  # the real Redis, like PostgreSQL: its tests must run where it answers
 
@@ -234,3 +238,26 @@ def telegram(engine: Engine) -> Chat:
 @pytest.fixture
 def vk(engine: Engine) -> Chat:
     return Chat.vk(engine, "2001")
+
+
+@pytest.fixture
+async def emulators(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[TelegramEmulator,
+                                                                                              VkEmulator]]:
+    """Our Telegram and VK API servers, with every channel's settings pointed at them (end-to-end tests)."""
+    monkeypatch.chdir(tmp_path)
+    telegram, vk = TelegramEmulator(), VkEmulator()
+    await telegram.start()
+    await vk.start()
+    point_channels_at(monkeypatch, telegram, vk)
+    yield telegram, vk
+    await telegram.stop()
+    await vk.stop()
+
+
+@pytest.fixture
+async def relay() -> AsyncIterator[DrandEmulator]:
+    """A drand relay serving recorded rounds."""
+    emulator = DrandEmulator()
+    await emulator.start()
+    yield emulator
+    await emulator.stop()

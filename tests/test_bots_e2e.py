@@ -16,18 +16,6 @@ TG_USER, VK_USER = 1001, 2001
 
 
 @pytest.fixture
-async def emulators(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    telegram, vk = TelegramEmulator(), VkEmulator()
-    await telegram.start()
-    await vk.start()
-    point_channels_at(monkeypatch, telegram, vk)
-    yield telegram, vk
-    await telegram.stop()
-    await vk.stop()
-
-
-@pytest.fixture
 async def platform(tmp_path, emulators):
     running = await started(platform_settings(tmp_path), emulators[1])
     yield running

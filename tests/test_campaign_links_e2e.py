@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core import campaigns
-from tests.test_bots_e2e import TG_USER, VK_USER, _account, emulators, platform  # noqa: F401 (fixtures)
+from tests.test_bots_e2e import TG_USER, VK_USER, _account, platform  # noqa: F401 (fixture)
 from tests.test_campaigns import KEFIR
 
 

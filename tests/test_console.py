@@ -33,17 +33,23 @@ PASSWORD = "correct horse battery"
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-@pytest.fixture
-async def http(store, clock):
+async def console_client(store, clock, **more: object) -> TestClient:
+    """The console app with an admin, a support agent and a manager; ``more``: other ConsoleConfig fields."""
     woken: list[int] = []
-    config = ConsoleConfig(store, Templates.load(), CHANNELS, clock, __import__("zoneinfo").ZoneInfo("Europe/Moscow"),
-                           lambda campaign: timedelta(hours=4), lambda: woken.append(1))
+    config = ConsoleConfig(store, Templates.load(), CHANNELS, clock, ZoneInfo("Europe/Moscow"),
+                           lambda campaign: timedelta(hours=4), lambda: woken.append(1), **more)  # type: ignore[arg-type]
     async with store.transaction() as tx:
         for name, role in (("admin", StaffRole.ADMIN), ("olga", StaffRole.SUPPORT), ("ivan", StaffRole.MANAGER)):
             await tx.staff.add_user(name, name.title(), role, hash_password(PASSWORD), clock())
     client = TestClient(TestServer(build_app("v1", [], {"/console": console(config)})))
     await client.start_server()
     client.woken = woken  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+async def http(store, clock):
+    client = await console_client(store, clock)
     yield client
     await client.close()
 

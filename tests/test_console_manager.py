@@ -11,28 +11,23 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from bots.drand import DrandRelays
-from bots.emulators.drand_api import DrandEmulator
-from bots.web.app import build_app
-from bots.web.console import ConsoleConfig, console
-from bots.web.console.auth import hash_password
 from core import broadcasts, draws
-from core.channels import EMAIL, ChannelProfile, TextFormat
+from core.channels import ChannelProfile, TextFormat
 from core.outbox import Outbox
 from core.ports import ReceiptStatus
 from core.ports.draws import DrawStatus, WinnerStatus
-from core.ports.staff import StaffRole
 from core.templates import Templates
 from promo import draws as algorithm
 from promo.beacon import QUICKNET
 from promo.campaigns import CampaignStatus
 from tests.chat import Chat
-from tests.conftest import CHANNELS
+from tests.test_broadcasts import people
+from tests.test_console import PASSWORD, console_client
 from tests.test_routing import BLOCKED, TELEGRAM, VK, StandIn, VkStandIn
 
-PASSWORD = "correct horse battery"
 ZONE = ZoneInfo("Europe/Moscow")
 ROUND = 657413  # a real quicknet round the drand emulator replays (2023-09-15 11:00:03 UTC)
 XSS = '<script>alert("x")</script>'
@@ -40,25 +35,9 @@ NAMES = ("Анна Петрова", "Борис Иванов", "Вера Сми�
 
 
 @pytest.fixture
-async def relay():
-    emulator = DrandEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
 async def http(store, clock, relay):
-    woken: list[int] = []
     relays = DrandRelays([relay.base_url])
-    config = ConsoleConfig(store, Templates.load(), CHANNELS, clock, ZONE, lambda campaign: timedelta(hours=4),
-                           lambda: woken.append(1), beacons=relays, winner_hours=72)
-    async with store.transaction() as tx:
-        for name, role in (("admin", StaffRole.ADMIN), ("olga", StaffRole.SUPPORT), ("ivan", StaffRole.MANAGER)):
-            await tx.staff.add_user(name, name.title(), role, hash_password(PASSWORD), clock())
-    client = TestClient(TestServer(build_app("v1", [], {"/console": console(config)})))
-    await client.start_server()
-    client.woken = woken  # type: ignore[attr-defined]
+    client = await console_client(store, clock, beacons=relays, winner_hours=72)
     yield client
     await client.close()
     await relays.close()
@@ -307,21 +286,9 @@ async def test_a_draw_not_drawn_yet_offers_no_files(http: TestClient, store, clo
     assert (await http.get("/console/draws/999999")).status == 404
 
 
-async def _registered(store, clock) -> None:
-    """Three registered people: one in Telegram and VK, one only in VK, one with only a typed e-mail."""
-    async with store.transaction() as tx:
-        for accounts in ([(TELEGRAM, "1001"), (VK, "2001")], [(VK, "2002")], [(EMAIL, "typed@example.ru")]):
-            person = await tx.people.create("ru", clock())
-            person.registered_at = clock()
-            await tx.people.save(person)
-            for channel, address in accounts:
-                await tx.people.add_account(person.id, channel, address, "", clock())
-        await tx.people.create("ru", clock())  # not registered: not in the segment
-
-
 async def test_a_broadcast_is_confirmed_with_its_recipients_sent_and_reported(http: TestClient, store,
                                                                                clock) -> None:
-    await _registered(store, clock)
+    await people(store, clock)
     csrf = await _login(http, "ivan")
     listing = await (await http.get("/console/broadcasts")).text()
     assert 'value="registered"' in listing and 'value="notify.announcement"' in listing
@@ -369,7 +336,7 @@ async def test_a_broadcast_is_confirmed_with_its_recipients_sent_and_reported(ht
 
 
 async def test_recipients_are_counted_page_by_page_as_the_broadcast_queues_them(store, clock) -> None:
-    await _registered(store, clock)
+    await people(store, clock)
     original = broadcasts.PAGE
     broadcasts.PAGE = 2
     try:
@@ -393,7 +360,7 @@ MANAGER_ACTIONS = ["/console/campaigns", "/console/campaigns/autumn/edit", "/con
 
 async def test_support_gets_403_on_every_manager_route(http: TestClient, store, clock) -> None:
     clock.now = datetime(2023, 9, 10, 9, 0, tzinfo=UTC)
-    await _registered(store, clock)
+    await people(store, clock)
     csrf = await _login(http, "ivan")
     await _create_and_activate(http, csrf)
     await http.post("/console/logout", data={"csrf": csrf})
@@ -415,7 +382,7 @@ async def test_support_gets_403_on_every_manager_route(http: TestClient, store, 
 
 async def test_a_post_without_the_csrf_token_is_refused(http: TestClient, store, clock) -> None:
     clock.now = datetime(2023, 9, 1, 6, 0, tzinfo=UTC)
-    await _registered(store, clock)
+    await people(store, clock)
     csrf = await _login(http, "ivan")
     no_token = {k: v for k, v in autumn(csrf).items() if k != "csrf"}
     assert (await http.post("/console/campaigns", data=no_token)).status == 403
@@ -436,7 +403,7 @@ async def test_a_post_without_the_csrf_token_is_refused(http: TestClient, store,
 
 async def test_the_manager_pages_speak_english_too_and_show_no_raw_keys(http: TestClient, store, clock) -> None:
     clock.now = datetime(2023, 9, 1, 6, 0, tzinfo=UTC)
-    await _registered(store, clock)
+    await people(store, clock)
     csrf = await _login(http, "ivan")
     await _create_and_activate(http, csrf)
     async with store.transaction() as tx:

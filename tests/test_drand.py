@@ -7,16 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bots.drand import DrandRelays
-from bots.emulators.drand_api import DrandEmulator
 from promo.beacon import DEFAULT, QUICKNET, BeaconError, verify_round
-
-
-@pytest.fixture
-async def relay():
-    emulator = DrandEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
 
 
 async def test_a_recorded_round_verifies_and_a_tampered_or_missing_one_is_not_used(relay) -> None:

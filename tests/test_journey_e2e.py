@@ -139,19 +139,6 @@ def texts(messages: list[Any]) -> list[str]:
 # the platform ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def emulators(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[TelegramEmulator,
-                                                                                              VkEmulator]]:
-    monkeypatch.chdir(tmp_path)
-    telegram, vk = TelegramEmulator(), VkEmulator()
-    await telegram.start()
-    await vk.start()
-    point_channels_at(monkeypatch, telegram, vk)
-    yield telegram, vk
-    await telegram.stop()
-    await vk.stop()
-
-
 Launch = Callable[..., Awaitable[Platform]]
 
 
