@@ -54,17 +54,21 @@ async def offer(ctx: Context) -> str:
     return "choose"
 
 
-def _campaign_button(ctx: Context) -> bool:
+def is_campaign_button(ctx: Context) -> bool:
     return ctx.event.payload.startswith("campaign:")
 
 
-async def choose(ctx: Context) -> None:
+async def enter_chosen(ctx: Context) -> Campaign:
+    """The campaign the person pressed (``campaign:<code>``) is entered; one no longer running is refused."""
     try:
-        campaign = await campaigns.enter(ctx.tx, ctx.person.id, ctx.event.payload.removeprefix("campaign:"),
-                                         "chosen", ctx.now)
+        return await campaigns.enter(ctx.tx, ctx.person.id, ctx.event.payload.removeprefix("campaign:"),
+                                     "chosen", ctx.now)
     except campaigns.CampaignRefused as e:
         raise Reject("campaign.not_running") from e
-    ctx.data.update(describe(campaign))
+
+
+async def choose(ctx: Context) -> None:
+    ctx.data.update(describe(await enter_chosen(ctx)))
 
 
 CAMPAIGN_CHOICE = Scenario(
@@ -75,7 +79,7 @@ CAMPAIGN_CHOICE = Scenario(
     entry=offer,
     states=(
         State("choose", prompt="campaign.choose", transitions=(
-            on(BUTTON, guard=_campaign_button, action=choose, to="chosen", label="campaign"),)),
+            on(BUTTON, guard=is_campaign_button, action=choose, to="chosen", label="campaign"),)),
         State("none", prompt="campaign.none_running", final=True),
         State("chosen", prompt="campaign.chosen", final=True),
     ),

@@ -26,6 +26,7 @@ from core.errors import Reject
 from core.events import EventKind, InboundEvent
 from core.machine import Action, Scenario, State, Transition, on
 from core.ports.receipts import ReceiptStatus
+from core.scenarios.campaigns import enter_chosen, is_campaign_button
 from core.scenarios.registration import said_yes
 from promo import ledger
 from promo.campaigns import Award, Campaign, Refused, judge
@@ -196,17 +197,9 @@ async def _nothing_running(ctx: Context, event: InboundEvent) -> str:
     return "done"
 
 
-def _campaign_button(ctx: Context) -> bool:
-    return ctx.event.payload.startswith("campaign:")
-
-
 async def campaign_chosen(ctx: Context) -> str:
     """The person chose where the waiting receipt goes: it is read now, into that campaign."""
-    try:
-        campaign = await campaigns.enter(ctx.tx, ctx.person.id, ctx.event.payload.removeprefix("campaign:"),
-                                         "chosen", ctx.now)
-    except campaigns.CampaignRefused as e:
-        raise Reject("campaign.not_running") from e
+    campaign = await enter_chosen(ctx)
     ctx.say("campaign.entered", campaign_title=campaign.name)
     return await _next_queued(ctx, announce=False)
 
@@ -386,7 +379,7 @@ RECEIPT_UPLOAD = Scenario(
         State("manual_fp", prompt="receipt.ask_fp", transitions=(
             on(TEXT, action=manual_done, to="confirm", also=NEXT, label="FP"),)),
         State("campaign", prompt="receipt.choose_campaign", transitions=(
-            on(BUTTON, guard=_campaign_button, action=campaign_chosen, to="confirm", also=NEXT, label="campaign"),)),
+            on(BUTTON, guard=is_campaign_button, action=campaign_chosen, to="confirm", also=NEXT, label="campaign"),)),
         State("confirm", prompt="receipt.confirm", transitions=_confirming()),
         State("confirm_products", prompt="receipt.confirm_products", transitions=_confirming()),
         State("choose", prompt="receipt.another", transitions=(
