@@ -84,11 +84,16 @@ def check_template(templates: Templates, template: str, params: dict[str, Any]) 
         raise BroadcastError(f"template {template!r} needs --param {missing[0]}=…")
 
 
+def _segment(name: str) -> Segment:
+    segment = _SEGMENTS.get(name)
+    if segment is None:
+        raise BroadcastError(f"no segment {name!r}; there are: {', '.join(sorted(_SEGMENTS))}")
+    return segment
+
+
 async def recipients(store: Store, segment_name: str) -> int:
     """How many people a broadcast to the segment would reach now: counted page by page, as ``start`` queues."""
-    segment = _SEGMENTS.get(segment_name)
-    if segment is None:
-        raise BroadcastError(f"no segment {segment_name!r}; there are: {', '.join(sorted(_SEGMENTS))}")
+    segment = _segment(segment_name)
     after, counted = 0, 0
     while True:
         async with store.transaction() as tx:
@@ -104,9 +109,7 @@ async def start(store: Store, templates: Templates, template: str, params: dict[
                 now: datetime, *, answer_within: timedelta | None = None, deadline: datetime | None = None,
                 progress: Callable[[int], None] = lambda queued: None) -> Broadcast:
     """Queue the notices, page by page; the platform's outbox sends them (bulk: replies go first)."""
-    segment = _SEGMENTS.get(segment_name)
-    if segment is None:
-        raise BroadcastError(f"no segment {segment_name!r}; there are: {', '.join(sorted(_SEGMENTS))}")
+    segment = _segment(segment_name)
     check_template(templates, template, params)
     async with store.transaction() as tx:
         broadcast = await tx.broadcasts.create(template, params, segment_name, now)
