@@ -36,6 +36,7 @@ from core.campaigns import ensure_seeded
 from core.channels import ChannelDirectory
 from core.draws import DrawKeeper
 from core.engine import Engine
+from core.errors import ConflictError
 from core.group_commit import GroupCommit
 from core.heartbeat import Heartbeat, new_worker_id
 from core.intake import Intake
@@ -258,8 +259,11 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
                     ProverkachekaVerifier(token, settings.receipt_check_url))
         checker = ReceiptChecker(store, verifier, clock, timedelta(minutes=settings.receipt_check_interval_minutes),
                                  notify=outbox.wake)
-    async with store.transaction() as tx:  # the CAMPAIGN_* settings seed the first campaign of a new platform
-        await ensure_seeded(tx, settings.campaign, clock())
+    try:
+        async with store.transaction() as tx:  # the CAMPAIGN_* settings seed the first campaign of a new platform
+            await ensure_seeded(tx, settings.campaign, clock())
+    except ConflictError:  # another process, started at the same moment, seeded it first: nothing left to do
+        log.info("the first campaign was seeded by another process")
     drand = DrandRelays(settings.drand_relays)
     keeper = DrawKeeper(store, drand, clock, settings.draw_winner_hours, notify=outbox.wake)
     routes = [route for channel in channels for route in channel.routes(intake)]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bots.telegram import TelegramChannel, TelegramSettings
+from bots.vk import VkChannel, VkSettings
 from core.limits import InProcessLimiter, Limiter, Rate, Turns
 from storage.redis_limits import RedisLimiter
 from tests.redis_guard import REDIS_PRESENT, REDIS_URL
@@ -112,6 +114,18 @@ async def test_replies_get_their_turn_before_bulk_notices() -> None:
     first_reply = order.index("reply0")
     assert order[first_reply:first_reply + 3] == ["reply0", "reply1", "reply2"]
     assert first_reply <= 5  # they did not wait behind the remaining notices
+
+
+def test_the_messengers_pace_below_their_limits_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:t")
+    monkeypatch.setenv("VK_BOT_TOKEN", "v")
+    monkeypatch.setenv("VK_GROUP_ID", "7")
+    assert TelegramChannel(TelegramSettings(), "polling").profile.rate == Rate(28.8)  # 30/s per bot
+    assert VkChannel(VkSettings(), "polling").profile.rate == Rate(19)  # 20 requests/s per community
+    monkeypatch.setenv("TELEGRAM_RATE_PER_SECOND", "100")  # a limit raised by @BotSupport
+    monkeypatch.setenv("VK_RATE_PER_SECOND", "15")
+    assert TelegramChannel(TelegramSettings(), "polling").profile.rate == Rate(100)
+    assert VkChannel(VkSettings(), "polling").profile.rate == Rate(15)
 
 
 @pytest.mark.skipif(not REDIS_PRESENT, reason="needs a Redis that answers, to leave its tests out")
