@@ -164,7 +164,7 @@ class TelegramChannel:
         """Ask the Bot API who we are: a wrong token shows in the log at start, and the first paced send does
         not also pay for opening the connection (it would reach Telegram late, bunched with the next)."""
         try:
-            me = await self.bot_api.get_me()
+            me = await self.bot_api.get_me(request_timeout=5)
             log.info("telegram: webhook mode as @%s", me.username)
         except (TelegramAPIError, OSError, TimeoutError) as e:
             log.warning("telegram: getMe failed (%s); the webhook still takes updates", e)
