@@ -19,7 +19,7 @@ from bench.bot_throughput import throwaway_postgres
 from bench.notify_world import LIMITS, Emulators, seed
 from core.delivery import MessageStatus
 from core.settings import Settings
-from run import bootstrap, configure
+from run import bootstrap, configure, settle_heap
 from storage.database import create_engine
 from storage.tables.messages import outbox as outbox_table
 
@@ -84,6 +84,7 @@ async def _limited(seconds: float, url: str, redis_url: str | None) -> list[str]
                             photo_workers=1, redis_url=redis_url)
         platform = await bootstrap(configure(settings))
         await platform.start()
+        settle_heap()  # as run.py does once started
         await asyncio.sleep(2.0)  # the long polls connect; the first notices go
         before = await emulators.call("GET", "/stats")
         started = time.monotonic()

@@ -60,7 +60,8 @@ log = logging.getLogger(__name__)
 TELEGRAM = ChannelName("telegram")
 # 30 messages/s per bot, about 1/s per chat with short bursts (../shared/specs/messaging-limits.md); by default
 # we keep 4% below the bot's limit, so that with the limiter's catch-up no second holds more than 29 sends: one
-# to spare for sends that leave in time but reach Telegram a little closer together
+# to spare, and sends that leave on time must reach Telegram 36 ms closer together than they left before a 31st
+# falls into one second
 DEFAULT_RATE = 28.8
 PROFILE = ChannelProfile(TELEGRAM, "Telegram", TextFormat.HTML, max_text=4096, max_label=64,
                          contact_button=True, images=True, rate=Rate(DEFAULT_RATE), per_chat=Rate(1, burst=3))
