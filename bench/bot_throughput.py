@@ -82,7 +82,7 @@ from bots.vk import method_url
 from core.channels import ChannelName
 from core.events import EventKind, InboundEvent
 from core.settings import Settings
-from run import Platform, bootstrap, configure
+from run import Platform, bootstrap, configure, settle_heap
 from storage.database import create_engine
 from tests.images import receipt_photo
 
@@ -297,6 +297,7 @@ async def start_platform(settings: Settings, telegram: TelegramEmulator, vk: VkE
     platform = await bootstrap(configure(settings))
     vk.polling.clear()
     await platform.start()
+    settle_heap()  # as run.py does once started
     await asyncio.wait_for(vk.polling.wait(), 10)  # VK drops events sent before its bot listens
     return platform
 

@@ -55,6 +55,7 @@ from core.heartbeat import Heartbeat
 from core.limits import Unlimited
 from core.outbox import Outbox
 from core.templates import Templates
+from run import settle_heap
 from storage.database import create_engine
 from storage.sql import SqlStore
 
@@ -99,6 +100,7 @@ async def bulk(kind: str, url: str, messages: int) -> str:
                         worker_id="bench", limiter=Unlimited())
         heartbeat = Heartbeat(store, "bench", clock)  # its leases hold only while it beats
         await heartbeat.start()
+        settle_heap()  # as run.py does once started
         beating = asyncio.create_task(heartbeat.run())
         started = time.monotonic()
         running = asyncio.create_task(outbox.run(idle_poll=0.05))
