@@ -33,11 +33,10 @@ from bots.proverkacheka import ProverkachekaVerifier
 from bots.receipt_check import HttpReceiptVerifier
 from bots.web.app import build_app
 from bots.web.console import ConsoleConfig, console
-from core.campaigns import ensure_seeded
+from core.campaigns import seed_at_start
 from core.channels import ChannelDirectory
 from core.draws import DrawKeeper
 from core.engine import Engine
-from core.errors import ConflictError
 from core.group_commit import GroupCommit
 from core.heartbeat import Heartbeat, new_worker_id
 from core.intake import Intake
@@ -260,11 +259,7 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
                     ProverkachekaVerifier(token, settings.receipt_check_url))
         checker = ReceiptChecker(store, verifier, clock, timedelta(minutes=settings.receipt_check_interval_minutes),
                                  notify=outbox.wake)
-    try:
-        async with store.transaction() as tx:  # the CAMPAIGN_* settings seed the first campaign of a new platform
-            await ensure_seeded(tx, settings.campaign, clock())
-    except ConflictError:  # another process, started at the same moment, seeded it first: nothing left to do
-        log.info("the first campaign was seeded by another process")
+    await seed_at_start(store, settings.campaign, clock())  # the CAMPAIGN_* settings seed a new platform's first
     drand = DrandRelays(settings.drand_relays)
     keeper = DrawKeeper(store, drand, clock, settings.draw_winner_hours, notify=outbox.wake)
     routes = [route for channel in channels for route in channel.routes(intake)]
@@ -284,6 +279,7 @@ def settle_heap() -> None:
     reply of that moment with it. Only what is created later is traversed from now on."""
     gc.collect()
     gc.freeze()
+    log.info("startup heap settled: %d objects kept out of the garbage collector's walks", gc.get_freeze_count())
 
 
 async def serve(configuration: Configuration) -> None:

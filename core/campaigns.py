@@ -8,14 +8,17 @@ receipts' campaign code and limits.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from core.draws import schedule_draws
 from core.errors import ConflictError, CoreError
-from core.ports import UnitOfWork
+from core.ports import Store, UnitOfWork
 from core.ports.draws import Draw
 from promo.campaigns import Campaign, CampaignStatus
+
+log = logging.getLogger(__name__)
 
 MAX_CHOICES = 6  # campaigns offered as buttons at once
 
@@ -43,6 +46,16 @@ async def ensure_seeded(tx: UnitOfWork, seed: Campaign | None, now: datetime) ->
     active = replace(seed, status=CampaignStatus.ACTIVE)
     await tx.campaigns.add(active, now)
     await schedule_draws(tx, active, now)
+
+
+async def seed_at_start(store: Store, seed: Campaign | None, now: datetime) -> None:
+    """``ensure_seeded`` in a transaction of its own, as a process starts. Several processes starting at once
+    may all see no campaign: the first stores it, the others' insert conflicts, and the seed is there."""
+    try:
+        async with store.transaction() as tx:
+            await ensure_seeded(tx, seed, now)
+    except ConflictError:
+        log.info("the first campaign was seeded by another process")
 
 
 async def get(tx: UnitOfWork, code: str) -> Campaign:

@@ -44,6 +44,22 @@ async def _open(store, clock, *running: Campaign) -> None:
             await campaigns.activate(tx, campaign.code, clock())
 
 
+async def test_processes_starting_at_once_seed_the_first_campaign_once(store, clock,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    await campaigns.seed_at_start(store, MILK, clock())
+    async with store.transaction() as tx:
+        repository = type(tx.campaigns)
+
+    async def none_yet(self) -> list[Campaign]:  # what a second process saw before the first one committed
+        return []
+
+    monkeypatch.setattr(repository, "all", none_yet)
+    await campaigns.seed_at_start(store, MILK, clock())  # its insert conflicts: the seed is there, it starts
+    monkeypatch.undo()
+    async with store.transaction() as tx:
+        assert [c.code for c in await tx.campaigns.all()] == ["milk"]
+
+
 async def test_two_campaigns_at_once_keep_separate_limits(telegram: Chat, store, clock) -> None:
     await _open(store, clock, MILK, KEFIR)
     await telegram.register()

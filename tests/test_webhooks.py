@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from bots.emulators.telegram_api import TelegramEmulator
 from bots.emulators.vk_api import VkEmulator
 from core.delivery import MessageStatus
-from run import Platform
+from run import Platform, settle_heap
 from tests.platform import platform_settings, point_channels_at, started
 
 T = TypeVar("T")
@@ -126,8 +126,7 @@ class Webhooks:
         # A task whose exception nobody retrieved says so when it is collected. A full collection
         # of this process takes a quarter of a second; freezing what survived it keeps the next
         # one down to what the next example made.
-        gc.collect()
-        gc.freeze()
+        settle_heap()
         unhandled = [str(c.get("message")) for c in self.runner.unhandled]
         refused = self.runner.run(self._refused_replies())
         assert not (unhandled or self.errors.records or refused), (unhandled, self.errors.describe(), refused)
@@ -250,6 +249,12 @@ def test_an_update_aiogram_cannot_parse_is_acknowledged_and_answered(clean: Webh
     assert answer.status == 200, answer  # stored: Telegram must not send it again and again
     (reply,) = clean.runner.run(clean.telegram.wait_for_messages(user, 1))
     assert "не могу" in reply.text, reply.text  # as in polling mode: the person is told
+    clean.check()
+
+
+def test_in_webhook_mode_the_telegram_bot_asks_who_it_is_at_start(clean: Webhooks) -> None:
+    # a wrong token shows at start, and the first paced sends do not also open the connection
+    assert "getMe" in [method for _, method, _ in clean.telegram.calls]
     clean.check()
 
 
