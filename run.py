@@ -17,38 +17,44 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bots.channel import Channel, ChannelPlugin, Mode
+from bots.channel import Channel, ChannelPlugin, Connections, Mode, Receiving
 from bots.cli import Tools, build_cli
 from bots.drand import DrandRelays
 from bots.proverkacheka import ProverkachekaVerifier
 from bots.receipt_check import HttpReceiptVerifier
 from bots.web.app import build_app
 from bots.web.console import ConsoleConfig, console
+from bots.web.serving import WebServer
+from core.bus import Bus, PublishingStore
 from core.campaigns import seed_at_start
 from core.channels import ChannelDirectory
 from core.draws import DrawKeeper
 from core.engine import Engine
+from core.event_feed import EventFeed
+from core.gates.quiet_hours import QuietHours
+from core.gates.standard import standard_policy
 from core.group_commit import GroupCommit
+from core.health import ChannelHealth
+from core.health_watch import HealthWatch
 from core.heartbeat import Heartbeat, new_worker_id
 from core.intake import Intake
 from core.limits import InProcessLimiter, Limiter, Unlimited
-from core.outbox import DeliveryPolicy, Outbox
+from core.outbox import Outbox
 from core.photos import PhotoReader
 from core.ports import Store
-from core.router import QuietHours
 from core.scenarios import catalog
+from core.service import Lifecycle, Resource, Service
 from core.services import Services
 from core.settings import Settings, describe_error
 from core.templates import Templates
+from core.timekeeper import Timekeeper
 from core.verification import ReceiptChecker
 from storage.database import StorageError, create_engine, migrate
 from storage.redis_limits import LimiterUnavailable, RedisLimiter
@@ -75,74 +81,31 @@ class StartupError(Exception):
 
 @dataclass
 class Platform:
-    """Everything ``python run.py`` runs, built by ``bootstrap``, started and stopped as one."""
+    """Everything ``python run.py`` runs, built by ``bootstrap``: its services, started in order, stopped in
+    reverse (``core.service``); the named parts are what the tools and the tests reach for."""
 
     settings: Settings
-    database: AsyncEngine
     store: Store
     channels: list[Channel]
     photos: PhotoReader
     engine: Engine
     outbox: Outbox
     intake: Intake
-    heartbeat: Heartbeat
-    checker: ReceiptChecker | None
-    verifier: HttpReceiptVerifier | ProverkachekaVerifier | None
-    app: web.Application
-    listening: socket.socket
     web_url: str
+    services: list[Service]
     sandbox: Sandbox | None = None
-    keeper: DrawKeeper | None = None  # runs due draws, hands prizes on at deadlines
-    drand: DrandRelays | None = None
-    _runner: web.AppRunner | None = None
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _lifecycle: Lifecycle | None = None
 
     async def start(self) -> None:
-        await self.heartbeat.start()
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        await web.SockSite(self._runner, self.listening).start()
-        loops: list[Awaitable[None]] = [self.heartbeat.run(), self.outbox.run(), self.intake.run()]
-        if self.checker is not None:
-            loops.append(self.checker.run())
-        if self.keeper is not None:
-            loops.append(self.keeper.run())
-        self._tasks = [asyncio.create_task(loop) for loop in loops]  # type: ignore[arg-type]
-        for channel in self.channels:
-            await channel.start(self.intake)
+        self._lifecycle = Lifecycle(self.services)
+        await self._lifecycle.start()
         log.info("platform started: %s, channels: %s, web: %s%s", self.store.kind,
                  ", ".join(c.profile.name for c in self.channels) or "none", self.web_url,
                  " (sandbox: /sandbox)" if self.sandbox else "")
 
     async def stop(self) -> None:
         """Stop taking updates, finish the ones taken, send what is being sent, then close."""
-        for channel in self.channels:
-            await channel.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if not await self.intake.stop():
-            log.warning("some updates were still being processed; they are taken up at the next start")
-        await self.outbox.stop()  # the sends under way end and are recorded: a graceful stop repeats nothing
-        await self.outbox.limiter.close()
-        for channel in self.channels:
-            await channel.close()
-        if self.checker is not None:
-            self.checker.stop()
-        if self.keeper is not None:
-            self.keeper.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.heartbeat.stop()
-        if self.verifier is not None:
-            await self.verifier.close()
-        if self.drand is not None:
-            await self.drand.close()
-        await self.photos.close()
-        if self.sandbox is not None:
-            await self.sandbox.stop()
-        await self.store.close()
-        await self.database.dispose()
+        await (self._lifecycle or Lifecycle(self.services)).stop()
 
 
 @dataclass(frozen=True)
@@ -207,20 +170,31 @@ async def shared_limiter(url: str) -> RedisLimiter:
 
 
 async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetime] = utc_now) -> Platform:
-    """Build every object with everything it needs, once; nothing is assigned onto an object afterwards."""
+    """Build every object with everything it needs, once; nothing is assigned onto an object afterwards.
+
+    The services are listed in the order they depend on each other: the database first, what takes
+    updates in last (``Platform.stop`` goes the other way)."""
     settings = configuration.settings
     mode: Mode = settings.bot_mode
+    services: list[Service] = []
     database = create_engine(settings.database_url)
     await migrate(database)
-    store = SqlStore(database)
+    bus = Bus()
+    store = PublishingStore(SqlStore(database), bus)
+
+    async def close_database() -> None:
+        await store.close()
+        await database.dispose()
+
+    services.append(Resource("database", close_database))
     chosen = configuration.channels
     sandbox = None
     if configuration.sandbox:
         from bots.sandbox import start_sandbox  # the emulators, only when they run (see ``configure``)
 
-        sandbox = await start_sandbox()
-    if sandbox is not None:  # the built-in emulators stand in for every channel that has one
-        mode = "polling"
+        sandbox = await start_sandbox(configuration.plugins)
+        services.append(Resource("sandbox emulators", sandbox.stop))
+        mode = "polling"  # the built-in emulators stand in for every channel that has one
         chosen = [(plugin, own) for plugin in configuration.plugins
                   if (own := sandbox.settings_for(plugin.name)) is not None]
     channels: list[Channel] = [plugin.build(own, mode) for plugin, own in chosen]
@@ -230,47 +204,59 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
     photos = PhotoReader(workers=settings.photo_workers, budget_seconds=settings.photo_decode_seconds,
                          queue_limit=settings.photo_queue, zone=settings.zone,
                          max_wait_seconds=settings.photo_max_wait_seconds)
+    services.append(Resource("photo readers", photos.close))
     if not photos.has_pyzbar:
         log.warning("the zbar library is not installed: receipts are read with zxing-cpp alone "
                     "(apt-get install libzbar0 adds pyzbar as a second reader)")
-    directory = ChannelDirectory(channel.profile for channel in channels)
-    services = Services(settings.campaign, photos, directory, settings.rules_url or f"{web_url}/rules",
-                        web_url=web_url, verify_receipts=settings.receipt_check_enabled)
-    worker_id = new_worker_id()
-    committer = GroupCommit(store)
-    limiter: Limiter = Unlimited()
-    if settings.rate_limits:
-        limiter = await shared_limiter(settings.redis_url) if settings.redis_url else InProcessLimiter()
-    templates = Templates.load(default_locale=settings.locale)
-    outbox = Outbox(store, templates,
-                    {channel.profile.name: channel for channel in channels}, clock=clock, worker_id=worker_id,
-                    committer=GroupCommit(store), limiter=limiter,  # its bookkeeping never queues before a reply
-                    policy=DeliveryPolicy(settings.zone, QuietHours.parse(settings.quiet_hours)))
-    engine = Engine(store, catalog(), services, settings, clock=clock, committer=committer, deliver=outbox.submit,
-                    worker_id=worker_id)
-    intake = Intake(store, engine, {channel.bot: channel for channel in channels}, clock=clock,
-                    worker_id=worker_id, committer=committer)
+    directory = ChannelDirectory((channel.profile for channel in channels),
+                                 known=(plugin.profile for plugin in configuration.plugins))
+    engine_services = Services(settings.campaign, photos, directory, settings.rules_url or f"{web_url}/rules",
+                               web_url=web_url, verify_receipts=settings.receipt_check_enabled)
+    drand = DrandRelays(settings.drand_relays)
+    services.append(Resource("drand relays", drand.close))
     verifier: HttpReceiptVerifier | ProverkachekaVerifier | None = None
-    checker = None
     if settings.receipt_check_enabled:
         token = settings.receipt_check_token.get_secret_value() if settings.receipt_check_token else ""
         verifier = (HttpReceiptVerifier(settings.receipt_check_url or "", token)
                     if settings.receipt_check_provider == "generic" else
                     ProverkachekaVerifier(token, settings.receipt_check_url))
-        checker = ReceiptChecker(store, verifier, clock, timedelta(minutes=settings.receipt_check_interval_minutes),
-                                 notify=outbox.wake)
+    worker_id = new_worker_id()
+    services.append(Heartbeat(store, worker_id, clock))
+    services.append(Connections(channels))
+    limiter: Limiter = Unlimited()
+    if settings.rate_limits:
+        limiter = await shared_limiter(settings.redis_url) if settings.redis_url else InProcessLimiter()
+    services.append(Resource("rate limiter", limiter.close))
+    templates = Templates.load(default_locale=settings.locale)
+    committer = GroupCommit(store)
+    health = ChannelHealth(clock)
+    outbox = Outbox(store, templates,
+                    {channel.profile.name: channel for channel in channels}, clock=clock, worker_id=worker_id,
+                    committer=GroupCommit(store), limiter=limiter,  # its bookkeeping never queues before a reply
+                    policy=standard_policy(settings.zone, QuietHours.parse(settings.quiet_hours)), bus=bus,
+                    health=health)
+    engine = Engine(store, catalog(), engine_services, settings, clock=clock, committer=committer,
+                    deliver=outbox.submit, worker_id=worker_id)
+    intake = Intake(store, engine, {channel.bot: channel for channel in channels}, clock=clock,
+                    worker_id=worker_id, committer=committer)
+    services += [HealthWatch(store, health, clock, wake_outbox=outbox.wake), outbox, intake,
+                 Timekeeper(store, engine, clock, worker_id), EventFeed(store, engine, clock, bus=bus)]
+    if verifier is not None:
+        services.append(ReceiptChecker(store, verifier, clock,
+                                       timedelta(minutes=settings.receipt_check_interval_minutes),
+                                       close=verifier.close))
     await seed_at_start(store, settings.campaign, clock())  # the CAMPAIGN_* settings seed a new platform's first
-    drand = DrandRelays(settings.drand_relays)
-    keeper = DrawKeeper(store, drand, clock, settings.draw_winner_hours, notify=outbox.wake)
+    services.append(DrawKeeper(store, drand, clock, settings.draw_winner_hours))
     routes = [route for channel in channels for route in channel.routes(intake)]
     staff_console = console(ConsoleConfig(
-        store, templates, directory, clock, settings.zone, settings.support_sla, outbox.wake,
+        store, templates, directory, clock, settings.zone, settings.support_sla,
         session_lifetime=timedelta(hours=settings.console_session_hours),
         secure_cookies=web_url.startswith("https://"), beacons=drand, winner_hours=settings.draw_winner_hours))
     app = build_app(settings.consent_version, [*routes, *(sandbox.routes() if sandbox else [])],
                     {"/console": staff_console})
-    return Platform(settings, database, store, channels, photos, engine, outbox, intake, Heartbeat(store, worker_id,
-                    clock), checker, verifier, app, listening, web_url, sandbox, keeper=keeper, drand=drand)
+    services.append(WebServer(app, listening))
+    services += [Receiving(channel, intake) for channel in channels]
+    return Platform(settings, store, channels, photos, engine, outbox, intake, web_url, services, sandbox)
 
 
 def settle_heap() -> None:
@@ -341,10 +327,11 @@ def run_platform() -> None:
         print(e, file=sys.stderr)
         raise typer.Exit(2) from e
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    vkbottle_log = logging.getLogger("vkbottle")
-    vkbottle_log.handlers.clear()  # vkbottle adds its own console handler at import: log once, through ours
-    vkbottle_log.setLevel(logging.WARNING)
+    for plugin in configuration.plugins:
+        for name in plugin.quiet_loggers:
+            chatty = logging.getLogger(name)
+            chatty.handlers.clear()  # some add their own console handler at import: log once, through ours
+            chatty.setLevel(logging.WARNING)
     try:
         asyncio.run(serve(configuration))
     except (StorageError, StartupError) as e:

@@ -122,7 +122,7 @@ async def measure(url: str, kind: str, rounds: int) -> None:
     database = create_engine(url)
     store = SqlStore(database)
     config = ConsoleConfig(store, Templates.load(), CHANNELS, lambda: NOW, ZoneInfo("Europe/Moscow"),
-                           lambda _: timedelta(hours=24), lambda: None)
+                           lambda _: timedelta(hours=24))
     client = TestClient(TestServer(build_app("bench", [], {"/console": console(config)})))
     await client.start_server()
     try:

@@ -9,8 +9,8 @@ update back into the core's event through its own library, and sends rendered me
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from aiohttp import web
@@ -62,8 +62,79 @@ class ChannelSettings(BaseSettings):
         """Raise ``ValueError("SETTING_NAME: why")`` when this configuration cannot run in ``mode``."""
 
 
+class SandboxChat(Protocol):
+    """A person chatting with the bot on the sandbox page, through the channel's emulator."""
+
+    title: str  # the heading of its column ("Telegram")
+    first_user: int  # the user id the page starts as
+    shares_contact: bool  # the page offers "share my contact"
+
+    def shown(self, user_id: int) -> list[dict[str, Any]]:
+        """The bot's messages to the user, oldest first: ``{"id", "text", "html", "buttons"}``, each button
+        ``{"label", "payload"?, "url"?, "contact"?, "reply"?}`` in rows."""
+        ...
+
+    async def say(self, user_id: int, text: str) -> None: ...
+
+    async def press(self, user_id: int, payload: str, label: str) -> None: ...
+
+    async def photo(self, user_id: int, data: bytes) -> None: ...
+
+    async def contact(self, user_id: int, phone: str) -> None: ...
+
+
+@dataclass
+class SandboxTwin:
+    """A channel's emulator, started for the sandbox: the settings that point the channel at it."""
+
+    settings: ChannelSettings
+    stop: Callable[[], Awaitable[None]]
+    chat: SandboxChat | None = None  # None: the sandbox page has no column for it
+    emulator: Any = None  # the emulator itself, for tests that drive it directly
+
+
 @dataclass(frozen=True)
 class ChannelPlugin:
     name: str
     settings: type[ChannelSettings]
     build: Callable[[Any, Mode], Channel]  # (its settings, the platform's mode) -> the channel
+    profile: ChannelProfile  # what the core knows of the channel, running or not
+    sandbox: Callable[[], Awaitable[SandboxTwin]] | None = None  # starts its emulator for the sandbox
+    quiet_loggers: tuple[str, ...] = field(default=())  # its library's chatty loggers, kept at WARNING
+
+
+class Receiving:
+    """A channel taking updates, as a platform service: the last to start, the first to stop."""
+
+    def __init__(self, channel: Channel, intake: Intake) -> None:
+        self.name = f"{channel.profile.name} updates"
+        self.channel = channel
+        self.intake = intake
+
+    async def start(self) -> None:
+        await self.channel.start(self.intake)
+
+    async def run(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.channel.stop()
+
+
+class Connections:
+    """The channels' connections, let go once nothing is sent any more (after the outbox stops)."""
+
+    name = "channel connections"
+
+    def __init__(self, channels: Sequence[Channel]) -> None:
+        self.channels = list(channels)
+
+    async def start(self) -> None:
+        return None
+
+    async def run(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        for channel in self.channels:
+            await channel.close()

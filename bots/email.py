@@ -19,6 +19,7 @@ import hmac
 import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from email.header import Header
 from email.message import EmailMessage, Message
@@ -34,7 +35,7 @@ from pydantic_settings import SettingsConfigDict
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode
 from core import contacts
-from core.channels import EMAIL, ChannelProfile, TextFormat
+from core.channels import ChannelName, ChannelProfile, Identity, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
 from core.events import InboundEvent
 from core.identity import normalise_email
@@ -44,6 +45,9 @@ from core.ports import InboxEntry, UnitOfWork
 from core.templates import Button, Rendered
 
 log = logging.getLogger(__name__)
+
+EMAIL = ChannelName("email")
+PROFILE = ChannelProfile(EMAIL, "E-mail", TextFormat.LETTER, max_text=100_000, max_label=60, identity=Identity.MAILBOX)
 
 # headers are not folded before the line limit: a folded List-Unsubscribe reads back with a leading space
 _WIRE = email.policy.compat32.clone(linesep="\r\n", max_line_length=998)
@@ -96,9 +100,8 @@ class EmailChannel:
         self.base_url = settings.public_url.rstrip("/")
         self.domain = settings.from_address.rsplit("@", 1)[-1]
         self.bot = f"email:{settings.from_address}"
-        self.profile = ChannelProfile(EMAIL, "E-mail", TextFormat.EMAIL, max_text=100_000, max_label=60,
-                                      cost_kopecks=settings.cost_kopecks, rate=Rate(settings.rate_per_second,
-                                                                                     burst=settings.connections))
+        self.profile = replace(PROFILE, cost_kopecks=settings.cost_kopecks,
+                               rate=Rate(settings.rate_per_second, burst=settings.connections))
         self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         self._slots = asyncio.Semaphore(settings.connections)
 
@@ -157,7 +160,7 @@ class EmailChannel:
             address, token = request.query.get("a", ""), request.query.get("k", "")
             if not (0 < len(address) <= 254 and 16 <= len(token) <= 64):
                 return broken()
-            done = await apply(lambda tx, now: contacts.verify_by_link(tx, address, token, now))
+            done = await apply(lambda tx, now: contacts.verify_by_link(tx, EMAIL, address, token, now))
             if done is None:
                 return later()
             if not done:
@@ -285,4 +288,4 @@ def page(title: str, text: str, form: str = "", status: int = 200) -> web.Respon
                         content_type="text/html", status=status)
 
 
-PLUGIN = ChannelPlugin("email", EmailSettings, EmailChannel)
+PLUGIN = ChannelPlugin(EMAIL, EmailSettings, EmailChannel, PROFILE)

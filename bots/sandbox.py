@@ -1,54 +1,50 @@
-"""The sandbox: with no channel configured, Telegram and VK run against built-in emulators.
+"""The sandbox: with no channel configured, every channel that has an emulator runs against it.
 
-``/sandbox`` on the web app shows a Telegram user and a VK user side by side.
+``/sandbox`` on the web app shows one chat column per emulated messenger, side by side. Which
+channels take part is each plugin's own ``sandbox`` factory: a new channel joins by declaring one.
 """
 
 from __future__ import annotations
 
-import secrets
+import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from bots.emulators.telegram_api import TelegramEmulator
-from bots.emulators.vk_api import VkEmulator
-from bots.telegram import TelegramSettings
-from bots.vk import VkSettings
+from bots.channel import ChannelPlugin, ChannelSettings, SandboxTwin
 from bots.web.sandbox import sandbox_routes
-from bots.webchat import WebChatSettings
 
 
 @dataclass
 class Sandbox:
-    telegram: TelegramEmulator
-    vk: VkEmulator
+    twins: dict[str, SandboxTwin]
 
-    def settings_for(self, channel: str) -> Any | None:
+    def settings_for(self, channel: str) -> ChannelSettings | None:
         """The settings that point a channel at its emulator (None: the channel has none)."""
-        if channel == "telegram":
-            # a bot id of its own per run: a restarted sandbox is a new bot, whose update ids never collide
-            return TelegramSettings(_env_file=None, bot_token=f"{secrets.randbelow(10**9) + 10**9}:sandbox",
-                                    api_base=self.telegram.base_url)
-        if channel == "vk":
-            return VkSettings(_env_file=None, bot_token="sandbox-token", group_id=self.vk.group_id,
-                              api_base=self.vk.api_url)
-        if channel == "webchat":  # the site's own chat needs no emulator
-            return WebChatSettings(_env_file=None, WEBCHAT_ENABLED=True)
-        return None
+        twin = self.twins.get(channel)
+        return None if twin is None else twin.settings
+
+    def emulator(self, channel: str) -> Any:
+        return self.twins[channel].emulator
 
     def routes(self) -> list[web.AbstractRouteDef]:
-        return sandbox_routes(self.telegram, self.vk)
+        return sandbox_routes({name: twin.chat for name, twin in self.twins.items() if twin.chat is not None})
 
     async def stop(self) -> None:
-        await self.telegram.stop()
-        await self.vk.stop()
+        for twin in self.twins.values():
+            with contextlib.suppress(Exception):  # one emulator failing to stop must not keep the others up
+                await twin.stop()
 
 
-async def start_sandbox() -> Sandbox:
-    # a community id of its own per run, as a bot id for Telegram: a restarted sandbox is a new
-    # community, whose message ids (counted from 1 again) never collide with the last run's
-    telegram, vk = TelegramEmulator(), VkEmulator(group_id=200_000_000 + secrets.randbelow(10**8))
-    await telegram.start()
-    await vk.start()
-    return Sandbox(telegram, vk)
+async def start_sandbox(plugins: Sequence[ChannelPlugin]) -> Sandbox:
+    sandbox = Sandbox({})
+    try:
+        for plugin in plugins:
+            if plugin.sandbox is not None:
+                sandbox.twins[plugin.name] = await plugin.sandbox()
+    except BaseException:
+        await sandbox.stop()
+        raise
+    return sandbox

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode
-from core.channels import SMS, ChannelProfile, TextFormat
+from core.channels import ChannelName, ChannelProfile, Identity, TextFormat
 from core.delivery import DeliveryOutcome, DeliveryResult
 from core.events import InboundEvent
 from core.intake import Intake
@@ -34,6 +35,9 @@ from core.sms_segments import count, fit
 from core.templates import Rendered
 
 log = logging.getLogger(__name__)
+
+SMS = ChannelName("sms")
+PROFILE = ChannelProfile(SMS, "SMS", TextFormat.BRIEF, max_text=3 * 153, buttons=False, identity=Identity.PHONE)
 
 # SMS.ru codes (``../shared/specs/sms-gateway-api.md``): the number will never get it / try again later
 SMSRU_UNREACHABLE = {202, 207, 209, 214, 215}
@@ -78,9 +82,9 @@ class SmsChannel:
         self.settings = settings
         self.key = settings.api_key.get_secret_value()
         self.bot = f"sms:{settings.provider}"
-        self.profile = ChannelProfile(SMS, "SMS", TextFormat.SMS, max_text=settings.max_segments * 153,
-                                      buttons=False, cost_kopecks=settings.cost_kopecks_per_segment,
-                                      rate=Rate(settings.rate_per_second, burst=max(int(settings.rate_per_second), 1)))
+        self.profile = replace(PROFILE, max_text=settings.max_segments * 153,
+                               cost_kopecks=settings.cost_kopecks_per_segment,
+                               rate=Rate(settings.rate_per_second, burst=max(int(settings.rate_per_second), 1)))
         self._http: aiohttp.ClientSession | None = None
         self.spent_kopecks = 0  # what this process's sends cost, by the configured price per segment
 
@@ -170,4 +174,4 @@ class SmsChannel:
                               detail=f"accepted, id {answer.get('id')}, {answer.get('cnt')} sms")
 
 
-PLUGIN = ChannelPlugin("sms", SmsSettings, SmsChannel)
+PLUGIN = ChannelPlugin(SMS, SmsSettings, SmsChannel, PROFILE)

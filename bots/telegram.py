@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import io
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -43,7 +44,7 @@ from aiohttp import web
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from bots.channel import ChannelPlugin, ChannelSettings, Mode
+from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
 from bots.telegram_polling import UpdatePoller, chat_of
 from bots.webhooks import BadBody, is_id, json_body
 from core.channels import ChannelName, ChannelProfile, TextFormat
@@ -82,6 +83,9 @@ class TelegramSettings(ChannelSettings):
     webhook_path: str = "/webhook/telegram"
     # a bot whose limit @BotSupport raised may go faster; a busy machine whose sends leave late may go slower
     rate_per_second: float = Field(DEFAULT_RATE, gt=0)
+    # a send the Bot API has not answered by then counts as a network fault: while Telegram is throttled, waiting
+    # longer only holds the chat's lane (the router tries the person's next channel, the health tracker counts it)
+    send_timeout: int = Field(5, gt=0, le=120)
 
     _api_base = field_validator("api_base")(http_url)
 
@@ -257,10 +261,11 @@ class TelegramChannel:
             if message.image is not None and len(message.text) <= CAPTION_LIMIT:
                 await self.bot_api.send_photo(chat_id=int(account_id), photo=BufferedInputFile(
                     message.image, message.image_name or "image.png"), caption=message.text, parse_mode=parse_mode,
-                    reply_markup=keyboard(message))
+                    reply_markup=keyboard(message), request_timeout=self.settings.send_timeout * 4)  # an upload
             else:
                 await self.bot_api.send_message(chat_id=int(account_id), text=message.text, parse_mode=parse_mode,
-                                                reply_markup=keyboard(message))
+                                                reply_markup=keyboard(message),
+                                                request_timeout=self.settings.send_timeout)
         except TelegramForbiddenError as e:
             return DeliveryResult(DeliveryOutcome.UNREACHABLE, detail=e.message)
         except TelegramRetryAfter as e:
@@ -279,4 +284,15 @@ class TelegramChannel:
         return DELIVERED
 
 
-PLUGIN = ChannelPlugin("telegram", TelegramSettings, TelegramChannel)
+async def _sandbox() -> SandboxTwin:
+    from bots.emulators.telegram_api import TelegramEmulator, TelegramSandboxChat
+
+    emulator = TelegramEmulator()
+    await emulator.start()
+    # a bot id of its own per run: a restarted sandbox is a new bot, whose update ids never collide
+    settings = TelegramSettings(_env_file=None, bot_token=f"{secrets.randbelow(10**9) + 10**9}:sandbox",
+                                api_base=emulator.base_url)
+    return SandboxTwin(settings, emulator.stop, TelegramSandboxChat(emulator), emulator)
+
+
+PLUGIN = ChannelPlugin(TELEGRAM, TelegramSettings, TelegramChannel, PROFILE, _sandbox, ("aiogram.event",))

@@ -15,6 +15,7 @@ import contextvars
 import hmac
 import json
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -26,7 +27,7 @@ from vkbottle import API, Bot, Keyboard, OpenLink, PhotoMessageUploader, Text, V
 from vkbottle.bot import BotLabeler
 from vkbottle_types.events import GroupEventType
 
-from bots.channel import ChannelPlugin, ChannelSettings, Mode
+from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
 from bots.webhooks import BadBody, is_id, json_body
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
@@ -323,4 +324,17 @@ class VkChannel:
         return DELIVERED
 
 
-PLUGIN = ChannelPlugin("vk", VkSettings, VkChannel)
+async def _sandbox() -> SandboxTwin:
+    from bots.emulators.vk_api import VkEmulator, VkSandboxChat
+
+    # a community id of its own per run, as a bot id for Telegram: a restarted sandbox is a new
+    # community, whose message ids (counted from 1 again) never collide with the last run's
+    emulator = VkEmulator(group_id=200_000_000 + secrets.randbelow(10**8))
+    await emulator.start()
+    settings = VkSettings(_env_file=None, bot_token="sandbox-token", group_id=emulator.group_id,
+                          api_base=emulator.api_url)
+    return SandboxTwin(settings, emulator.stop, VkSandboxChat(emulator), emulator)
+
+
+# vkbottle adds its own console handler at import: it logs once, through ours
+PLUGIN = ChannelPlugin(VK, VkSettings, VkChannel, PROFILE, _sandbox, ("vkbottle",))

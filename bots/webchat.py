@@ -24,7 +24,7 @@ from aiohttp import web
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from bots.channel import ChannelPlugin, ChannelSettings, Mode
+from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
 from bots.webhooks import BadBody, json_body
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryResult, MessageStatus
@@ -36,7 +36,8 @@ from core.templates import Rendered, Templates
 log = logging.getLogger(__name__)
 
 WEBCHAT = ChannelName("webchat")
-PROFILE = ChannelProfile(WEBCHAT, "Web chat", TextFormat.PLAIN, max_text=4000, max_label=48)
+PROFILE = ChannelProfile(WEBCHAT, "Web chat", TextFormat.PLAIN, max_text=4000, max_label=48, selectable=False,
+                         site_chat=True)
 COOKIE = "webchat"
 MAX_TEXT = 2000
 HISTORY = 100
@@ -198,4 +199,12 @@ class WebChat:
         return DELIVERED  # the outbox row is the chat's mailbox: the page reads it when it polls
 
 
-PLUGIN = ChannelPlugin("webchat", WebChatSettings, WebChat)
+async def _sandbox() -> SandboxTwin:
+    async def nothing_to_stop() -> None:
+        return None
+
+    # the site's own chat needs no emulator: the sandbox turns it on as it is
+    return SandboxTwin(WebChatSettings(_env_file=None, WEBCHAT_ENABLED=True), nothing_to_stop)
+
+
+PLUGIN = ChannelPlugin(WEBCHAT, WebChatSettings, WebChat, PROFILE, _sandbox)

@@ -1,8 +1,9 @@
 """Broadcasts: one template to a segment of people, queued as bulk notices, and the report of what became of them.
 
 A segment is anything that can list its people page by page (``Segment``); today's are everyone
-registered and people with a receipt still being checked. Campaigns and draws add theirs
-("a campaign's participants", "a draw's winners") with ``register_segment``. Notices are
+registered and people with a receipt still being checked (``standard_segments``). The platform
+builds its ``Segments`` once and hands them to the console and the command line; a new segment
+("a campaign's participants", "a draw's winners") is one more entry there. Notices are
 queued in pages, each page in its own transaction, so a broadcast to a million people never
 holds one long transaction, and replies to people who are chatting still go first (bulk).
 """
@@ -19,8 +20,10 @@ from typing import Any, Protocol
 
 from core.delivery import MessageStatus
 from core.events import OutgoingMessage
+from core.gates import Reason
 from core.ports import Store, UnitOfWork
 from core.ports.broadcasts import Broadcast, Recipient
+from core.queueing import enqueue
 from core.templates import Templates
 
 PAGE = 1000
@@ -45,25 +48,33 @@ class QuerySegment:
         return await self.query(tx, after_id, limit)
 
 
-_SEGMENTS: dict[str, Segment] = {}
-
-
-def register_segment(segment: Segment) -> None:
-    _SEGMENTS[segment.name] = segment
-
-
-def segments() -> dict[str, Segment]:
-    return dict(_SEGMENTS)
-
-
-register_segment(QuerySegment("registered", "everyone registered",
-                              lambda tx, after, limit: tx.broadcasts.registered(after, limit)))
-register_segment(QuerySegment("pending-receipt", "people with a receipt still being checked",
-                              lambda tx, after, limit: tx.broadcasts.with_pending_receipt(after, limit)))
-
-
 class BroadcastError(Exception):
     """The broadcast cannot start: an unknown segment or template, or a parameter the template needs is missing."""
+
+
+class Segments:
+    """The segments a broadcast can go to, by name."""
+
+    def __init__(self, segments: list[Segment]) -> None:
+        self._by_name = {segment.name: segment for segment in segments}
+
+    def find(self, name: str) -> Segment:
+        segment = self._by_name.get(name)
+        if segment is None:
+            raise BroadcastError(f"no segment {name!r}; there are: {', '.join(sorted(self._by_name))}")
+        return segment
+
+    def by_name(self) -> list[tuple[str, Segment]]:
+        return sorted(self._by_name.items())
+
+
+def standard_segments() -> Segments:
+    return Segments([
+        QuerySegment("registered", "everyone registered",
+                     lambda tx, after, limit: tx.broadcasts.registered(after, limit)),
+        QuerySegment("pending-receipt", "people with a receipt still being checked",
+                     lambda tx, after, limit: tx.broadcasts.with_pending_receipt(after, limit)),
+    ])
 
 
 def needed_params(templates: Templates, key: str) -> set[str]:
@@ -84,16 +95,8 @@ def check_template(templates: Templates, template: str, params: dict[str, Any]) 
         raise BroadcastError(f"template {template!r} needs --param {missing[0]}=…")
 
 
-def _segment(name: str) -> Segment:
-    segment = _SEGMENTS.get(name)
-    if segment is None:
-        raise BroadcastError(f"no segment {name!r}; there are: {', '.join(sorted(_SEGMENTS))}")
-    return segment
-
-
-async def recipients(store: Store, segment_name: str) -> int:
+async def recipients(store: Store, segment: Segment) -> int:
     """How many people a broadcast to the segment would reach now: counted page by page, as ``start`` queues."""
-    segment = _segment(segment_name)
     after, counted = 0, 0
     while True:
         async with store.transaction() as tx:
@@ -105,21 +108,20 @@ async def recipients(store: Store, segment_name: str) -> int:
         await asyncio.sleep(0)  # inside the platform (the console), SQLite runs inline: let replies through
 
 
-async def start(store: Store, templates: Templates, template: str, params: dict[str, Any], segment_name: str,
+async def start(store: Store, templates: Templates, template: str, params: dict[str, Any], segment: Segment,
                 now: datetime, *, answer_within: timedelta | None = None, deadline: datetime | None = None,
                 progress: Callable[[int], None] = lambda queued: None) -> Broadcast:
     """Queue the notices, page by page; the platform's outbox sends them (bulk: replies go first)."""
-    segment = _segment(segment_name)
     check_template(templates, template, params)
     async with store.transaction() as tx:
-        broadcast = await tx.broadcasts.create(template, params, segment_name, now)
+        broadcast = await tx.broadcasts.create(template, params, segment.name, now)
     after, queued = 0, 0
     window = int(answer_within.total_seconds()) if answer_within else None
     while True:
         async with store.transaction() as tx:
             page = await segment.page(tx, after, PAGE)
             for recipient in page:
-                tx.messages.enqueue(OutgoingMessage(recipient.person_id, template, dict(params), recipient.locale,
+                enqueue(tx, OutgoingMessage(recipient.person_id, template, dict(params), recipient.locale,
                                                     bulk=True, ack_window_seconds=window, deadline=deadline,
                                                     broadcast_id=broadcast.id), now)
             queued += len(page)
@@ -129,7 +131,7 @@ async def start(store: Store, templates: Templates, template: str, params: dict[
             break
         after = page[-1].person_id
         await asyncio.sleep(0)  # as in ``recipients``: other people's replies go between pages
-    return Broadcast(broadcast.id, template, params, segment_name, broadcast.created_at, queued)
+    return Broadcast(broadcast.id, template, params, segment.name, broadcast.created_at, queued)
 
 
 @dataclass
@@ -138,6 +140,7 @@ class Report:
     by_status: Counter[str] = field(default_factory=Counter)
     delivered_by_channel: Counter[str] = field(default_factory=Counter)
     fallbacks: int = 0  # delivered, but not on the first channel tried (or on a later round)
+    past_down_channels: Counter[str] = field(default_factory=Counter)  # delivered elsewhere: this channel was down
     failures: Counter[str] = field(default_factory=Counter)  # reason -> how many
 
     @property
@@ -170,8 +173,13 @@ async def report(store: Store, broadcast_id: int) -> Report | None:
             chunk = ids[start_at:start_at + PAGE]
             for decision in await tx.routes.decisions(message_ids=chunk, limit=len(chunk) * 10):
                 tried_before = any(c.outcome and not c.outcome.startswith("delivered") for c in decision.candidates)
-                if decision.outcome == "delivered" and (tried_before or decision.round > 0):
+                if decision.outcome != "delivered":
+                    continue
+                if tried_before or decision.round > 0:
                     result.fallbacks += 1
+                for candidate in decision.candidates:
+                    if (candidate.dropped or "").startswith(Reason.CHANNEL_DOWN.value):
+                        result.past_down_channels[candidate.channel] += 1
     return result
 
 

@@ -1,7 +1,8 @@
 """A person's e-mail address and phone number as channel accounts the router can use, and the codes proving them.
 
-The phone a person gives becomes an SMS account, verified when the number was proved (a
-Telegram contact share, or a code sent by SMS); an e-mail address becomes an account when a
+The phone a person gives becomes an account of every channel that reaches a number alone (SMS),
+verified when the number was proved (a messenger's contact share, or a code sent to it); an
+e-mail address becomes an account when a
 code is sent to it, verified once the code is typed back or the letter's link followed. An
 account verified by one person is never taken by another's typed claim; an unverified claim
 moves to whoever proves the address. Codes are stored hashed and limited per person and per
@@ -16,10 +17,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.channels import EMAIL, SMS, ChannelName
+from core.channels import ChannelDirectory, ChannelName, Identity
 from core.events import OutgoingMessage
 from core.identity import ChannelAccount, Person
 from core.ports import UnitOfWork
+from core.queueing import enqueue
 
 CODE_DIGITS = 6
 MAX_FAILURES = 5
@@ -63,14 +65,16 @@ async def verify_account(tx: UnitOfWork, person: Person, channel: ChannelName, a
     return account
 
 
-async def sync_phone_account(tx: UnitOfWork, person: Person, now: datetime) -> None:
-    """The person's phone as an SMS account: verified exactly when the number is."""
+async def sync_phone_account(tx: UnitOfWork, channels: ChannelDirectory, person: Person, now: datetime) -> None:
+    """The person's phone as an account of each channel that reaches a number alone: verified exactly when the
+    number is (such a channel may be switched on later: the account is there already)."""
     if not person.phone:
         return
-    if person.phone_verified:
-        await verify_account(tx, person, SMS, person.phone, now)
-    else:
-        await account_for(tx, person, SMS, person.phone, now)
+    for channel in channels.known_with(Identity.PHONE):
+        if person.phone_verified:
+            await verify_account(tx, person, channel, person.phone, now)
+        else:
+            await account_for(tx, person, channel, person.phone, now)
 
 
 @dataclass(frozen=True)
@@ -86,13 +90,14 @@ class TooManyCodes(Exception):
 
 async def issue_code(tx: UnitOfWork, person: Person, channel: ChannelName, address: str, now: datetime, *,
                      ttl: timedelta, per_hour: int, per_address_per_day: int,
-                     origin: tuple[ChannelName, str] | None) -> Issued:
+                     origin: tuple[ChannelName, str] | None, with_link: bool = False) -> Issued:
+    """A code for ``address`` (and, ``with_link``, a token for a link that proves it with one click: letters)."""
     if await tx.contact_codes.issued_since(since=now - timedelta(hours=1), person_id=person.id) >= per_hour:
         raise TooManyCodes
     if await tx.contact_codes.issued_since(since=now - timedelta(days=1), address=address) >= per_address_per_day:
         raise TooManyCodes
     code = new_code()
-    token = secrets.token_urlsafe(24) if channel == EMAIL else None
+    token = secrets.token_urlsafe(24) if with_link else None
     await tx.contact_codes.issue(person.id, channel, address, code_hash(code), now, now + ttl, origin,
                                  link_hash(token) if token else None)
     return Issued(code, token, now + ttl)
@@ -105,8 +110,10 @@ class Checked:
     left: int = 0
 
 
-async def check_code(tx: UnitOfWork, person: Person, channel: ChannelName, typed: str, now: datetime) -> Checked:
-    """A code typed back: the address proved (and the account verified), or why not."""
+async def check_code(tx: UnitOfWork, person: Person, channel: ChannelName, identity: Identity, typed: str,
+                     now: datetime) -> Checked:
+    """A code typed back: the address proved (and the account verified), or why not; ``identity``: what the
+    channel's addresses are (a number proves the profile's phone, a mailbox its e-mail)."""
     code = await tx.contact_codes.live(person.id, channel, now)
     if code is None:
         return Checked("expired")
@@ -118,13 +125,14 @@ async def check_code(tx: UnitOfWork, person: Person, channel: ChannelName, typed
             return Checked("expired", code.address)
         return Checked("wrong", code.address, MAX_FAILURES - failures)
     await tx.contact_codes.use(code.id, now)
-    return await _proved(tx, person, channel, code.address, now)
+    return await _proved(tx, person, channel, identity, code.address, now)
 
 
-async def _proved(tx: UnitOfWork, person: Person, channel: ChannelName, address: str, now: datetime) -> Checked:
+async def _proved(tx: UnitOfWork, person: Person, channel: ChannelName, identity: Identity, address: str,
+                  now: datetime) -> Checked:
     if await verify_account(tx, person, channel, address, now) is None:
         return Checked("taken", address)
-    if channel == EMAIL:
+    if identity is Identity.MAILBOX:
         person.email, person.email_verified = address, True
     elif person.phone == address:
         person.phone_verified = True
@@ -132,16 +140,16 @@ async def _proved(tx: UnitOfWork, person: Person, channel: ChannelName, address:
     return Checked("verified", address)
 
 
-async def verify_by_link(tx: UnitOfWork, address: str, token: str, now: datetime) -> bool:
+async def verify_by_link(tx: UnitOfWork, channel: ChannelName, address: str, token: str, now: datetime) -> bool:
     """A letter's link followed: the address is proved; the person hears it where they asked for the code."""
     code = await tx.contact_codes.find(link_hash(token), now)
-    if code is None or code.address != address or code.channel != EMAIL:
+    if code is None or code.address != address or code.channel != channel:
         return False
     await tx.contact_codes.use(code.id, now)
     person = await tx.people.get(code.person_id)
-    checked = await _proved(tx, person, EMAIL, address, now)
+    checked = await _proved(tx, person, channel, Identity.MAILBOX, address, now)
     template = "verify.email_verified" if checked.outcome == "verified" else "verify.email_taken"
-    tx.messages.enqueue(OutgoingMessage(person.id, template, {"address": address, "name": person.name or ""},
+    enqueue(tx, OutgoingMessage(person.id, template, {"address": address, "name": person.name or ""},
                                         person.locale, code.origin_channel, code.origin_account), now)
     return True
 
@@ -154,7 +162,7 @@ async def unsubscribe(tx: UnitOfWork, channel: ChannelName, address: str, now: d
     account, person = found
     account.unreachable_since, account.unreachable_reason = now, "unsubscribed"
     await tx.people.touch_account(account)
-    tx.messages.enqueue(OutgoingMessage(person.id, "email.unsubscribed", {"name": person.name or ""},
+    enqueue(tx, OutgoingMessage(person.id, "email.unsubscribed", {"name": person.name or ""},
                                         person.locale), now)
     return True
 

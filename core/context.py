@@ -1,35 +1,36 @@
-"""What a scenario action works with: the event, the person, this unit of work, and where replies go."""
+"""What a scenario action works with: the event, the person, this unit of work, and where replies go.
+
+A step a person's message started has the account it came from; a step a timer or a domain event
+started (``background``) has the person only: what it says is routed to their best channel.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from core.errors import ScenarioDeclarationError
-from core.events import InboundEvent, OutgoingMessage
+from core.events import EventKind, InboundEvent, OutgoingMessage
 from core.identity import ChannelAccount, Person
 from core.merging import merge_persons
 from core.ports import ScenarioState, UnitOfWork
 from core.services import Services
 from core.settings import Settings
 
-if TYPE_CHECKING:
-    from core.machine import Scenario
-
 
 class Runner(Protocol):
     """What an action may ask of the machine that runs it."""
 
-    async def begin(self, ctx: Context, scenario: Scenario, apply_event: bool = False) -> None: ...
-    def onboarding(self) -> Scenario: ...
+    async def begin_named(self, ctx: Context, scenario: str, apply_event: bool = False) -> None: ...
+    async def begin_onboarding(self, ctx: Context) -> None: ...
 
 
 @dataclass
 class Context:
     event: InboundEvent
     person: Person
-    account: ChannelAccount
+    account: ChannelAccount | None  # None: a background step (a timer, a domain event)
     tx: UnitOfWork
     now: datetime
     settings: Settings
@@ -51,11 +52,33 @@ class Context:
             raise ScenarioDeclarationError("no scenario is running")
         return self.current.data
 
+    @property
+    def background(self) -> bool:
+        return self.event.kind in (EventKind.TIMER, EventKind.HAPPENED)
+
+    @property
+    def sender(self) -> ChannelAccount:
+        """The account the person wrote from (a step the person's message started)."""
+        if self.account is None:
+            raise ScenarioDeclarationError("a background step has no sender: nobody wrote")
+        return self.account
+
     def say(self, template: str, **params: Any) -> None:
-        """Reply on the account the event came from."""
+        """Reply on the account the event came from; in a background step, to the person wherever they are best
+        reached (the router places it)."""
+        channel, account = (None, None) if self.account is None else (self.event.channel, self.event.account_id)
         self.replies.append(OutgoingMessage(
-            self.person.id, template, {**self.common_params(), **params},
-            self.person.locale, self.event.channel, self.event.account_id))
+            self.person.id, template, {**self.common_params(), **params}, self.person.locale, channel, account))
+
+    async def set_timer(self, name: str, after: timedelta, **data: Any) -> None:
+        """Wake the running scenario with ``on(TIMER, payload=name)`` after ``after`` (setting it again moves it)."""
+        if self.current is None:
+            raise ScenarioDeclarationError("a timer belongs to a running scenario")
+        await self.tx.timers.set(self.person.id, self.current.scenario, name, self.now + after, data)
+
+    async def cancel_timers(self, name: str | None = None) -> None:
+        if self.current is not None:
+            await self.tx.timers.cancel(self.person.id, self.current.scenario, name)
 
     def notify(self, person_id: int, template: str, *, locale: str, via: ChannelAccount | None = None,
                **params: Any) -> None:
@@ -88,18 +111,19 @@ class Context:
             self.touch(self.current)
             self.current = None
 
-    async def begin(self, scenario: Scenario, apply_event: bool = False) -> None:
-        await self.runner.begin(self, scenario, apply_event)
+    async def begin(self, scenario: str, apply_event: bool = False) -> None:
+        await self.runner.begin_named(self, scenario, apply_event)
 
     async def begin_onboarding(self) -> None:
-        await self.runner.begin(self, self.runner.onboarding())
+        await self.runner.begin_onboarding(self)
 
     async def merge_into(self, survivor_id: int, reason: str) -> None:
         """Join this person into ``survivor_id``; from now on the context speaks for the survivor."""
         running = self.current
         await merge_persons(self.tx, survivor_id, self.person.id, reason, self.now)
         self.person = await self.tx.people.get(survivor_id)
-        self.account.person_id = survivor_id
+        if self.account is not None:
+            self.account.person_id = survivor_id
         self.states = await self.tx.states.load(survivor_id)
         self.touched = []
         self.replies = [

@@ -54,8 +54,11 @@ class Dispatcher:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def onboarding(self) -> Scenario:
-        return self.catalog.onboarding
+    async def begin_named(self, ctx: Context, scenario: str, apply_event: bool = False) -> None:
+        await self.begin(ctx, self.catalog[scenario], apply_event)
+
+    async def begin_onboarding(self, ctx: Context) -> None:
+        await self.begin(ctx, self.catalog.onboarding)
 
     async def route(self, ctx: Context) -> None:
         event = ctx.event
@@ -75,7 +78,7 @@ class Dispatcher:
             await self._keep_until_registered(ctx)  # a receipt is a receipt, whatever step registration is at
             return
         if transition is not None:
-            await self._fire(ctx, self.catalog[ctx.current.scenario], transition)  # type: ignore[union-attr]
+            await self.fire(ctx, self.catalog[ctx.current.scenario], transition)  # type: ignore[union-attr]
             return
         if event.kind is EventKind.COMMAND:
             ctx.say("common.unknown_command", command=event.command)
@@ -198,7 +201,7 @@ class Dispatcher:
             await self.route(ctx)
         ctx.event = source
 
-    async def _fire(self, ctx: Context, scenario: Scenario, transition: Transition) -> None:
+    async def fire(self, ctx: Context, scenario: Scenario, transition: Transition) -> None:
         try:
             chosen = await transition.action(ctx) if transition.action else None
         except Reject as refusal:

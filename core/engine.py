@@ -19,14 +19,18 @@ from datetime import UTC, datetime
 from core.context import Context
 from core.delivery import DELIVERY_LEASE
 from core.dispatch import Dispatcher
+from core.domain_events import DomainEvent
 from core.errors import ConflictError
 from core.events import InboundEvent, OutgoingMessage
 from core.group_commit import GroupCommit
 from core.identity import ChannelAccount, Person
 from core.machine import Catalog
 from core.ports import QueuedMessage, Store, UnitOfWork
+from core.ports.timers import Timer
+from core.queueing import enqueue
 from core.services import Services
 from core.settings import Settings
+from core.triggers import Background, happened_event, timer_event
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class Engine:
         self.deliver = deliver  # who sends the replies right after they are committed (the outbox)
         self.worker_id = worker_id
         self.dispatcher = Dispatcher(catalog)
+        self.background = Background(catalog, self.dispatcher, settings, services)
 
     async def handle(self, event: InboundEvent) -> list[OutgoingMessage]:
         """Apply one event exactly once; the replies it produced (already in the outbox)."""
@@ -67,14 +72,7 @@ class Engine:
                 for q in queued]
 
     async def _with_retries(self, event: InboundEvent, step: Callable[..., object]) -> list[QueuedMessage]:
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return await self.committer.run(lambda tx: step(tx, event, self.clock()))  # type: ignore[arg-type]
-            except ConflictError:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-        raise AssertionError("unreachable")
+        return await self._retrying(lambda tx, now: step(tx, event, now))
 
     async def _claim(self, tx: UnitOfWork, event: InboundEvent, now: datetime) -> bool:
         """False when this update was applied already (a redelivery, or another worker was first)."""
@@ -105,10 +103,50 @@ class Engine:
         language = (hint or "").split("-")[0].lower()
         return language if language in self.settings.locales else self.settings.locale
 
-    def _queue(self, tx: UnitOfWork, replies: list[OutgoingMessage], now: datetime) -> list[QueuedMessage]:
-        if self.deliver is None:
-            return [tx.messages.enqueue(reply, now) for reply in replies]
-        return [tx.messages.enqueue(reply, now, owner=self.worker_id, lease_until=now + DELIVERY_LEASE)
+    # a timer, a domain event: steps with a person and no message ------------------------------
+
+    async def fire(self, timer: Timer) -> list[QueuedMessage]:
+        """Fire a due timer once: marked fired in the same unit of work as the step it makes (a second worker that
+        claimed it too finds it fired and does nothing)."""
+        async def step(tx: UnitOfWork, now: datetime) -> list[QueuedMessage]:
+            if not await tx.timers.fire(timer.id, now):
+                return []
+            event = timer_event(timer)
+            ctx = await self.background.step(tx, timer.person_id, event, [timer.scenario], now)
+            return self._queue(tx, event, ctx.replies, now) if ctx is not None else []
+
+        queued = await self._retrying(step)
+        if queued and self.deliver is not None:
+            self.deliver(queued)
+        return queued
+
+    async def apply_happened(self, tx: UnitOfWork, happened: DomainEvent, now: datetime) -> list[QueuedMessage]:
+        """Step the machines that wait for (or start on) this event of the person, in the caller's unit of work
+        (the event feed's, which moves its position in it too); the notices are queued, not leased."""
+        scenarios = self.background.scenarios_for(happened)
+        if happened.person_id is None or not scenarios:
+            return []
+        event = happened_event(happened)
+        ctx = await self.background.step(tx, happened.person_id, event, scenarios, now)
+        return [enqueue(tx, reply, now) for reply in ctx.replies] if ctx is not None else []
+
+    async def _retrying(self, step: Callable[[UnitOfWork, datetime], object]) -> list[QueuedMessage]:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return await self.committer.run(lambda tx: step(tx, self.clock()))  # type: ignore[arg-type]
+            except ConflictError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        raise AssertionError("unreachable")
+
+    def _queue(self, tx: UnitOfWork, event: InboundEvent, replies: list[OutgoingMessage],
+               now: datetime) -> list[QueuedMessage]:
+        """Each message leased to this worker, which sends it as soon as the unit commits (the outbox need not look)."""
+        owner = self.worker_id if self.deliver is not None else None
+        lease_until = now + DELIVERY_LEASE if owner is not None else None
+        return [enqueue(tx, reply, now, owner=owner, lease_until=lease_until,
+                        reply=reply.channel == event.channel and reply.account_id == event.account_id)
                 for reply in replies]
 
     async def _apply(self, tx: UnitOfWork, event: InboundEvent, now: datetime) -> list[QueuedMessage]:
@@ -124,7 +162,7 @@ class Engine:
             ctx.touch(ctx.current)  # every step bumps the version, so racing steps conflict
         for state in ctx.touched:
             await tx.states.save(state, now)
-        return self._queue(tx, ctx.replies, now)
+        return self._queue(tx, event, ctx.replies, now)
 
     async def _apologise(self, tx: UnitOfWork, event: InboundEvent, now: datetime) -> list[QueuedMessage]:
         """The step crashed and was rolled back: record the update so it is not retried forever, and say so."""
@@ -132,4 +170,4 @@ class Engine:
             return []
         person, _ = await self._identify(tx, event, now)
         reply = OutgoingMessage(person.id, "common.error", {}, person.locale, event.channel, event.account_id)
-        return self._queue(tx, [reply], now)
+        return self._queue(tx, event, [reply], now)

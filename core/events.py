@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,8 @@ class EventKind(StrEnum):
     PHOTO = "photo"
     BUTTON = "button"
     UNSUPPORTED = "unsupported"  # a sticker, voice note, location…: something we cannot use
+    TIMER = "timer"  # a timer the machine set came due (``payload``: its name); no channel, no account
+    HAPPENED = "happened"  # a domain event about the person (``payload``: its kind, "receipt.approved")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class InboundEvent:
     locale_hint: str | None = None
     replayed: bool = False  # kept while the person registered, applied now
     photo_ref: str | None = None  # the photo as kept in ``tx.photos`` (its SHA-256), once stored
+    details: Mapping[str, Any] | None = None  # TIMER: the timer's data; HAPPENED: the domain event's data
 
     @classmethod
     def from_text(cls, channel: ChannelName, account_id: str, text: str, **extra: Any) -> InboundEvent:

@@ -28,6 +28,8 @@ def new_worker_id() -> str:
 
 
 class Heartbeat:
+    name = "heartbeat"
+
     def __init__(self, store: Store, worker_id: str, clock: Callable[[], datetime], every: float = 2.0) -> None:
         self.store = store
         self.worker_id = worker_id

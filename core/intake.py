@@ -10,10 +10,8 @@ twice is harmless, since the engine finishes the stored update in the same trans
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -22,6 +20,7 @@ from typing import Protocol
 from core.engine import Engine
 from core.events import InboundEvent
 from core.group_commit import GroupCommit
+from core.lanes import Lanes, Poller
 from core.ports import InboxEntry, NewUpdate, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -42,6 +41,8 @@ class UpdateReader(Protocol):
 
 
 class Intake:
+    name = "intake"
+
     def __init__(self, store: Store, engine: Engine, readers: Mapping[str, UpdateReader], *,
                  clock: Callable[[], datetime], worker_id: str, committer: GroupCommit | None = None) -> None:
         self.store = store
@@ -50,10 +51,9 @@ class Intake:
         self.clock = clock
         self.worker_id = worker_id
         self.committer = committer or GroupCommit(store)
-        self._lanes: dict[tuple[str, str], deque[InboxEntry]] = {}
-        self._running: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._wake = asyncio.Event()
-        self._stopping = False
+        self.lanes: Lanes[tuple[str, str], InboxEntry] = Lanes(
+            lambda entry: (entry.bot, entry.account_id or f"update:{entry.id}"), self._work, name="intake lane")
+        self.poller = Poller(self._recover, full=RECOVERY_BATCH, what="unprocessed updates")
 
     async def receive(self, bot: str, updates: list[NewUpdate], cursor: str | None = None) -> int:
         """Store updates durably (with the poll cursor), then process them; returns once committed.
@@ -77,25 +77,10 @@ class Intake:
             return await tx.inbox.cursor(bot)
 
     def schedule(self, entries: list[InboxEntry]) -> None:
-        for entry in entries:
-            key = (entry.bot, entry.account_id or f"update:{entry.id}")
-            lane = self._lanes.setdefault(key, deque())
-            if any(queued.id == entry.id for queued in lane):
-                continue
-            lane.append(entry)
-            if key not in self._running:
-                self._running[key] = asyncio.get_running_loop().create_task(self._drain(key))
+        self.lanes.submit(entries)
 
-    async def _drain(self, key: tuple[str, str]) -> None:
-        lane = self._lanes[key]
-        try:
-            while lane and not self._stopping:
-                await self._process(lane[0])
-                lane.popleft()
-        finally:
-            self._running.pop(key, None)
-            if not lane or self._stopping:
-                self._lanes.pop(key, None)
+    async def _work(self, entry: InboxEntry, _lane: object) -> None:
+        await self._process(entry)
 
     async def _process(self, entry: InboxEntry) -> None:
         reader = self.readers.get(entry.bot)
@@ -120,44 +105,32 @@ class Intake:
     # recovery ----------------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        self.poller.wake()
+
+    async def start(self) -> None:
+        return None
 
     async def run(self, poll: float = 2.0) -> None:
         """Take up updates nobody is working on: left by a dead worker, or waiting for a retry."""
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                now = self.clock()
-                async with self.store.transaction() as tx:
-                    stale = await tx.inbox.claim_stale(now, self.worker_id, now - WORKER_SILENCE, RECOVERY_BATCH,
-                                                       lease_until=now + LEASE)
-                if stale:
-                    log.info("taking up %d updates left unprocessed", len(stale))
-                    self.schedule(stale)
-            except Exception:
-                log.exception("looking for unprocessed updates failed")
-                stale = []
-            if len(stale) < RECOVERY_BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), poll)
+        await self.poller.run(poll)
+
+    async def _recover(self) -> int:
+        now = self.clock()
+        async with self.store.transaction() as tx:
+            stale = await tx.inbox.claim_stale(now, self.worker_id, now - WORKER_SILENCE, RECOVERY_BATCH,
+                                               lease_until=now + LEASE)
+        if stale:
+            log.info("taking up %d updates left unprocessed", len(stale))
+            self.schedule(stale)
+        return len(stale)
 
     async def stop(self, grace: float = 10.0) -> bool:
         """Finish the update each person's lane is on; False if some were still running after ``grace``."""
-        self._stopping = True
-        self._wake.set()
-        running = list(self._running.values())
-        if not running:
-            return True
-        _, pending = await asyncio.wait(running, timeout=grace)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        return not pending
+        self.poller.stop()
+        finished = await self.lanes.stop(grace)
+        if not finished:
+            log.warning("some updates were still being processed; they are taken up at the next start")
+        return finished
 
     async def drained(self, timeout: float) -> bool:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._running:
-            if asyncio.get_running_loop().time() > deadline:
-                return False
-            await asyncio.wait(list(self._running.values()), timeout=0.05)
-        return True
+        return await self.lanes.drained(timeout)

@@ -93,6 +93,7 @@ class Scenario:
     aside: bool = False
     onboarding: bool = False
     kept_until_registered: bool = False
+    started_by: tuple[str, ...] = ()  # domain event kinds that begin it for their person (``core.triggers``)
     by_name: dict[str, State] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.domain_events import Happened, event
 from core.identity import Merge, MergeDetails, PersonDetails
 from core.ports import UnitOfWork
 from core.ports.person_owned import Moved
@@ -22,4 +23,5 @@ async def merge_persons(tx: UnitOfWork, survivor_id: int, absorbed_id: int, reas
     await tx.people.absorb(survivor_id, absorbed_id)
     details = MergeDetails(PersonDetails.of(survivor), PersonDetails.of(absorbed),
                            PersonDetails.of(await tx.people.get(survivor_id)))
+    tx.events.add(event(Happened.PERSON_MERGED, survivor_id, now, absorbed_id=absorbed_id, reason=reason))
     return await tx.people.record_merge(survivor_id, absorbed_id, reason, moved, now, details)

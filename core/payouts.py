@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import datetime
 
+from core.domain_events import Happened, event
 from core.ports import Store
 from core.ports.ledger import PayoutStatus
 from promo import ledger
@@ -38,4 +39,6 @@ async def mark_paid(store: Store, payout_id: int, now: datetime) -> bool:
             return False
         await tx.ledger.set_payout_paid(payout_id, now)
         await tx.ledger.post(ledger.payout(payout.person_id, payout.amount_kopecks), now, payout_id=payout_id)
+        tx.events.add(event(Happened.CASHBACK_PAID, payout.person_id, now, payout_id=payout_id,
+                            amount_kopecks=payout.amount_kopecks))
         return True

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.router import QuietHours
+from core.gates.quiet_hours import QuietHours
 from promo.campaigns import Campaign
 
 SUPPORTED_DATABASES = {

@@ -11,7 +11,7 @@ import html
 import string
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,11 @@ class Rendered:
     html_body: str = ""  # e-mail only
     image: bytes | None = None  # a picture to send with the text
     image_name: str = ""
+    # what it was rendered from: a channel that may send only pre-approved templates outside a session window
+    # (``ChannelProfile.window_templates``) sends the approved one of this key with these values
+    template: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+    locale: str = ""
 
     @property
     def asks_for_contact(self) -> bool:
@@ -166,7 +171,7 @@ class Templates:
                                     else html_to_plain(rendered.text)[: profile.max_text], rendered.buttons,
                                     image=rendered.image, image_name=rendered.image_name,
                                     subject=rendered.subject, html_body=rendered.html_body)
-        return rendered
+        return replace(rendered, template=key, params={k: str(v) for k, v in params.items()}, locale=lang)
 
     @staticmethod
     def _shortened(params: Mapping[str, Any], excess: int) -> dict[str, Any]:
@@ -184,18 +189,18 @@ class Templates:
     def _render(self, key: str, entry: Mapping[str, Any], markup: str, profile: ChannelProfile, lang: str,
                 params: Mapping[str, Any]) -> Rendered:
         plain_params = {k: str(v) for k, v in params.items()}
-        buttons = self._buttons(key, self.button_specs(key), lang, plain_params, profile)
+        buttons = self._buttons(key, self._expanded(self.button_specs(key), params), lang, plain_params, profile)
         image_name = entry.get("image", "") if profile.images else ""
         image = self._image(image_name) if image_name else None
         if profile.text_format is TextFormat.HTML:
             escaped = {k: html.escape(v, quote=True) for k, v in plain_params.items()}
             return Rendered(_fill(key, markup, escaped), buttons, is_html=True, image=image, image_name=image_name)
         plain = _fill(key, html_to_plain(markup), plain_params)
-        if profile.text_format is TextFormat.SMS:
-            short = entry.get(f"sms_{lang}")
+        if profile.text_format is TextFormat.BRIEF:
+            short = entry.get(f"brief_{lang}")
             text = _fill(key, short, plain_params) if short else plain
             return Rendered(" ".join(text.split()))
-        if profile.text_format is TextFormat.EMAIL:
+        if profile.text_format is TextFormat.LETTER:
             escaped = {k: html.escape(v, quote=True) for k, v in plain_params.items()}
             subject = entry.get(f"subject_{lang}") or plain.splitlines()[0]
             body = _fill(key, markup, escaped).replace("\n", "<br>\n")
@@ -210,6 +215,24 @@ class Templates:
                 raise TemplateError(f"no image {name!r} in {IMAGES}")
             self._images[name] = path.read_bytes()
         return self._images[name]
+
+    @staticmethod
+    def _expanded(rows: Any, params: Mapping[str, Any]) -> list[list[Mapping[str, Any]]]:
+        """A row ``[{ each = "items", per_row = 2, … }]`` becomes rows of one button per item of the list parameter
+        ``items`` (each item's fields fill the label and payload): buttons for what only the data knows."""
+        expanded: list[list[Mapping[str, Any]]] = []
+        for row in rows:
+            if len(row) != 1 or "each" not in row[0]:
+                expanded.append(row)
+                continue
+            spec = row[0]
+            items = params.get(spec["each"]) or []
+            per_row = int(spec.get("per_row", 1))
+            shaped = [{name: _fill("each", value, item) if isinstance(value, str) else value
+                       for name, value in spec.items() if name not in ("each", "per_row")}
+                      for item in items if isinstance(item, Mapping)]
+            expanded += [shaped[i:i + per_row] for i in range(0, len(shaped), per_row)]
+        return expanded
 
     @staticmethod
     def _buttons(key: str, rows: Any, lang: str, params: Mapping[str, Any],

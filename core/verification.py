@@ -10,17 +10,19 @@ instead of rewarding it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from core.domain_events import Happened, event
 from core.events import OutgoingMessage
+from core.moderation import approved
 from core.ports import ReceiptStatus, Store, StoredReceipt, UnitOfWork
+from core.queueing import enqueue
+from core.service import Periodic
 from promo import ledger
 from promo.campaigns import Campaign, Refused, judge_items
 from promo.products import ReceiptItem
@@ -61,27 +63,29 @@ class ReceiptVerifier(Protocol):
 
 
 class ReceiptChecker:
+    """Asks the receipt-check service about receipts due for a check; a service. The person hears the outcome
+    through notices queued with it (the outbox wakes for their domain events)."""
+
+    name = "receipt checks"
+
     def __init__(self, store: Store, verifier: ReceiptVerifier, clock: Callable[[], datetime],
-                 interval: timedelta, max_attempts: int = 96, notify: Callable[[], None] = lambda: None) -> None:
+                 interval: timedelta, max_attempts: int = 96, poll_seconds: float = 30.0,
+                 close: Callable[[], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.verifier = verifier
         self.clock = clock
         self.interval = interval
         self.max_attempts = max_attempts
-        self.notify = notify
-        self._stopping = asyncio.Event()
+        self._loop = Periodic(self.name, self.check_due, poll_seconds, close=close)
 
-    async def run(self, poll_seconds: float = 30.0) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.check_due()
-            except Exception:  # the loop must outlive one bad pass
-                log.exception("receipt verification pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), poll_seconds)
+    async def start(self) -> None:
+        return None
 
-    def stop(self) -> None:
-        self._stopping.set()
+    async def run(self) -> None:
+        await self._loop.run()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
 
     async def check_due(self) -> int:
         now = self.clock()
@@ -93,8 +97,6 @@ class ReceiptChecker:
             if result.outcome is CheckOutcome.LATER:  # the service wants a pause: the rest wait for their lease
                 log.info("receipt check asks to wait (%s); %d receipts put off", result.detail, len(due) - index - 1)
                 break
-        if due:
-            self.notify()
         return len(due)
 
     async def _record(self, receipt: StoredReceipt, result: CheckResult) -> None:
@@ -125,12 +127,14 @@ def _params(receipt: StoredReceipt, cashback: int | None = None, entries: int | 
 
 async def _tell(tx: UnitOfWork, receipt: StoredReceipt, template: str, now: datetime, **params: Any) -> None:
     person = await tx.people.get(receipt.person_id)
-    tx.messages.enqueue(OutgoingMessage(person.id, template, {**_params(receipt), **params}, person.locale), now)
+    enqueue(tx, OutgoingMessage(person.id, template, {**_params(receipt), **params}, person.locale), now)
 
 
 async def _reject(tx: UnitOfWork, receipt: StoredReceipt, attempts: int, flag: str | None, template: str,
                   now: datetime) -> None:
     await tx.receipts.set_status(receipt.id, ReceiptStatus.REJECTED, None, attempts)
+    tx.events.add(event(Happened.RECEIPT_REJECTED, receipt.person_id, now, receipt_id=receipt.id,
+                        reason=flag or template.rsplit(".", 1)[-1], by="tax_service"))
     if receipt.cashback_kopecks:
         await tx.ledger.post(ledger.reversal(receipt.person_id, receipt.cashback_kopecks), now, receipt_id=receipt.id)
     if flag:
@@ -180,6 +184,7 @@ async def _confirmed(tx: UnitOfWork, receipt: StoredReceipt, checked: CheckedRec
             return
         await tx.receipts.set_award(receipt.id, award.cashback_kopecks, award.entries)
         await tx.receipts.set_status(receipt.id, ReceiptStatus.ACCEPTED, None, attempts)
+        approved(tx, receipt.person_id, receipt.id, award.cashback_kopecks, "tax_service", now)
         if award.cashback_kopecks:
             await tx.ledger.post(ledger.accrual(receipt.person_id, award.cashback_kopecks), now, receipt_id=receipt.id)
             await tx.ledger.post(ledger.approval(receipt.person_id, award.cashback_kopecks), now,
@@ -189,6 +194,7 @@ async def _confirmed(tx: UnitOfWork, receipt: StoredReceipt, checked: CheckedRec
                     products=basket.units, products_sum=ledger.format_roubles(basket.sum_kopecks))
         return
     await tx.receipts.set_status(receipt.id, ReceiptStatus.ACCEPTED, None, attempts)
+    approved(tx, receipt.person_id, receipt.id, receipt.cashback_kopecks, "tax_service", now)
     if receipt.cashback_kopecks:
         await tx.ledger.post(ledger.approval(receipt.person_id, receipt.cashback_kopecks), now, receipt_id=receipt.id)
     await _tell(tx, receipt, "receipt.verified", now)

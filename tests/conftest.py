@@ -23,6 +23,7 @@ from sqlalchemy import text
 from bots.emulators.drand_api import DrandEmulator
 from bots.emulators.telegram_api import TelegramEmulator
 from bots.emulators.vk_api import VkEmulator
+from bots.registry import CHANNELS as REGISTERED
 from bots.telegram import PROFILE as TELEGRAM_PROFILE
 from bots.vk import PROFILE as VK_PROFILE
 from core.channels import ChannelDirectory
@@ -212,7 +213,8 @@ def photo_reader() -> Iterator[PhotoReader]:
     asyncio.run(reader.close())
 
 
-CHANNELS = ChannelDirectory([TELEGRAM_PROFILE, VK_PROFILE])
+# the chats run; every registered channel is known (a verified phone is an account of the phone channel)
+CHANNELS = ChannelDirectory([TELEGRAM_PROFILE, VK_PROFILE], known=[plugin.profile for plugin in REGISTERED])
 
 
 def services_for(settings: Settings, photos: PhotoReader) -> Services:

@@ -8,9 +8,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bots.email import EMAIL
 from core import broadcasts
 from core.broadcasts import BroadcastError
-from core.channels import EMAIL, ChannelProfile, TextFormat
+from core.channels import ChannelProfile, TextFormat
 from core.outbox import Outbox
 from core.templates import Templates
 from storage.database import create_engine, migrate
@@ -21,6 +22,7 @@ from tests.test_routing import BLOCKED, TELEGRAM, VK, StandIn, VkStandIn
 ROOT = Path(__file__).parents[1]
 TELEGRAM_PROFILE = ChannelProfile(TELEGRAM, "Telegram", TextFormat.HTML, max_text=4096)
 VK_PROFILE = ChannelProfile(VK, "VK", TextFormat.PLAIN, max_text=4096)
+REGISTERED = broadcasts.standard_segments().find("registered")
 
 
 def cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -98,7 +100,7 @@ async def test_segments_page_through_everyone_once(store, clock) -> None:
     original = broadcasts.PAGE
     broadcasts.PAGE = 2
     try:
-        started = await broadcasts.start(store, Templates.load(), "notify.announcement", {"text": "hi"}, "registered",
+        started = await broadcasts.start(store, Templates.load(), "notify.announcement", {"text": "hi"}, REGISTERED,
                                          clock(), progress=seen.append)
     finally:
         broadcasts.PAGE = original
@@ -110,7 +112,7 @@ async def test_segments_page_through_everyone_once(store, clock) -> None:
 
 async def test_an_unknown_template_is_refused_before_anything_is_queued(store, clock) -> None:
     try:
-        await broadcasts.start(store, Templates.load(), "notify.nope", {}, "registered", clock())
+        await broadcasts.start(store, Templates.load(), "notify.nope", {}, REGISTERED, clock())
     except BroadcastError as e:
         assert "notify.nope" in str(e)
     else:

@@ -70,7 +70,7 @@ class PigeonPost:
         return DELIVERED
 
 
-PIGEON_PLUGIN = ChannelPlugin("pigeon", PigeonSettings, PigeonPost)
+PIGEON_PLUGIN = ChannelPlugin(PIGEON, PigeonSettings, PigeonPost, PigeonPost.profile)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bots.web.app import build_app
 from bots.web.console import ConsoleConfig, console
 from bots.web.console.auth import hash_password
+from core.bus import Bus, PublishingStore
+from core.domain_events import Happened
 from core.events import InboundEvent
 from core.ports import ReceiptStatus
 from core.ports.draws import NewWinner, WinnerStatus
@@ -35,9 +37,10 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 async def console_client(store, clock, **more: object) -> TestClient:
     """The console app with an admin, a support agent and a manager; ``more``: other ConsoleConfig fields."""
-    woken: list[int] = []
-    config = ConsoleConfig(store, Templates.load(), CHANNELS, clock, ZoneInfo("Europe/Moscow"),
-                           lambda campaign: timedelta(hours=4), lambda: woken.append(1), **more)  # type: ignore[arg-type]
+    bus, woken = Bus(), []  # what the console queues is published as it commits: the outbox is woken by it
+    bus.subscribe(woken.extend, Happened.MESSAGE_QUEUED)
+    config = ConsoleConfig(PublishingStore(store, bus), Templates.load(), CHANNELS, clock, ZoneInfo("Europe/Moscow"),
+                           lambda campaign: timedelta(hours=4), **more)  # type: ignore[arg-type]
     async with store.transaction() as tx:
         for name, role in (("admin", StaffRole.ADMIN), ("olga", StaffRole.SUPPORT), ("ivan", StaffRole.MANAGER)):
             await tx.staff.add_user(name, name.title(), role, hash_password(PASSWORD), clock())

@@ -340,22 +340,23 @@ async def test_recipients_are_counted_page_by_page_as_the_broadcast_queues_them(
     original = broadcasts.PAGE
     broadcasts.PAGE = 2
     try:
-        assert await broadcasts.recipients(store, "registered") == 3
-        assert await broadcasts.recipients(store, "pending-receipt") == 0
+        segments = broadcasts.standard_segments()
+        assert await broadcasts.recipients(store, segments.find("registered")) == 3
+        assert await broadcasts.recipients(store, segments.find("pending-receipt")) == 0
     finally:
         broadcasts.PAGE = original
     with pytest.raises(broadcasts.BroadcastError, match="no segment 'nobody'"):
-        await broadcasts.recipients(store, "nobody")
+        segments.find("nobody")
 
 
 MANAGER_PAGES = ["/console/campaigns", "/console/campaigns/_new", "/console/campaigns/autumn",
                  "/console/campaigns/autumn/edit", "/console/draws", "/console/draws/1",
                  "/console/draws/1/files/protocol.html", "/console/draws/1/files/entries.csv",
-                 "/console/broadcasts", "/console/broadcasts/1"]
+                 "/console/broadcasts", "/console/broadcasts/1", "/console/channels"]
 MANAGER_ACTIONS = ["/console/campaigns", "/console/campaigns/autumn/edit", "/console/campaigns/autumn/activate",
                    "/console/campaigns/autumn/finish", "/console/draws/1/beacon", "/console/draws/1/run",
                    "/console/draws/1/verify", "/console/winners/1/sent", "/console/broadcasts/confirm",
-                   "/console/broadcasts"]
+                   "/console/broadcasts", "/console/channels"]
 
 
 async def test_support_gets_403_on_every_manager_route(http: TestClient, store, clock) -> None:

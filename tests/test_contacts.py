@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.channels import SMS, ChannelName
+from bots.sms import SMS
+from core.channels import ChannelName
 from core.delivery import MessageStatus
 from core.events import OutgoingMessage
 from core.ports import Outcome
@@ -25,7 +26,7 @@ async def test_channel_offers_only_where_the_person_can_be_reached_and_keeps_the
     person_id = telegram.last[0].person_id
     assert await telegram.send("/channel") == ["channel.choose"]
     offered = telegram.last[0].params
-    assert (offered["has_telegram"], offered["has_vk"], offered["has_sms"], offered["has_email"]) == ("1", "", "", "")
+    assert [choice["channel"] for choice in offered["reachable"]] == ["telegram"]  # not VK, SMS or e-mail: none
     assert await telegram.press("channel:vk") == ["channel.unavailable"]  # an old or forged button
     assert await telegram.send("куда писать") == ["channel.choose"]  # the words reach it too
     assert await telegram.press("channel:telegram") == ["channel.chosen"]

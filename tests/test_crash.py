@@ -190,6 +190,25 @@ def unrecorded_replies(database: Path, channel: str) -> set[Reply]:
     return {(int(chat), str(answered)) for chat, answered in rows}
 
 
+def events_without_their_effect(database: Path) -> dict[str, int]:
+    """Domain events and the rows they announce, each stored in the same transaction as the other: a message
+    queued without its event (or an event of no message), a send recorded without its event (or the reverse)."""
+    queries = {
+        "queued_without_event": "SELECT count(*) FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM domain_events e "
+                                "WHERE e.kind = 'message.queued' AND json_extract(e.data, '$.message_id') = o.id)",
+        "queued_event_without_message": "SELECT count(*) FROM domain_events e WHERE e.kind = 'message.queued' "
+                                        "AND NOT EXISTS (SELECT 1 FROM outbox o "
+                                        "WHERE o.id = json_extract(e.data, '$.message_id'))",
+        "sent_without_event": "SELECT count(*) FROM outbox o WHERE o.status = 'sent' AND NOT EXISTS (SELECT 1 "
+                              "FROM domain_events e WHERE e.kind = 'message.sent' "
+                              "AND json_extract(e.data, '$.message_id') = o.id)",
+        "sent_events_twice": "SELECT count(*) - count(DISTINCT json_extract(data, '$.message_id')) "
+                             "FROM domain_events WHERE kind = 'message.sent'",
+    }
+    with contextlib.closing(sqlite3.connect(database, timeout=10)) as connection:
+        return {name: int(connection.execute(sql).fetchone()[0]) for name, sql in queries.items()}
+
+
 def queued_replies(database: Path) -> int:
     with contextlib.closing(sqlite3.connect(database, timeout=10)) as connection:
         return int(connection.execute("SELECT count(*) FROM outbox").fetchone()[0])
@@ -280,6 +299,8 @@ async def stop_mid_burst_and_restart(tmp_path: Path, emulators: tuple[TelegramEm
             record(f"{channel}_duplicates", sum(burst.duplicates(channel).values()))
         record("seconds_to_settled", round(time.monotonic() - restarted, 1))
         record("replies_queued", queued_replies(database))
+        lost = events_without_their_effect(database)
+        assert lost == dict.fromkeys(lost, 0), lost
         assert answered and settled, (
             f"{burst.expected} messages sent; not all answered within {RECOVERY_TIMEOUT}s of the restart: "
             f"unanswered telegram {burst.unanswered('telegram')}, vk {burst.unanswered('vk')}; "

@@ -16,10 +16,11 @@ import aiohttp
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from bots.email import EMAIL
 from bots.emulators.sms_gateway import API_KEY, SmsGateway
 from bots.emulators.telegram_api import TelegramEmulator
 from bots.emulators.vk_api import VkEmulator
-from core.channels import EMAIL, SMS
+from bots.sms import SMS
 from core.delivery import MessageStatus
 from core.events import OutgoingMessage
 from tests.platform import eventually, platform_settings, point_channels_at, started

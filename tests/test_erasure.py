@@ -89,6 +89,11 @@ REVIEWED: dict[str, tuple[str, str]] = {
     "staff_audit": ("", "id staff_id action target detail at"),  # ids and staff's words (reasons), never a body
     "workers": ("", "id started_at seen_at"),
     "inbox_cursors": ("", "bot value updated_at"),
+    # ids, amounts, template keys, our own reasons (a delivery error without addresses: core.outbox): no names
+    "domain_events": ("", "id tx kind version person_id occurred_at data"),
+    "event_cursors": ("", "consumer tx event_id"),
+    "timers": ("data", "id person_id scenario name due_at fired_at lease_owner leased_until"),  # deleted whole
+    "channel_health_log": ("", "id channel state reason changed_by at manual"),  # staff's words about a channel
 }
 
 

@@ -516,15 +516,15 @@ async def test_a_restarted_sandbox_answers_the_first_telegram_message(tmp_path: 
     first = await started(settings)
     try:
         assert first.sandbox is not None
-        await first.sandbox.telegram.user_text(TG_USER, "/start")
-        await first.sandbox.telegram.wait_for_messages(TG_USER, 1)
+        await first.sandbox.emulator("telegram").user_text(TG_USER, "/start")
+        await first.sandbox.emulator("telegram").wait_for_messages(TG_USER, 1)
     finally:
         await first.stop()
     second = await started(settings)
     try:
         assert second.sandbox is not None
-        await second.sandbox.telegram.user_text(TG_USER, "/start")
-        (answer,) = await second.sandbox.telegram.wait_for_messages(TG_USER, 1)
+        await second.sandbox.emulator("telegram").user_text(TG_USER, "/start")
+        (answer,) = await second.sandbox.emulator("telegram").wait_for_messages(TG_USER, 1)
         assert "согласие" in answer.text
     finally:
         await second.stop()
@@ -540,9 +540,9 @@ async def test_a_restarted_sandbox_answers_the_first_vk_message(tmp_path: Path,
         platform = await started(settings)
         try:
             assert platform.sandbox is not None
-            await platform.sandbox.vk.polling.wait()
-            await platform.sandbox.vk.user_text(VK_USER, "/start")
-            (answer,) = await platform.sandbox.vk.wait_for_messages(VK_USER, 1)
+            await platform.sandbox.emulator("vk").polling.wait()
+            await platform.sandbox.emulator("vk").user_text(VK_USER, "/start")
+            (answer,) = await platform.sandbox.emulator("vk").wait_for_messages(VK_USER, 1)
             return answer.text
         finally:
             await platform.stop()

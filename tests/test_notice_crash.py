@@ -22,9 +22,10 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from bots.email import EMAIL
 from bots.emulators.telegram_api import TelegramEmulator
 from bots.emulators.vk_api import VkEmulator
-from core.channels import EMAIL, ChannelName
+from core.channels import ChannelName
 from core.events import OutgoingMessage
 from storage.database import create_engine, migrate
 from storage.sql import SqlStore

@@ -13,12 +13,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.channels import EMAIL, SMS, ChannelName, ChannelProfile, TextFormat
+from bots.email import EMAIL
+from bots.sms import SMS
+from core.channels import ChannelName, ChannelProfile, Identity, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult, MessageStatus
 from core.events import OutgoingMessage
-from core.outbox import DeliveryPolicy, Outbox
+from core.gates.quiet_hours import QuietHours
+from core.gates.standard import standard_policy
+from core.outbox import Outbox
 from core.ports import Store
-from core.router import QuietHours
 from core.templates import Rendered, Templates
 from tests.conftest import Clock
 
@@ -62,15 +65,17 @@ def channels() -> dict[ChannelName, StandIn]:
     return {
         TELEGRAM: StandIn(ChannelProfile(TELEGRAM, "Telegram", TextFormat.HTML, max_text=4096)),
         VK: VkStandIn(ChannelProfile(VK, "VK", TextFormat.PLAIN, max_text=4096)),
-        EMAIL: StandIn(ChannelProfile(EMAIL, "E-mail", TextFormat.EMAIL, max_text=100_000, cost_kopecks=1)),
-        SMS: StandIn(ChannelProfile(SMS, "SMS", TextFormat.SMS, max_text=480, buttons=False, cost_kopecks=350)),
+        EMAIL: StandIn(ChannelProfile(EMAIL, "E-mail", TextFormat.LETTER, max_text=100_000, cost_kopecks=1,
+                                      identity=Identity.MAILBOX)),
+        SMS: StandIn(ChannelProfile(SMS, "SMS", TextFormat.BRIEF, max_text=480, buttons=False, cost_kopecks=350,
+                                    identity=Identity.PHONE)),
     }
 
 
 def outbox_for(store: Store, channels: dict[ChannelName, StandIn], clock: Clock,
                quiet: str = "") -> Outbox:
     return Outbox(store, TEMPLATES, channels, clock=clock, worker_id="w1",  # type: ignore[arg-type]
-                  policy=DeliveryPolicy(ZoneInfo("Europe/Moscow"), QuietHours.parse(quiet)))
+                  policy=standard_policy(ZoneInfo("Europe/Moscow"), QuietHours.parse(quiet)))
 
 
 async def person_everywhere(store: Store, clock: Clock, *, seen: dict[ChannelName, timedelta] | None = None) -> int:

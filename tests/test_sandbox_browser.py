@@ -91,7 +91,7 @@ async def test_a_person_registers_through_the_sandbox_page(tmp_path, monkeypatch
                         web_port=0, sandbox=True)
     platform = await started(settings)
     assert platform.sandbox is not None
-    await asyncio.wait_for(platform.sandbox.vk.polling.wait(), 10)
+    await asyncio.wait_for(platform.sandbox.emulator("vk").polling.wait(), 10)
     try:
         final = await asyncio.to_thread(_register_through_the_page, platform.web_url)
     finally:

@@ -4,15 +4,18 @@ import string
 
 import pytest
 
+from bots.email import EMAIL
+from bots.sms import SMS
 from bots.telegram import PROFILE as TELEGRAM
 from bots.vk import PROFILE as VK
-from core.channels import EMAIL, SMS, ChannelName, ChannelProfile, TextFormat
+from core.channels import ChannelName, ChannelProfile, Identity, TextFormat
 from core.errors import TemplateError
 from core.templates import Templates
 
 TEMPLATES = Templates.load()
-EMAIL_PROFILE = ChannelProfile(EMAIL, "E-mail", TextFormat.EMAIL, max_text=100_000, max_label=60)
-SMS_PROFILE = ChannelProfile(SMS, "SMS", TextFormat.SMS, max_text=480, buttons=False)
+EMAIL_PROFILE = ChannelProfile(EMAIL, "E-mail", TextFormat.LETTER, max_text=100_000, max_label=60,
+                               identity=Identity.MAILBOX)
+SMS_PROFILE = ChannelProfile(SMS, "SMS", TextFormat.BRIEF, max_text=480, buttons=False, identity=Identity.PHONE)
 WEB_PROFILE = ChannelProfile(ChannelName("web"), "Web", TextFormat.HTML, max_text=10_000, max_label=60)
 PROFILES = [TELEGRAM, VK, EMAIL_PROFILE, SMS_PROFILE, WEB_PROFILE]
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.channels import EMAIL, ChannelDirectory, ChannelName, ChannelProfile, TextFormat
+from bots.email import EMAIL
+from core.channels import ChannelDirectory, ChannelName, ChannelProfile, TextFormat
 from core.engine import Engine
 from core.scenarios import catalog
 from core.services import Services
@@ -20,7 +21,9 @@ WEBCHAT = ChannelName("webchat")
 
 @pytest.fixture
 def site_engine(store, settings, clock, photo_reader) -> Engine:
-    channels = ChannelDirectory([*CHANNELS.values(), ChannelProfile(WEBCHAT, "Web chat", TextFormat.PLAIN, 4000)])
+    channels = ChannelDirectory([*CHANNELS.values(), ChannelProfile(WEBCHAT, "Web chat", TextFormat.PLAIN, 4000,
+                                                                  site_chat=True)],
+                                known=CHANNELS.known.values())
     services = Services(settings.campaign, photo_reader, channels, "https://promo.example/rules",
                         web_url="https://promo.example")
     return Engine(store, catalog(), services, settings, clock=clock)

@@ -7,12 +7,13 @@ an adapter like a channel, and ``bots`` never imports ``storage``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 import typer
 
+from core.broadcasts import Segments, standard_segments
 from core.ports import Store
 
 T = TypeVar("T")
@@ -24,13 +25,14 @@ class Tools:
 
     with_store: Callable[[Callable[[Store], Awaitable[Any]]], Any]
     now: Callable[[], datetime]
+    segments: Segments = field(default_factory=standard_segments)  # who a broadcast can go to
 
     def run(self, work: Callable[[Store], Awaitable[T]]) -> T:
         return self.with_store(work)  # type: ignore[no-any-return]
 
 
 def build_cli(tools: Tools, serve: Callable[[], None]) -> typer.Typer:
-    from bots.cli import broadcasts, campaigns, draws, payouts, receipts, staff
+    from bots.cli import broadcasts, campaigns, channels, draws, payouts, receipts, staff
 
     app = typer.Typer(help="The promo platform: run it, and manage what it runs.", no_args_is_help=False,
                       pretty_exceptions_enable=False, add_completion=True)
@@ -41,6 +43,6 @@ def build_cli(tools: Tools, serve: Callable[[], None]) -> typer.Typer:
         if context.invoked_subcommand is None:
             serve()
 
-    for area in (broadcasts, campaigns, draws, payouts, receipts, staff):
+    for area in (broadcasts, campaigns, channels, draws, payouts, receipts, staff):
         area.register(app, tools)
     return app

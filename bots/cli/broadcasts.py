@@ -36,6 +36,9 @@ def print_report(found: Report) -> None:
     print("delivered by channel: " + (", ".join(f"{channel} {n}" for channel, n in
                                                 found.delivered_by_channel.most_common()) or "none yet"))
     print(f"fallbacks taken: {found.fallbacks}")
+    if found.past_down_channels:
+        print("delivered elsewhere, past a channel that was down: " + ", ".join(
+            f"{channel} {n}" for channel, n in found.past_down_channels.most_common()))
     if found.failures:
         print("failures:")
         for reason, n in found.failures.most_common(20):
@@ -60,7 +63,7 @@ def register(app: typer.Typer, tools: Tools) -> None:
     @group.command("segments")
     def list_segments() -> None:
         """The segments a broadcast can go to."""
-        for name, segment in sorted(broadcasts.segments().items()):
+        for name, segment in tools.segments.by_name():
             print(f"{name:<20} {segment.description}")
 
     @group.command("send")
@@ -80,9 +83,11 @@ def register(app: typer.Typer, tools: Tools) -> None:
         except BroadcastError as e:
             print(e, file=sys.stderr)
             raise typer.Exit(2) from e
-        if segment not in broadcasts.segments():
-            print(f"no segment {segment!r}; there are: {', '.join(sorted(broadcasts.segments()))}", file=sys.stderr)
-            raise typer.Exit(2)
+        try:
+            chosen = tools.segments.find(segment)
+        except BroadcastError as e:
+            print(e, file=sys.stderr)
+            raise typer.Exit(2) from e
         if not yes and not typer.confirm(f"Send {template} to everyone in {segment}?"):
             raise typer.Exit(1)
         now = tools.now()
@@ -91,7 +96,7 @@ def register(app: typer.Typer, tools: Tools) -> None:
 
         async def queue(store: Store) -> broadcasts.Broadcast:
             with typer.progressbar(length=0, label="queueing", show_pos=True) as bar:
-                return await broadcasts.start(store, templates, template, params, segment, now,
+                return await broadcasts.start(store, templates, template, params, chosen, now,
                                               answer_within=answer_within, deadline=deadline,
                                               progress=lambda n: bar.update(n))
 

@@ -90,6 +90,7 @@ class TelegramEmulator(LoopbackServer):
         self.files: dict[str, bytes] = {}
         self.blocked: set[int] = set()
         self.throttled: dict[int, tuple[int, int]] = {}  # chat -> (how many sends, retry_after)
+        self.stalled: float | None = None  # every call answered only after this many seconds
         self.calls: list[tuple[float, str, dict[str, Any]]] = []
         self.users: dict[int, dict[str, Any]] = {}
         self.offset_confirmed = 0
@@ -223,6 +224,10 @@ class TelegramEmulator(LoopbackServer):
     def throttle(self, user_id: int, sends: int = 1, retry_after: int = 1) -> None:
         self.throttled[user_id] = (sends, retry_after)
 
+    def stall(self, seconds: float | None) -> None:
+        """Answer every call only after ``seconds`` (a throttled network: clients time out); None: at once again."""
+        self.stalled = seconds
+
     # the Bot API side --------------------------------------------------------------------------
 
     async def _method(self, request: web.Request) -> web.Response:
@@ -239,6 +244,8 @@ class TelegramEmulator(LoopbackServer):
                     params[key] = value.file.read() if isinstance(value, web.FileField) else value
         method = request.match_info["method"]
         self.calls.append((time.monotonic(), method, params))
+        if self.stalled is not None:
+            await asyncio.sleep(self.stalled)
         handler = getattr(self, f"_api_{method.lower()}", None)
         if handler is None:
             return self._error(TelegramApiError(404, "Not Found: method not found"))
@@ -371,3 +378,38 @@ class TelegramEmulator(LoopbackServer):
         if not params.get("photo"):
             raise TelegramApiError(400, "Bad Request: there is no photo in the request")
         return self._record(chat_id, str(params.get("caption") or ""), params, photo=True)
+
+
+def _shown_buttons(markup: dict[str, Any] | None) -> list[list[dict[str, Any]]]:
+    if not markup:
+        return []
+    if "inline_keyboard" in markup:
+        return [[{"label": b["text"], "payload": b.get("callback_data"), "url": b.get("url")} for b in row]
+                for row in markup["inline_keyboard"]]
+    return [[{"label": b["text"], "contact": bool(b.get("request_contact")), "reply": True} for b in row]
+            for row in markup.get("keyboard", [])]
+
+
+class TelegramSandboxChat:
+    """The sandbox page's Telegram user (``bots.channel.SandboxChat``)."""
+
+    title, first_user, shares_contact = "Telegram", 1001, True
+
+    def __init__(self, emulator: TelegramEmulator) -> None:
+        self.emulator = emulator
+
+    def shown(self, user_id: int) -> list[dict[str, Any]]:
+        return [{"id": m.message_id, "text": m.text, "html": m.parse_mode == "HTML",
+                 "buttons": _shown_buttons(m.reply_markup)} for m in self.emulator.messages_to(user_id)]
+
+    async def say(self, user_id: int, text: str) -> None:
+        await self.emulator.user_text(user_id, text)
+
+    async def press(self, user_id: int, payload: str, label: str) -> None:
+        await self.emulator.user_press(user_id, payload)
+
+    async def photo(self, user_id: int, data: bytes) -> None:
+        await self.emulator.user_photo(user_id, data)
+
+    async def contact(self, user_id: int, phone: str) -> None:
+        await self.emulator.user_contact(user_id, phone, own=True)

@@ -336,3 +336,42 @@ class VkEmulator(LoopbackServer):
         except (TypeError, ValueError) as e:
             raise VkApiError(100, "One of the parameters specified was missing or invalid: peer_id") from e
         return self._deliver_one(peer_id, params).message_id
+
+
+def _shown_buttons(keyboard: dict[str, Any] | None) -> list[list[dict[str, Any]]]:
+    rows = []
+    for row in (keyboard or {}).get("buttons", []):
+        shaped = []
+        for button in row:
+            action = button.get("action", {})
+            if action.get("type") == "open_link":
+                shaped.append({"label": action.get("label", ""), "url": action.get("link")})
+            else:
+                shaped.append({"label": action.get("label", ""), "payload": action.get("payload")})
+        rows.append(shaped)
+    return rows
+
+
+class VkSandboxChat:
+    """The sandbox page's VK user (``bots.channel.SandboxChat``): VK has no contact sharing."""
+
+    title, first_user, shares_contact = "VK", 2001, False
+
+    def __init__(self, emulator: VkEmulator) -> None:
+        self.emulator = emulator
+
+    def shown(self, user_id: int) -> list[dict[str, Any]]:
+        return [{"id": m.message_id, "text": m.text, "html": False, "buttons": _shown_buttons(m.keyboard)}
+                for m in self.emulator.messages_to(user_id)]
+
+    async def say(self, user_id: int, text: str) -> None:
+        await self.emulator.user_text(user_id, text)
+
+    async def press(self, user_id: int, payload: str, label: str) -> None:
+        await self.emulator.user_press(user_id, payload, label)
+
+    async def photo(self, user_id: int, data: bytes) -> None:
+        await self.emulator.user_photo(user_id, data)
+
+    async def contact(self, user_id: int, phone: str) -> None:
+        raise ValueError("VK has no contact sharing")

@@ -13,8 +13,10 @@ from typing import Protocol
 
 from core.ports.broadcasts import BroadcastRepository
 from core.ports.campaigns import CampaignRepository
+from core.ports.channel_health import ChannelHealthRepository
 from core.ports.contact_codes import ContactCodeRepository
 from core.ports.draws import DrawRepository
+from core.ports.events import EventRepository
 from core.ports.inbox import InboxEntry, InboxRepository, NewUpdate
 from core.ports.ledger import LedgerRepository, Payout
 from core.ports.link_codes import LinkAttempt, LinkCodeRepository
@@ -30,16 +32,8 @@ from core.ports.scenario_states import ScenarioState, ScenarioStateRepository
 from core.ports.staff import StaffRepository
 from core.ports.tickets import TicketRepository
 from core.ports.timeline import TimelineRepository
+from core.ports.timers import TimerRepository
 from core.ports.workers import WorkerRepository
-
-__all__ = [
-    "BroadcastRepository", "ContactCodeRepository", "ErasureSubject", "InboxEntry", "InboxRepository",
-    "LedgerRepository", "LinkAttempt", "LinkCodeRepository", "LoggedMessage", "MessageRepository", "NewUpdate",
-    "Outcome", "Payout", "PeopleRepository", "PersonOwned", "PersonalData", "PhotoRepository", "QueuedMessage",
-    "ReceiptFlag", "ReceiptRepository", "ReceiptStatus", "ReportRepository", "RouteRepository", "ScenarioState",
-    "ScenarioStateRepository", "StaffRepository", "Store", "StoredReceipt", "TicketRepository", "TimelineRepository",
-    "UnitOfWork", "WorkerRepository",
-]
 
 
 class UnitOfWork(Protocol):
@@ -67,6 +61,9 @@ class UnitOfWork(Protocol):
     routes: RouteRepository
     contact_codes: ContactCodeRepository
     broadcasts: BroadcastRepository
+    events: EventRepository
+    timers: TimerRepository
+    channel_health: ChannelHealthRepository
 
     def person_owned(self) -> Iterable[PersonOwned]:
         """Every repository holding rows that belong to a person (what a merge moves)."""

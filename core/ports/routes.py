@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from core.channels import ChannelName
@@ -39,6 +40,15 @@ class Candidate:
                    dict(data.get("factors") or {}), data.get("dropped"), data.get("outcome"))
 
 
+class RouteOutcome(StrEnum):
+    """What one routing ended in (a gate that held or dropped the message stores its own reason instead)."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"  # the channel said "later": the same account again
+    UNREACHABLE = "unreachable"  # every usable account refused
+    UNDELIVERABLE = "undeliverable"  # no usable account at all
+
+
 @dataclass(frozen=True)
 class RouteDecision:
     """One routing of one message (round 0, then one per re-send): every candidate, and where it went."""
@@ -50,7 +60,7 @@ class RouteDecision:
     candidates: tuple[Candidate, ...]
     channel: ChannelName | None  # where it was delivered (or last tried); None: nowhere
     account_id: str | None
-    outcome: str  # delivered, unreachable, retry, failed, quiet_hours, undeliverable
+    outcome: str  # a RouteOutcome, or the reason (core.gates.Reason) of the gate that held or dropped it
     detail: str = ""
     id: int = 0  # set once stored
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from core import contacts
-from core.channels import EMAIL, SMS, ChannelName
+from core.channels import ChannelName, Identity
 from core.context import Context
 from core.errors import Reject
 from core.events import EventKind, OutgoingMessage
@@ -29,12 +29,16 @@ AUTO = "auto"
 
 
 async def offer_channels(ctx: Context) -> None:
+    """A button per channel the person can be reached on now (the ones people may choose, in the registry's
+    order); an address or number counts once proved."""
+    channels = ctx.services.channels
     reachable = {a.channel for a in await ctx.tx.people.accounts_of(ctx.person.id)
-                 if a.unreachable_since is None and (a.verified or a.channel not in (EMAIL, SMS))
-                 and a.channel in ctx.services.channels}
+                 if a.unreachable_since is None and a.channel in channels
+                 and (a.verified or not channels[a.channel].verified_only)}
     preference = (await ctx.tx.routes.preferences([ctx.person.id])).get(ctx.person.id)
     chosen = preference.channel if preference else None
-    ctx.data.update({f"has_{name}": "1" if name in reachable else "" for name in ("telegram", "vk", "email", "sms")})
+    ctx.data["reachable"] = [{"channel": name, "title": channels[name].title}
+                             for name in channels.choosable() if name in reachable]
     ctx.data["current"] = ctx.services.channel_title(chosen) if chosen else _auto_title(ctx)
 
 
@@ -51,7 +55,7 @@ async def choose_channel(ctx: Context) -> str:
     if wanted == AUTO:
         await ctx.tx.routes.prefer(ctx.person.id, None, ctx.now)
         return "auto"
-    if not ctx.data.get(f"has_{wanted}"):  # an old button, or a channel no longer reachable
+    if wanted not in {offered["channel"] for offered in ctx.data.get("reachable", [])}:  # an old button, or gone
         return "unavailable"
     await ctx.tx.routes.prefer(ctx.person.id, ChannelName(wanted), ctx.now)
     ctx.data["current"] = ctx.services.channel_title(wanted)
@@ -84,7 +88,8 @@ async def _send_code(ctx: Context, channel: ChannelName, address: str, template:
     issued = await contacts.issue_code(
         ctx.tx, ctx.person, channel, address, ctx.now, ttl=timedelta(minutes=settings.contact_code_ttl_minutes),
         per_hour=settings.contact_codes_per_hour, per_address_per_day=settings.contact_codes_per_address_per_day,
-        origin=(ctx.event.channel, ctx.event.account_id))
+        origin=(ctx.event.channel, ctx.event.account_id),
+        with_link=ctx.services.channels.identity_of(channel) is Identity.MAILBOX)
     if issued.link_token:
         base = ctx.services.web_url or ctx.services.rules_url.rsplit("/rules", 1)[0]
         params["link"] = f"{base.rstrip('/')}/email/verify?{urlencode({'a': address, 'k': issued.link_token})}"
@@ -93,11 +98,21 @@ async def _send_code(ctx: Context, channel: ChannelName, address: str, template:
     ctx.data.update(minutes=settings.contact_code_ttl_minutes)
 
 
-async def check_typed_code(ctx: Context, channel: ChannelName) -> str | None:
-    checked = await contacts.check_code(ctx.tx, ctx.person, channel, ctx.event.text, ctx.now)
+def code_channel(ctx: Context, identity: Identity) -> ChannelName:
+    """The channel the code went by (kept when it was sent; a code sent before that was kept went by the first
+    channel of its kind)."""
+    kept = ctx.data.get("code_channel")
+    known = ctx.services.channels.known_with(identity)
+    return ChannelName(kept) if kept else (ctx.services.channels.running_with(identity) or known[0])
+
+
+async def check_typed_code(ctx: Context, identity: Identity) -> str | None:
+    channel = code_channel(ctx, identity)
+    checked = await contacts.check_code(ctx.tx, ctx.person, channel, identity, ctx.event.text, ctx.now)
     if checked.outcome == "wrong":
         raise Reject("verify.wrong_code", left=checked.left)
-    ctx.data.update(address=checked.address, phone=format_phone(checked.address) if channel == SMS else "")
+    ctx.data.update(address=checked.address,
+                    phone=format_phone(checked.address) if identity is Identity.PHONE else "")
     return {"verified": None, "expired": "expired", "taken": "taken"}[checked.outcome]
 
 
@@ -110,8 +125,10 @@ def looks_like_code(ctx: Context) -> bool:
 
 
 async def start_email(ctx: Context) -> str:
-    if EMAIL not in ctx.services.channels:
+    mailbox = ctx.services.channels.running_with(Identity.MAILBOX)
+    if mailbox is None:
         return "no_email"
+    ctx.data["code_channel"] = mailbox
     address = ctx.event.args.strip() or (ctx.person.email if not ctx.person.email_verified else "")
     if not address:
         return "ask_address"
@@ -126,10 +143,11 @@ async def take_address(ctx: Context) -> str:
 
 
 async def send_email_code(ctx: Context, address: str) -> str:
-    if await contacts.account_for(ctx.tx, ctx.person, EMAIL, address, ctx.now) is None:
+    mailbox = code_channel(ctx, Identity.MAILBOX)
+    if await contacts.account_for(ctx.tx, ctx.person, mailbox, address, ctx.now) is None:
         return "taken"
     try:
-        await _send_code(ctx, EMAIL, address, "verify.email_code")
+        await _send_code(ctx, mailbox, address, "verify.email_code")
     except contacts.TooManyCodes:
         return "too_many"
     ctx.data["address"] = address
@@ -137,7 +155,7 @@ async def send_email_code(ctx: Context, address: str) -> str:
 
 
 async def check_email_code(ctx: Context) -> str | None:
-    return await check_typed_code(ctx, EMAIL)
+    return await check_typed_code(ctx, Identity.MAILBOX)
 
 
 EMAIL_VERIFICATION = Scenario(
@@ -172,21 +190,23 @@ async def start_phone(ctx: Context) -> str:
     if not person.phone:
         return "missing"
     if person.phone_verified:
-        await contacts.sync_phone_account(ctx.tx, person, ctx.now)
+        await contacts.sync_phone_account(ctx.tx, ctx.services.channels, person, ctx.now)
         return "already"
-    if SMS not in ctx.services.channels:
+    texts = ctx.services.channels.running_with(Identity.PHONE)
+    if texts is None:
         return "no_sms"
-    if await contacts.account_for(ctx.tx, person, SMS, person.phone, ctx.now) is None:
+    ctx.data["code_channel"] = texts
+    if await contacts.account_for(ctx.tx, person, texts, person.phone, ctx.now) is None:
         return "missing"  # the number is proved in another profile: the profile's number cannot be this one's
     try:
-        await _send_code(ctx, SMS, person.phone, "verify.phone_code")
+        await _send_code(ctx, texts, person.phone, "verify.phone_code")
     except contacts.TooManyCodes:
         return "too_many"
     return "code_sent"
 
 
 async def check_phone_code(ctx: Context) -> str | None:
-    return await check_typed_code(ctx, SMS)
+    return await check_typed_code(ctx, Identity.PHONE)
 
 
 PHONE_BY_SMS = Scenario(

@@ -114,7 +114,7 @@ async def _ask_owner(ctx: Context, code: LinkCode) -> None:
     owner = await ctx.tx.people.get(code.person_id)
     issuer = await _issuer(ctx, code)
     ctx.notify(owner.id, "link.approve", locale=owner.locale, via=issuer,
-               channel=ctx.services.channel_title(ctx.event.channel), who=ctx.account.display_name or "—",
+               channel=ctx.services.channel_title(ctx.event.channel), who=ctx.sender.display_name or "—",
                attempt=attempt.id)
     ctx.data["approver_channel"] = ctx.services.channel_title(code.channel)
 

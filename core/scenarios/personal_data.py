@@ -19,7 +19,7 @@ async def erase(ctx: Context) -> None:
     await erase_person(ctx.tx, ctx.person.id, ctx.now)
     # what this step still holds in memory is written after us: it must not bring anything back
     ctx.person.name = ctx.person.phone = ctx.person.email = None
-    ctx.account.display_name = ""
+    ctx.sender.display_name = ""
     for state in ctx.states.values():
         state.data.clear()
 

@@ -21,7 +21,7 @@ async def check_contact(ctx: Context) -> str:
         return "mismatch"
     ctx.person.phone_verified = True
     await ctx.tx.people.save(ctx.person)
-    await sync_phone_account(ctx.tx, ctx.person, ctx.now)  # the router may now send SMS to it
+    await sync_phone_account(ctx.tx, ctx.services.channels, ctx.person, ctx.now)  # the router may now text it
     return "verified"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.channels import EMAIL, SMS
+from core.channels import Identity
 from core.context import Context
 from core.identity import format_phone
 from core.machine import Scenario, State
@@ -16,7 +16,8 @@ async def show_profile(ctx: Context) -> None:
         phone=format_phone(person.phone),
         email=person.email or "—",
         channels=", ".join(sorted({ctx.services.channel_title(a.channel) for a in accounts
-                                   if a.channel not in (EMAIL, SMS)})),  # shown as the phone and the e-mail
+                                   if ctx.services.channels.identity_of(a.channel) is Identity.ACCOUNT})),
+        # numbers and addresses are shown as the phone and the e-mail
         registered=registered.strftime("%d.%m.%Y") if registered else "—",
     )
 

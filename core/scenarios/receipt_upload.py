@@ -14,9 +14,7 @@ the award is decided once the receipt check has returned the items; the person i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from core import campaigns
@@ -24,129 +22,25 @@ from core.context import Context
 from core.dispatch import keep, keep_photo, unkeep
 from core.errors import Reject
 from core.events import EventKind, InboundEvent
-from core.machine import Action, Scenario, State, Transition, on
-from core.ports.receipts import ReceiptStatus
+from core.machine import Scenario, State, Transition, on
 from core.scenarios.campaigns import enter_chosen, is_campaign_button
+from core.scenarios.receipt_judging import confirm_state, consider, judge_receipt, store_accepted
+from core.scenarios.receipt_reading import (
+    from_photo,
+    from_text,
+    manual_step,
+    manual_time,
+    receipt_of,
+    starts_with_receipt,
+    typed_receipt,
+)
 from core.scenarios.registration import said_yes
 from promo import ledger
-from promo.campaigns import Award, Campaign, Refused, judge
-from promo.receipts import (
-    FiscalReceipt,
-    ReceiptError,
-    looks_fiscal,
-    parse,
-    parse_document_number,
-    parse_fiscal_sign,
-    parse_fn,
-    parse_sum,
-)
+from promo.campaigns import Campaign
+from promo.receipts import FiscalReceipt, parse, parse_document_number, parse_fiscal_sign, parse_fn, parse_sum
 
 PHOTO, TEXT, BUTTON = EventKind.PHOTO, EventKind.TEXT, EventKind.BUTTON
-FIELD_NAMES = {
-    "ru": {"t": "дата и время", "s": "сумма", "fn": "ФН", "i": "ФД", "fp": "ФП", "n": "тип операции"},
-    "en": {"t": "date and time", "s": "sum", "fn": "FN", "i": "FD", "fp": "FP", "n": "operation type"},
-}
-MANUAL_TIME_FORMATS = ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%y %H:%M", "%Y-%m-%d %H:%M")
-FIRST_CHECK_AFTER = timedelta(minutes=15)
 MAX_QUEUE = 10
-RECEIPT_KEYS = re.compile(r"(fn|fp|ат|аз)\s*=", re.IGNORECASE)
-
-
-def looks_like_receipt(event: InboundEvent) -> bool:
-    return event.kind is PHOTO or (event.kind is TEXT and bool(RECEIPT_KEYS.search(event.text)))
-
-
-def starts_with_receipt(ctx: Context) -> bool:
-    """An idle person's photo always; their text only when it looks like a receipt string."""
-    return looks_like_receipt(ctx.event)
-
-
-def another_receipt(ctx: Context) -> bool:
-    return looks_like_receipt(ctx.event)
-
-
-def _refusal(ctx: Context, error: ReceiptError) -> Reject:
-    if error.reason == "not_fiscal":
-        return Reject("receipt.not_fiscal")
-    field = error.reason.split("_", 1)[1]
-    template = "receipt.missing_field" if error.reason.startswith("missing_") else "receipt.bad_field"
-    names = FIELD_NAMES.get(ctx.person.locale, FIELD_NAMES["ru"])
-    return Reject(template, field=names.get(field, field))
-
-
-def _from_photo(ctx: Context, event: InboundEvent, campaign: Campaign) -> FiscalReceipt:
-    zone = campaign.zone
-    texts = event.qr_texts or ()
-    fiscal = next((t for t in texts if looks_fiscal(t, zone)), None)
-    if fiscal is not None:
-        return parse(fiscal, zone)
-    for text in texts:  # a till receipt's code with one field wrong: name the field, as for typed strings
-        try:
-            parse(text, zone)
-        except ReceiptError as e:
-            if e.reason != "not_fiscal":
-                raise _refusal(ctx, e) from e
-    raise Reject(f"receipt.photo_{event.attachment_error or 'unreadable'}")
-
-
-def _from_text(ctx: Context, text: str, campaign: Campaign) -> FiscalReceipt:
-    try:
-        return parse(text, campaign.zone)
-    except ReceiptError as e:
-        raise _refusal(ctx, e) from e
-
-
-def _remember(ctx: Context, campaign: Campaign, receipt: FiscalReceipt, source: str) -> None:
-    ctx.data.update(receipt=receipt.canonical(), source=source, campaign=campaign.code, campaign_title=campaign.name,
-                    when=f"{receipt.issued_at.astimezone(campaign.zone):%d.%m.%Y %H:%M}",
-                    sum=ledger.format_roubles(receipt.sum_kopecks), fn=f"{receipt.fn:016d}",
-                    fd=str(receipt.document_number), fp=str(receipt.fiscal_sign))
-
-
-async def _free_at(ctx: Context, campaign: Campaign, reason: str) -> str:
-    """When the limit that refused a receipt lets the next one in, in the campaign's time."""
-    if reason == "hourly_limit":
-        times = await ctx.tx.receipts.times_since(ctx.person.id, campaign.code, ctx.now - timedelta(hours=1))
-        moment = (times[0] if times else ctx.now) + timedelta(hours=1, minutes=1)
-    else:
-        moment = campaign.day_bounds(ctx.now)[1]
-    local, today = moment.astimezone(campaign.zone), ctx.now.astimezone(campaign.zone).date()
-    return f"{local:%H:%M}" if local.date() == today else f"{local:%d.%m %H:%M}"
-
-
-async def _judge(ctx: Context, campaign: Campaign, receipt: FiscalReceipt) -> Award:
-    """The award, or ``Reject`` with the refusal: duplicates, campaign rules and limits."""
-    existing = await ctx.tx.receipts.find(receipt.key)
-    if existing is not None:
-        if existing.person_id == ctx.person.id:
-            raise Reject("receipt.refused_duplicate_own")
-        await ctx.tx.receipts.flag(existing.id, ctx.person.id, "sent_by_another_person", ctx.now)
-        raise Reject("receipt.refused_duplicate_other")
-    usage = await ctx.tx.receipts.usage(ctx.person.id, campaign.code, campaign.day_bounds(ctx.now),
-                                        ctx.now - timedelta(hours=1))
-    try:
-        return judge(campaign, receipt, usage, ctx.now)
-    except Refused as refusal:
-        free_at = await _free_at(ctx, campaign, refusal.reason) if refusal.reason.endswith("_limit") else ""
-        raise Reject(f"receipt.refused_{refusal.reason}", min_sum=ledger.format_roubles(campaign.min_sum_kopecks),
-                     per_day=campaign.receipts_per_day, per_hour=campaign.receipts_per_hour,
-                     starts=f"{campaign.starts_on:%d.%m.%Y}", ends=f"{campaign.ends_on:%d.%m.%Y}",
-                     free_at=free_at) from refusal
-
-
-async def _consider(ctx: Context, campaign: Campaign, receipt: FiscalReceipt, source: str,
-                    photo_ref: str | None = None) -> None:
-    """Judge now what can be judged; on to confirmation only when the receipt would count."""
-    award = await _judge(ctx, campaign, receipt)
-    _remember(ctx, campaign, receipt, source)
-    ctx.data["photo_ref"] = photo_ref
-    ctx.data["cashback"] = ledger.format_roubles(award.cashback_kopecks)
-    ctx.data["entries"] = award.entries
-    ctx.data["awaits_items"] = award.awaits_items
-
-
-def _confirm_state(ctx: Context) -> str:
-    return "confirm_products" if ctx.data.get("awaits_items") else "confirm"
 
 
 async def _campaign_for(ctx: Context) -> Campaign | None:
@@ -162,13 +56,13 @@ async def _read(ctx: Context, event: InboundEvent, source: str,
     if campaign is None:
         return await _ask_campaign(ctx, event)
     try:
-        await _consider(ctx, campaign, receipt_of(campaign), source, event.photo_ref)
+        await consider(ctx, campaign, receipt_of(campaign), source, event.photo_ref)
     except Reject as refusal:
         if not refusal.template.startswith("receipt.refused_"):
             raise
         ctx.say(refusal.template, **refusal.params)
         return await _next_queued(ctx)
-    return _confirm_state(ctx)
+    return confirm_state(ctx)
 
 
 async def _ask_campaign(ctx: Context, event: InboundEvent) -> str:
@@ -188,8 +82,8 @@ async def _nothing_running(ctx: Context, event: InboundEvent) -> str:
         ctx.say("campaign.none_running")
         return "done"
     try:
-        receipt = _from_photo(ctx, event, last) if event.kind is PHOTO else _from_text(ctx, event.text, last)
-        await _judge(ctx, last, receipt)
+        receipt = receipt_of(ctx, event, last)
+        await judge_receipt(ctx, last, receipt)
     except Reject as refusal:
         ctx.say(refusal.template, **refusal.params)
         return "done"
@@ -206,11 +100,11 @@ async def campaign_chosen(ctx: Context) -> str:
 
 async def read_photo(ctx: Context) -> str:
     event = await keep_photo(ctx)  # staff may need to see it: the person never sends it twice
-    return await _read(ctx, event, "photo", lambda campaign: _from_photo(ctx, event, campaign))
+    return await _read(ctx, event, "photo", lambda campaign: from_photo(ctx, event, campaign))
 
 
 async def read_typed(ctx: Context) -> str:
-    return await _read(ctx, ctx.event, "typed", lambda campaign: _from_text(ctx, ctx.event.text, campaign))
+    return await _read(ctx, ctx.event, "typed", lambda campaign: from_text(ctx, ctx.event.text, campaign))
 
 
 async def _next_queued(ctx: Context, announce: bool = True) -> str:
@@ -224,50 +118,23 @@ async def _next_queued(ctx: Context, announce: bool = True) -> str:
             return await _ask_campaign(ctx, event)
         queue.pop(0)
         try:
-            receipt = _from_photo(ctx, event, campaign) if event.kind is PHOTO else \
-                _from_text(ctx, event.text, campaign)
-            await _consider(ctx, campaign, receipt, "photo" if event.kind is PHOTO else "typed", event.photo_ref)
+            receipt = receipt_of(ctx, event, campaign)
+            await consider(ctx, campaign, receipt, "photo" if event.kind is PHOTO else "typed", event.photo_ref)
         except Reject as refusal:
             ctx.say(refusal.template, **refusal.params)
             continue
         if announce:
             ctx.say("receipt.next_in_queue", left=len(queue))
-        return _confirm_state(ctx)
+        return confirm_state(ctx)
     return "done"
 
 
-async def manual_time(ctx: Context) -> None:
-    text = " ".join(ctx.event.text.replace(",", " ").split())
-    for pattern in MANUAL_TIME_FORMATS:
-        try:
-            moment = datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-        ctx.data["manual"] = {"t": f"{moment:%Y%m%dT%H%M%S}"}
-        return
-    raise Reject("receipt.bad_manual_time")
-
-
-def _manual_step(key: str, check: Callable[[str], object], template: str) -> Action:
-    """One step of the manual chain: ``check`` the typed value, keep it under ``key``."""
-
-    async def step(ctx: Context) -> None:
-        value = ctx.event.text.strip()
-        try:
-            check(value)
-        except ReceiptError as e:
-            raise Reject(template) from e
-        ctx.data.setdefault("manual", {})[key] = re.sub(r"\s", "", value).replace(",", ".")
-
-    return step
-
-
 async def manual_done(ctx: Context) -> str:
-    await _manual_step("fp", parse_fiscal_sign, "receipt.bad_manual_fp")(ctx)
+    await manual_step("fp", parse_fiscal_sign, "receipt.bad_manual_fp")(ctx)
     fields = ctx.data["manual"]
     text = f"t={fields['t']}&s={fields['s']}&fn={fields['fn']}&i={fields['i']}&fp={fields['fp']}&n=1"
     typed = InboundEvent.from_text(ctx.event.channel, ctx.event.account_id, text)
-    return await _read(ctx, typed, "manual", lambda campaign: _from_text(ctx, text, campaign))
+    return await _read(ctx, typed, "manual", lambda campaign: from_text(ctx, text, campaign))
 
 
 async def hold_another(ctx: Context) -> str | None:
@@ -296,7 +163,7 @@ async def queue_incoming(ctx: Context) -> str:
     if incoming is not None:
         ctx.data.setdefault("queue", []).append(incoming)
         ctx.say("receipt.queued", position=len(ctx.data["queue"]))
-    return _confirm_state(ctx)
+    return confirm_state(ctx)
 
 
 async def drop_current(ctx: Context) -> str:
@@ -310,18 +177,12 @@ async def submit(ctx: Context) -> str:
         return await _next_queued(ctx)
     receipt = parse(ctx.data["receipt"], campaign.zone)
     try:
-        award = await _judge(ctx, campaign, receipt)  # again: a limit or a duplicate may have come meanwhile
+        award = await judge_receipt(ctx, campaign, receipt)  # again: a limit or a duplicate may have come meanwhile
     except Reject as refusal:
         ctx.say(refusal.template, **refusal.params)
         return await _next_queued(ctx)
+    await store_accepted(ctx, campaign, receipt, award)
     verifying = ctx.services.verify_receipts
-    status = ReceiptStatus.VERIFYING if verifying else ReceiptStatus.MODERATION
-    stored = await ctx.tx.receipts.add(ctx.person.id, campaign.code, receipt, ctx.data["source"], status, award,
-                                       ctx.now, ctx.now + FIRST_CHECK_AFTER if verifying else None,
-                                       photo_sha256=ctx.data.get("photo_ref"))
-    if award.cashback_kopecks:
-        await ctx.tx.ledger.post(ledger.accrual(ctx.person.id, award.cashback_kopecks), ctx.now,
-                                 receipt_id=stored.id)
     balances = await ctx.tx.ledger.balances(ctx.person.id)
     if award.awaits_items:
         ctx.say("receipt.accepted_products" if verifying else "receipt.accepted_products_moderation",
@@ -335,10 +196,6 @@ async def submit(ctx: Context) -> str:
     return await _next_queued(ctx)
 
 
-def _typed_receipt(ctx: Context) -> bool:
-    return bool(RECEIPT_KEYS.search(ctx.event.text))
-
-
 NEXT = ("done", "confirm", "confirm_products", "campaign")  # where reading the next receipt may lead
 
 
@@ -348,7 +205,7 @@ def _confirming() -> tuple[Transition, ...]:
         on(TEXT, guard=said_yes, action=submit, to="done", also=NEXT, label="yes"),
         on(BUTTON, payload="receipt:no", action=drop_current, to="awaiting", also=NEXT),
         on(PHOTO, action=hold_another, also=("choose",), label="another photo"),
-        on(TEXT, guard=_typed_receipt, action=hold_another, also=("choose",), label="another receipt"),
+        on(TEXT, guard=typed_receipt, action=hold_another, also=("choose",), label="another receipt"),
     )
 
 
@@ -370,11 +227,11 @@ RECEIPT_UPLOAD = Scenario(
         State("manual_time", prompt="receipt.ask_time", transitions=(
             on(TEXT, action=manual_time, to="manual_sum", label="date and time"),)),
         State("manual_sum", prompt="receipt.ask_sum", transitions=(
-            on(TEXT, action=_manual_step("s", parse_sum, "receipt.bad_manual_sum"), to="manual_fn", label="sum"),)),
+            on(TEXT, action=manual_step("s", parse_sum, "receipt.bad_manual_sum"), to="manual_fn", label="sum"),)),
         State("manual_fn", prompt="receipt.ask_fn", transitions=(
-            on(TEXT, action=_manual_step("fn", parse_fn, "receipt.bad_manual_fn"), to="manual_fd", label="FN"),)),
+            on(TEXT, action=manual_step("fn", parse_fn, "receipt.bad_manual_fn"), to="manual_fd", label="FN"),)),
         State("manual_fd", prompt="receipt.ask_fd", transitions=(
-            on(TEXT, action=_manual_step("i", parse_document_number, "receipt.bad_manual_fd"), to="manual_fp",
+            on(TEXT, action=manual_step("i", parse_document_number, "receipt.bad_manual_fd"), to="manual_fp",
                label="FD"),)),
         State("manual_fp", prompt="receipt.ask_fp", transitions=(
             on(TEXT, action=manual_done, to="confirm", also=NEXT, label="FP"),)),

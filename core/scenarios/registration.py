@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from core.contacts import sync_phone_account
 from core.context import Context
+from core.domain_events import Happened, event
 from core.errors import Reject
 from core.events import EventKind
 from core.identity import ChannelAccount, format_phone, normalise_email, normalise_name, normalise_phone
@@ -33,7 +34,7 @@ def said_skip(ctx: Context) -> bool:
 def offered_name(ctx: Context) -> str:
     """The name the messenger gave us, when it is a valid name: offered as a one-press answer."""
     try:
-        return normalise_name(ctx.account.display_name)
+        return normalise_name(ctx.sender.display_name)
     except Reject:
         return ""
 
@@ -84,7 +85,7 @@ async def store_phone(ctx: Context) -> str | None:
 
 async def merge_by_phone(ctx: Context) -> str:
     survivor = int(ctx.data["merge_with"])
-    here = ctx.account
+    here = ctx.sender
     others = [a for a in await ctx.tx.people.accounts_of(survivor) if a.unreachable_since is None]
     await ctx.merge_into(survivor, reason="same verified phone")
     ctx.say("registration.merged")
@@ -123,7 +124,9 @@ async def complete(ctx: Context) -> str | None:
     person.email = data.get("email") or person.email
     person.registered_at = ctx.now
     await ctx.tx.people.save(person)
-    await sync_phone_account(ctx.tx, person, ctx.now)  # the phone as an SMS account (the router drops it unproven)
+    ctx.tx.events.add(event(Happened.PERSON_REGISTERED, person.id, ctx.now, channel=ctx.event.channel,
+                            source=person.source))
+    await sync_phone_account(ctx.tx, ctx.services.channels, person, ctx.now)  # the router drops it unproven
     return None
 
 

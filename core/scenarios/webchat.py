@@ -14,7 +14,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from core.channels import EMAIL, ChannelName
+from core.channels import ChannelName, Identity
 from core.context import Context
 from core.errors import Reject
 from core.events import EventKind, OutgoingMessage
@@ -23,7 +23,6 @@ from core.machine import Scenario, State, on
 from core.support import web_links
 
 TEXT = EventKind.TEXT
-WEBCHAT = ChannelName("webchat")
 CODE_LIFETIME = timedelta(minutes=10)
 CODE_ATTEMPTS = 5
 CODES_PER_BROWSER = 3  # e-mails asked for from one browser an hour: nobody floods an address through us
@@ -36,7 +35,7 @@ def _secret(ctx: Context) -> bytes:
 
 
 async def give_link(ctx: Context) -> None:
-    if WEBCHAT not in ctx.services.channels or not ctx.services.web_url:
+    if ctx.services.channels.site_chat() is None or not ctx.services.web_url:
         ctx.say("webchat.unavailable")
         return
     token = web_links.sign(_secret(ctx), ctx.person.id, ctx.now)
@@ -61,7 +60,7 @@ async def _join(ctx: Context, target_id: int, reason: str) -> None:
 
 
 async def login_by_link(ctx: Context) -> None:
-    if ctx.event.channel != WEBCHAT:  # a token typed in a messenger would join that messenger's account
+    if not _in_site_chat(ctx):  # a token typed in a messenger would join that messenger's account
         ctx.say("webchat.only_in_chat")
         return
     target = web_links.verify(_secret(ctx), ctx.event.args, ctx.now)
@@ -74,12 +73,26 @@ async def login_by_link(ctx: Context) -> None:
         ctx.say(refusal.template)
 
 
+def _in_site_chat(ctx: Context) -> bool:
+    profile = ctx.services.channels.get(ctx.event.channel)
+    return profile is not None and profile.site_chat
+
+
+def _mailbox(ctx: Context) -> ChannelName:
+    """Where an address's code goes, and whose accounts addresses are: the e-mail channel, running or not."""
+    channels = ctx.services.channels
+    found = channels.running_with(Identity.MAILBOX) or next(iter(channels.known_with(Identity.MAILBOX)), None)
+    if found is None:
+        raise Reject("webchat.unavailable")
+    return found
+
+
 def _hash(code: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
 
 
 async def only_in_chat(ctx: Context) -> str:
-    return "ask_email" if ctx.event.channel == WEBCHAT else "elsewhere"
+    return "ask_email" if _in_site_chat(ctx) else "elsewhere"
 
 
 async def send_code(ctx: Context) -> None:
@@ -92,7 +105,7 @@ async def send_code(ctx: Context) -> None:
     ctx.data.update(address=address, code_hash=_hash(code, salt), salt=salt, tries=0,
                     expires=(ctx.now + CODE_LIFETIME).timestamp())
     ctx.replies.append(OutgoingMessage(ctx.person.id, "webchat.email_code", {
-        "code": code, "minutes": int(CODE_LIFETIME.total_seconds() // 60)}, ctx.person.locale, EMAIL, address))
+        "code": code, "minutes": int(CODE_LIFETIME.total_seconds() // 60)}, ctx.person.locale, _mailbox(ctx), address))
 
 
 async def check_code(ctx: Context) -> None:
@@ -104,11 +117,11 @@ async def check_code(ctx: Context) -> None:
     if not hmac.compare_digest(_hash(typed, str(data["salt"])), str(data["code_hash"])):
         raise Reject("webchat.wrong_code", left=CODE_ATTEMPTS - data["tries"])
     address = str(data["address"])
-    found = await ctx.tx.people.find_by_account(EMAIL, address)
+    found = await ctx.tx.people.find_by_account(_mailbox(ctx), address)
     if found is not None:
         await _join(ctx, found[1].id, "web chat: e-mail code")
         return
-    account = await ctx.tx.people.add_account(ctx.person.id, EMAIL, address, "", ctx.now)
+    account = await ctx.tx.people.add_account(ctx.person.id, _mailbox(ctx), address, "", ctx.now)
     account.verified_at = ctx.now  # the code proved the address is theirs
     await ctx.tx.people.touch_account(account)
     ctx.person.email, ctx.person.email_verified = address, True

@@ -18,6 +18,7 @@ from core.errors import CoreError
 from core.events import OutgoingMessage
 from core.identity import Merge, Person, PersonDetails
 from core.ports import UnitOfWork
+from core.queueing import enqueue
 
 
 class CannotUndo(CoreError):
@@ -74,5 +75,5 @@ async def undo_merge(tx: UnitOfWork, person_id: int, merge_id: int, staff_id: in
     await tx.people.save(absorbed)
     await tx.states.drop(merge.absorbed_id)  # whatever it was in the middle of belonged to the joint profile
     for person in (survivor, absorbed):
-        tx.messages.enqueue(OutgoingMessage(person.id, "support.unmerged", {}, person.locale), now)
+        enqueue(tx, OutgoingMessage(person.id, "support.unmerged", {}, person.locale), now)
     return Undone(merge, rows)

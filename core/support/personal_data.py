@@ -11,6 +11,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from core.domain_events import Happened, event
 from core.ports import UnitOfWork
 from core.ports.personal_data import ErasureSubject
 
@@ -52,4 +53,6 @@ async def erase_person(tx: UnitOfWork, person_id: int, now: datetime) -> int:
     changed = 0
     for repository in tx.personal_data():
         changed += await repository.erase_personal(subject, now)
+    kept = await tx.ledger.balances(person_id)
+    tx.events.add(event(Happened.PERSON_ERASED, person_id, now, kept_for_law=["ledger"] if any(kept.values()) else []))
     return changed

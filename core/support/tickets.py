@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.channels import ChannelName
+from core.domain_events import Happened
+from core.domain_events import event as happened
 from core.events import OutgoingMessage
 from core.ports import UnitOfWork
 from core.ports.tickets import Ticket, TicketEvent, TicketEventKind, TicketStatus
+from core.queueing import enqueue
 
 SUBJECT_LENGTH = 120
 MAX_REPLY = 3000  # one staff answer: fits every messenger's message after the template's words
@@ -29,6 +32,7 @@ async def open_ticket(tx: UnitOfWork, person_id: int, campaign: str, channel: Ch
                       text: str, now: datetime) -> Ticket:
     ticket = await tx.tickets.open(person_id, campaign, channel, account_id, subject_of(text), now)
     await tx.tickets.add_event(ticket.id, TicketEventKind.PERSON, now, body=text)
+    tx.events.add(happened(Happened.TICKET_OPENED, person_id, now, ticket_id=ticket.id, channel=channel))
     return ticket
 
 
@@ -60,8 +64,9 @@ async def reply(tx: UnitOfWork, ticket: Ticket, staff_id: int, text: str, now: d
     channel, account = (None, None) if through_router else (ticket.channel, ticket.account_id)
     message = OutgoingMessage(person.id, "support.reply", {"ticket": ticket.id, "text": text}, person.locale,
                               channel, account)
-    tx.messages.enqueue(message, now)
+    enqueue(tx, message, now)
     event = await tx.tickets.add_event(ticket.id, TicketEventKind.REPLY, now, body=text, staff_id=staff_id)
+    tx.events.add(happened(Happened.TICKET_ANSWERED, person.id, now, ticket_id=ticket.id, by=f"staff:{staff_id}"))
     ticket.last_staff_at = ticket.updated_at = now
     if ticket.status is not TicketStatus.CLOSED:
         ticket.status = TicketStatus.WAITING
@@ -94,9 +99,12 @@ async def set_status(tx: UnitOfWork, ticket: Ticket, status: TicketStatus, now: 
     ticket.closed_at = now if status is TicketStatus.CLOSED else None
     await tx.tickets.add_event(ticket.id, TicketEventKind.STATUS, now, body=status.value, staff_id=staff_id)
     await tx.tickets.save(ticket)
+    if status is TicketStatus.CLOSED:
+        by = f"staff:{staff_id}" if staff_id is not None else "person"
+        tx.events.add(happened(Happened.TICKET_CLOSED, ticket.person_id, now, ticket_id=ticket.id, by=by))
     if status is TicketStatus.CLOSED and staff_id is not None:
         person = await tx.people.get(ticket.person_id)
-        tx.messages.enqueue(OutgoingMessage(person.id, "support.closed_by_staff", {"ticket": ticket.id},
+        enqueue(tx, OutgoingMessage(person.id, "support.closed_by_staff", {"ticket": ticket.id},
                                             person.locale, ticket.channel, ticket.account_id), now)
     return True
 

@@ -11,14 +11,17 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from core.ports.broadcasts import Broadcast
+from core.ports.channel_health import HealthChange
 from core.ports.contact_codes import ContactCode
 from core.ports.person_owned import PersonOwned
 from core.ports.personal_data import PersonalData
 from storage.memory.broadcasts import MemoryBroadcasts
 from storage.memory.campaigns import CampaignTables, MemoryCampaigns
+from storage.memory.channel_health import MemoryChannelHealth
 from storage.memory.contact_codes import MemoryContactCodes
 from storage.memory.draws import DrawTables, MemoryDraws
 from storage.memory.erasure import MemoryCorePersonalData
+from storage.memory.events import EventTables, MemoryEvents, MemoryTimers
 from storage.memory.inbox import InboxTables, MemoryInbox
 from storage.memory.ledger import LedgerTables, MemoryLedger
 from storage.memory.link_codes import LinkTables, MemoryLinkCodes
@@ -34,8 +37,6 @@ from storage.memory.table import Table
 from storage.memory.tickets import MemoryTickets, TicketTables
 from storage.memory.timeline import MemoryTimeline
 from storage.memory.workers import MemoryWorkers, Workers
-
-__all__ = ["MemoryStore", "MemoryUnitOfWork"]
 
 
 class MemoryTables:
@@ -58,13 +59,15 @@ class MemoryTables:
         self.routes = RouteTables()
         self.contact_codes: Table[int, ContactCode] = Table("contact_codes")
         self.broadcasts: Table[int, Broadcast] = Table("broadcasts")
+        self.events = EventTables()
+        self.channel_health: Table[int, HealthChange] = Table("channel_health_log")
 
     def all(self) -> list[Table]:
         return [*self.campaigns.all(), *self.draws.all(),
                 *self.people.all(), self.states, *self.link_codes.all(), *self.receipts.all(),
                 *self.ledger.all(), *self.messages.all(), *self.inbox.all(), self.workers, self.photos,
                 *self.routes.all(), self.contact_codes, self.broadcasts,
-                *self.tickets.all(), *self.staff.all()]
+                *self.tickets.all(), *self.staff.all(), *self.events.all(), self.channel_health]
 
 
 class MemoryUnitOfWork:
@@ -89,10 +92,14 @@ class MemoryUnitOfWork:
         self.routes = MemoryRoutes(tables.routes, persons, tables.messages.outbox)
         self.contact_codes = MemoryContactCodes(tables.contact_codes, persons)
         self.broadcasts = MemoryBroadcasts(tables.broadcasts, persons, tables.receipts.receipts)
+        self.events = MemoryEvents(tables.events)
+        self.timers = MemoryTimers(tables.events, tables.workers)
+        self.channel_health = MemoryChannelHealth(tables.channel_health)
 
     def person_owned(self) -> list[PersonOwned]:
         return [self.campaigns, self.draws,
-                self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes, self.tickets]
+                self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes, self.tickets,
+                self.timers]
 
     def personal_data(self) -> list[PersonalData]:
         return [self.core_personal_data, self.tickets, self.draws, self.routes, self.contact_codes, self.receipts]

@@ -42,6 +42,9 @@ class MemoryCorePersonalData:
             changed += 1
         for key, state in [(k, s) for k, s in t.states.items() if k[0] == owner]:
             t.states.put(key, replace(state, data={}))  # blanked, not deleted: see storage.sql.erasure
+        for timer in t.events.timers.where(lambda r: r.person_id == owner):
+            t.events.timers.delete(timer.id)  # a journey's follow-ups end with the person's data
+            changed += 1
         for code in t.link_codes.codes.where(lambda c: c.person_id == owner):
             t.link_codes.codes.put(code.id, replace(code, account_id=ERASED))
         for payout in t.ledger.payouts.where(lambda p: p.person_id == owner):

@@ -154,6 +154,13 @@ class MemoryMessages:
         self._t.outbox.put(row.id, replace(row, status=MessageStatus.ACKNOWLEDGED, acked_at=utc(now)))
         return True
 
+    async def hurry(self, channel: ChannelName, now: datetime) -> int:
+        waiting = self._t.outbox.where(lambda r: r.status == MessageStatus.PENDING and r.next_attempt_at > now
+                                       and (r.last_error or "").startswith(f"{channel}: "))
+        for row in waiting:
+            self._t.outbox.put(row.id, replace(row, next_attempt_at=utc(now)))
+        return len(waiting)
+
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         self._persons.one(survivor_id)
         return reassign_rows(self._t.all(), absorbed_id, survivor_id)

@@ -26,10 +26,12 @@ from core.ports.personal_data import PersonalData
 from storage.database import inline_sqlite_engine
 from storage.sql.broadcasts import SqlBroadcasts
 from storage.sql.campaigns import SqlCampaigns
+from storage.sql.channel_health import SqlChannelHealth
 from storage.sql.contact_codes import SqlContactCodes
 from storage.sql.db import Db, translate
 from storage.sql.draws import SqlDraws
 from storage.sql.erasure import SqlCorePersonalData
+from storage.sql.events import SqlEvents
 from storage.sql.inbox import SqlInbox, SqlWorkers
 from storage.sql.ledger import SqlLedger
 from storage.sql.link_codes import SqlLinkCodes
@@ -43,8 +45,7 @@ from storage.sql.scenario_states import SqlScenarioStates
 from storage.sql.staff import SqlStaff
 from storage.sql.tickets import SqlTickets
 from storage.sql.timeline import SqlTimeline
-
-__all__ = ["SqlStore", "SqlUnitOfWork"]
+from storage.sql.timers import SqlTimers
 
 
 class SqlUnitOfWork:
@@ -69,11 +70,14 @@ class SqlUnitOfWork:
         self.routes = SqlRoutes(db)
         self.contact_codes = SqlContactCodes(db)
         self.broadcasts = SqlBroadcasts(db)
+        self.events = SqlEvents(db)
+        self.timers = SqlTimers(db)
+        self.channel_health = SqlChannelHealth(db)
 
     def person_owned(self) -> Iterator[PersonOwned]:
         yield from (self.campaigns, self.draws)
         yield from (self.people, self.receipts, self.ledger, self.messages, self.photos, self.routes)
-        yield self.tickets
+        yield from (self.tickets, self.timers)
 
     def personal_data(self) -> Iterator[PersonalData]:
         yield from (self.core_personal_data, self.tickets, self.draws, self.routes, self.contact_codes, self.receipts)

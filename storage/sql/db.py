@@ -48,6 +48,7 @@ class Db:
         self.dialect = connection.dialect.name
         self._batched: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
         self._after_flush: list[Callable[[], Awaitable[None]]] = []
+        self._last: list[Callable[[], Awaitable[None]]] = []
 
     async def execute(self, statement: Executable, params: Any = None) -> CursorResult[Any]:
         try:
@@ -76,10 +77,17 @@ class Db:
     def after_flush(self, work: Callable[[], Awaitable[None]]) -> None:
         self._after_flush.append(work)
 
+    def at_end_of_flush(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` once everything else of the flush is written (domain events: the ids they name exist)."""
+        self._last.append(work)
+
     async def flush(self) -> None:
         batched, self._batched = self._batched, {}
         for statement, values in batched.values():
             await self.execute(statement, values)
         work, self._after_flush = self._after_flush, []
         for step in work:
+            await step()
+        last, self._last = self._last, []
+        for step in last:
             await step()

@@ -13,6 +13,7 @@ from sqlalchemy import String, and_, bindparam, cast, delete, func, literal, nul
 
 from core.ports.personal_data import ERASED, ErasureSubject
 from storage.sql.db import Db
+from storage.tables.events import timers
 from storage.tables.inbox import inbox
 from storage.tables.ledger import payouts
 from storage.tables.link_codes import link_attempts, link_codes
@@ -64,6 +65,7 @@ class SqlCorePersonalData:
             delete(photos).where(photos.c.person_id == owner),
             # blanked, not deleted: the step that asked for the erasure still saves its state by version
             update(scenario_states).where(scenario_states.c.person_id == owner).values(data={}),
+            delete(timers).where(timers.c.person_id == owner),  # a journey's follow-ups end with the person's data
             update(link_codes).where(link_codes.c.person_id == owner).values(account_external_id=ERASED),
             update(payouts).where(payouts.c.person_id == owner).values(phone=ERASED),
         ]

@@ -156,6 +156,13 @@ class SqlMessages:
             status=MessageStatus.ACKNOWLEDGED.value, acked_at=now))
         return bool(result.rowcount)
 
+    async def hurry(self, channel: ChannelName, now: datetime) -> int:
+        await self.db.flush()
+        result = await self.db.execute(update(outbox).where(
+            outbox.c.status == MessageStatus.PENDING.value, outbox.c.next_attempt_at > now,
+            outbox.c.last_error.startswith(f"{channel}: ", autoescape=True)).values(next_attempt_at=now))
+        return int(result.rowcount or 0)
+
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         return await move_rows(self.db, OWNED, absorbed_id, survivor_id)
 

@@ -128,4 +128,3 @@ class SqlRoutes:
         return await restore_rows(self.db, OWNED, moved, person_id)
 
 
-__all__ = ["SqlRoutes"]

@@ -6,8 +6,10 @@ and the test fixtures see them.
 
 import storage.tables.campaigns  # campaigns, draws and receipt checks: imported so that migrations see them
 import storage.tables.draws
-import storage.tables.receipt_checks  # noqa: F401
+import storage.tables.receipt_checks
 from storage.tables import (
+    channel_health,
+    events,
     inbox,
     ledger,
     link_codes,
@@ -23,5 +25,3 @@ from storage.tables import (
 )
 from storage.tables.base import metadata
 
-__all__ = ["inbox", "ledger", "link_codes", "messages", "metadata", "people", "photos", "receipts", "reports",
-           "routing", "scenario_states", "staff", "support"]

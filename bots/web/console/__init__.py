@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bots.web.console import admin, broadcasts, campaigns, dashboard, draws, moderation, people, session, tickets
+from bots.web.console import (
+    admin,
+    broadcasts,
+    campaigns,
+    channels,
+    dashboard,
+    draws,
+    moderation,
+    people,
+    session,
+    tickets,
+)
 from bots.web.console.app import ConsoleConfig, build_console
 
 AREAS = [session.add_routes, tickets.add_routes, moderation.add_routes, people.add_routes, dashboard.add_routes,
-         campaigns.add_routes, draws.add_routes, broadcasts.add_routes, admin.add_routes]
+         campaigns.add_routes, draws.add_routes, broadcasts.add_routes, channels.add_routes, admin.add_routes]
 
-__all__ = ["AREAS", "ConsoleConfig", "console"]
 
 
 def console(config: ConsoleConfig) -> web.Application:

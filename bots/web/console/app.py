@@ -8,7 +8,7 @@ Pages are rendered server-side by Jinja2 with autoescaping: what people wrote is
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from aiohttp import web
 from bots.web.console.auth import COOKIE, Staff, csrf_ok, token_hash
 from bots.web.console.i18n import translator
 from bots.web.console.pages import visible_to
+from core.broadcasts import Segments, standard_segments
 from core.channels import ChannelDirectory
 from core.draws import BeaconSource
 from core.ports import Store
@@ -44,12 +45,12 @@ class ConsoleConfig:
     clock: Callable[[], datetime]
     zone: ZoneInfo
     sla: Callable[[str], timedelta]  # a campaign's answer target
-    wake_outbox: Callable[[], None]  # a reply leaves now, not at the outbox's next poll
     session_lifetime: timedelta = timedelta(hours=12)
     secure_cookies: bool = False  # behind HTTPS: the session cookie is sent over HTTPS only
     mount: str = "/console"
     beacons: BeaconSource | None = None  # drand relays: a draw that names a round is run once it is out
     winner_hours: int = 72  # how long a winner has to confirm (DRAW_WINNER_HOURS)
+    segments: Segments = field(default_factory=standard_segments)  # who a broadcast can go to
 
 
 CONFIG = web.AppKey("console_config", ConsoleConfig)

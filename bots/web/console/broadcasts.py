@@ -74,7 +74,7 @@ async def _listing(request: web.Request, values: dict[str, Any] | None = None, e
     reports = {b.id: await broadcasts.report(config.store, b.id) for b in recent[:REPORTED]}
     return render(request, "broadcasts.html", {
         "recent": recent, "reports": reports, "channels": config.channels,
-        "segments": sorted(broadcasts.segments().items()), "templates": sorted(config.templates.entries),
+        "segments": config.segments.by_name(), "templates": sorted(config.templates.entries),
         "values": values or {"deadline_hours": "72"}, "error": error}, status=status)
 
 
@@ -91,12 +91,13 @@ async def confirm(request: web.Request) -> web.Response:
     try:
         values = _read(form)
         broadcasts.check_template(config.templates, values["template"], values["parsed"])
-        people = await broadcasts.recipients(config.store, values["segment"])
+        segment = config.segments.find(values["segment"])
+        people = await broadcasts.recipients(config.store, segment)
     except (FormError, BroadcastError) as e:
         return await _listing(request, {k: form_value(form, k, 10_000) for k in (
             "template", "segment", "params", "answer_within_hours", "deadline_hours")}, str(e), status=400)
     return render(request, "broadcast_confirm.html", {"values": values, "people": people,
-                                                      "segment": broadcasts.segments()[values["segment"]]})
+                                                      "segment": segment})
 
 
 @requires(*MANAGERS)
@@ -109,7 +110,8 @@ async def send(request: web.Request) -> web.Response:
         answer_within = timedelta(hours=values["answer_within"]) if values["answer_within"] else None
         deadline = now + timedelta(hours=values["deadline"]) if answer_within and values["deadline"] else None
         started = await broadcasts.start(config.store, config.templates, values["template"], values["parsed"],
-                                         values["segment"], now, answer_within=answer_within, deadline=deadline)
+                                         config.segments.find(values["segment"]), now,
+                                         answer_within=answer_within, deadline=deadline)
     except (FormError, BroadcastError) as e:
         return await _listing(request, {k: form_value(form, k, 10_000) for k in (
             "template", "segment", "params", "answer_within_hours", "deadline_hours")}, str(e), status=400)
@@ -117,7 +119,6 @@ async def send(request: web.Request) -> web.Response:
         await tx.staff.audit(staff.id, "broadcast_send", f"broadcast:{started.id}", now, {
             "template": started.template, "segment": started.segment, "people": started.people,
             "confirmed_people": form_value(form, "people", 12)})
-    config.wake_outbox()
     raise web.HTTPFound(f"{config.mount}/broadcasts/{started.id}")
 
 

@@ -21,6 +21,7 @@ from bots.web.console.app import config_of, render, staff_of
 from bots.web.console.auth import requires
 from bots.web.console.i18n import translator
 from bots.web.console.pages import add_page
+from core.channel_marks import standings
 from core.ports.reports import DeliveryFigure
 from core.ports.staff import StaffRole
 
@@ -62,6 +63,7 @@ async def dashboard(request: web.Request) -> web.Response:
         mix = await tx.reports.channel_mix()
         funnel = await tx.reports.funnel()
         deliveries = await tx.reports.deliveries(since, zone=zone, now=now)
+        channel_states = await standings(tx, list(config.channels))
 
     days = sorted({day for day, _, _ in per_day})
     by_status: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
@@ -94,7 +96,8 @@ async def dashboard(request: web.Request) -> web.Response:
         delivery.add(name, counts)
 
     return render(request, "dashboard.html", {
-        "charts": [_svg(c) for c in (receipts, outcomes, channels, steps, delivery)], "funnel": funnel})
+        "charts": [_svg(c) for c in (receipts, outcomes, channels, steps, delivery)], "funnel": funnel,
+        "channel_states": channel_states, "channels": config.channels})
 
 
 def add_routes(app: web.Application) -> None:

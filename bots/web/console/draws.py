@@ -103,7 +103,6 @@ async def run(request: web.Request) -> web.Response:
         await tx.staff.audit(staff.id, "draw_run", f"draw:{draw_id}", now, {
             "early": early, "participants": drawn.participants, "entries": drawn.entries,
             "entries_hash": drawn.entries_hash})
-    config.wake_outbox()  # the winners are told now
     raise web.HTTPFound(f"{config.mount}/draws/{draw_id}?done=drawn")
 
 
@@ -167,7 +166,6 @@ async def prize_sent(request: web.Request) -> web.Response:
         async with config.store.transaction() as tx:
             winner = await tx.draws.winner(winner_id)
         return await _draw_page(request, winner.draw_id, error=str(e), status=409)
-    config.wake_outbox()  # the winner is told
     raise web.HTTPFound(f"{config.mount}/draws/{sent.draw_id}?done=prize_sent")
 
 

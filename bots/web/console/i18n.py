@@ -173,6 +173,22 @@ WORDS: dict[str, tuple[str, str]] = {
                                                                         "Delivered per channel"),
     "none_yet": ("пока нет", "none yet"), "fallbacks": ("Через запасной канал", "Fallbacks taken"),
     "failures": ("Не доставлено, по причинам", "Failures by reason"),
+    "channels": ("Каналы", "Channels"),
+    "channels_help": ("Канал, отмеченный недоступным, пропускается роутером: уведомления уходят в следующий канал "
+                      "человека, причина сохраняется в каждом решении. Ответы тем, кто пишет в этот канал, "
+                      "по-прежнему пробуются в нём.",
+                      "A channel marked down is skipped by the router: notices go to each person's next channel, "
+                      "with the reason stored in every decision. Replies to people writing there are still tried "
+                      "there."),
+    "channel_healthy": ("работает", "healthy"), "channel_degraded": ("со сбоями", "degraded"),
+    "channel_down": ("недоступен", "down"), "channel_why": ("Причина", "Reason"),
+    "channel_since": ("С", "Since"), "channel_who": ("Кто", "Who"),
+    "channel_measured": ("по замерам", "measured"), "channel_marked_by": ("отметил(а)", "marked by"),
+    "channel_not_running": ("не запущен здесь", "not running here"),
+    "channel_mark_down": ("Отметить недоступным", "Mark down"), "channel_mark_up": ("Снять отметку", "Mark up"),
+    "channel_reason": ("почему (например, блокировка в РФ)", "why (e.g. blocked nationally)"),
+    "channel_history": ("Последние изменения", "Latest changes"),
+    "past_down_channels": ("Доставлено в обход недоступного канала", "Delivered past a channel that was down"),
 }
 
 

@@ -69,7 +69,6 @@ async def _decide(request: web.Request, approve: bool) -> web.Response:
             raise web.HTTPNotFound(text="no such receipt") from None
         await tx.staff.audit(staff.id, "approve" if approve else "reject", f"receipt:{receipt_id}", now,
                              {"changed": decision.changed, "reason": reason})
-    config.wake_outbox()
     raise web.HTTPFound(f"{config.mount}/receipts/{receipt_id}")
 
 

@@ -82,7 +82,6 @@ async def undo(request: web.Request) -> web.Response:
         await tx.staff.audit(staff.id, "undo_merge", f"person:{person_id}", now, {
             "merge": merge_id, "survivor": done.merge.survivor_id, "absorbed": done.merge.absorbed_id,
             "rows": done.rows})
-    config.wake_outbox()
     raise web.HTTPFound(f"{config.mount}/people/{person_id}")
 
 

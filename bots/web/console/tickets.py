@@ -140,7 +140,6 @@ async def reply(request: web.Request) -> web.Response:
         return {"router": through_router, "length": len(text)}
 
     ticket_id = await _change(request, work, "reply")
-    config_of(request).wake_outbox()
     raise _back(request, ticket_id)
 
 
@@ -178,7 +177,6 @@ async def change_status(request: web.Request) -> web.Response:
         return {"status": wanted}
 
     ticket_id = await _change(request, work, "status")
-    config_of(request).wake_outbox()
     raise _back(request, ticket_id)
 
 

@@ -1,0 +1,87 @@
+"""Sending at the channels' own pace: the bot's turn (replies first), the chat's limit, and a bulk backlog that
+leaves this worker's memory until its slot.
+
+Every send first waits for its channel's turn (``core.limits.Turns``: thousands of waiting
+notices ask the shared limiter nothing until theirs comes, and a reply never queues behind
+them), then for the chat's own limit. A bulk notice whose channel already has more than
+``PACING_HORIZON`` of sends waiting here goes back to the queue until its slot instead, so its
+lease does not run out while it waits and notices for other channels are not held up behind it.
+When the channel itself says "too many requests", every sender of every process waits with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from core.channels import ChannelName, ChannelProfile
+from core.delivery import DeliveryResult
+from core.errors import CoreError
+from core.limits import Limit, Limiter, Turns, Unlimited
+from core.ports import QueuedMessage
+
+log = logging.getLogger(__name__)
+
+PACING_HORIZON = timedelta(seconds=10)  # bulk notices queued for a channel beyond this much of its time go back
+LEASE_MARGIN = timedelta(seconds=15)
+
+
+class LeaseLost(CoreError):
+    """A claimed message waited for its turn until its lease was nearly over: another worker may take it."""
+
+
+class Pacer:
+    def __init__(self, limiter: Limiter | None, clock: Callable[[], datetime]) -> None:
+        self.limiter: Limiter = limiter or Unlimited()
+        self.limited = not isinstance(self.limiter, Unlimited)  # limits lifted: no turns, no pacing
+        self.clock = clock
+        self._turns: dict[ChannelName, Turns] = {}
+        self._paced_until: dict[ChannelName, datetime] = {}
+
+    def slot(self, profile: ChannelProfile, message: QueuedMessage) -> datetime | None:
+        """For a bulk notice whose channel already has ``PACING_HORIZON`` of sends waiting here: when its turn will
+        come (slots handed out in order); None: it may wait for its turn here."""
+        turns = self._turns.get(profile.name)
+        if not message.bulk or profile.rate is None or turns is None or not self.limited:
+            return None
+        ahead = turns.waiting * profile.rate.interval
+        if ahead < PACING_HORIZON.total_seconds():
+            return None
+        now = self.clock()
+        slot = max(self._paced_until.get(profile.name, now), now + timedelta(seconds=ahead))
+        self._paced_until[profile.name] = slot + timedelta(seconds=profile.rate.interval)
+        return slot - PACING_HORIZON / 2
+
+    async def take_turn(self, profile: ChannelProfile, account_id: str, message: QueuedMessage,
+                        lease: datetime | None) -> None:
+        """Wait for the bot's turn (replies first), then for the chat's own limit; then the lease must still hold."""
+        if self.limited and profile.rate is not None:
+            turns = self._turns.get(profile.name)
+            if turns is None:
+                turns = self._turns[profile.name] = Turns(self.limiter, profile.name, profile.rate)
+            await turns.wait(bulk=message.bulk)
+        if self.limited and profile.per_chat is not None:
+            chat: list[Limit] = [(f"{profile.name}:{account_id}", profile.per_chat)]
+            while True:
+                try:
+                    wait = await self.limiter.acquire(chat, bulk=message.bulk)
+                except CoreError as e:  # the shared limiter is away: wait rather than break the channel's limits
+                    log.warning("rate limiter unavailable (%s); waiting", e)
+                    wait = 1.0
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+        if lease is not None and self.clock() > lease - LEASE_MARGIN:
+            raise LeaseLost(message.id)
+
+    async def heed(self, profile: ChannelProfile, result: DeliveryResult) -> None:
+        """The channel itself said to wait: every lane of every process waits with this one."""
+        if result.throttled and result.retry_after and profile.rate is not None:
+            with contextlib.suppress(CoreError):
+                await self.limiter.pause(profile.name, profile.rate, result.retry_after)
+
+    async def close(self) -> None:
+        await self.limiter.close()
