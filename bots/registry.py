@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots import email, sms, telegram, vk, webchat
+from bots import email, ok, sms, telegram, vk, webchat
 from bots.channel import ChannelPlugin
 
-CHANNELS: tuple[ChannelPlugin, ...] = (telegram.PLUGIN, vk.PLUGIN, email.PLUGIN, sms.PLUGIN, webchat.PLUGIN)
+CHANNELS: tuple[ChannelPlugin, ...] = (telegram.PLUGIN, vk.PLUGIN, ok.PLUGIN, email.PLUGIN, sms.PLUGIN, webchat.PLUGIN)
