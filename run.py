@@ -187,20 +187,24 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
         await database.dispose()
 
     services.append(Resource("database", close_database))
+    listening = listen(settings)
+    port = listening.getsockname()[1]
+    web_url = settings.public_url.rstrip("/") if settings.public_url else f"http://{settings.web_host}:{port}"
     chosen = configuration.channels
     sandbox = None
     if configuration.sandbox:
         from bots.sandbox import start_sandbox  # the emulators, only when they run (see ``configure``)
 
-        sandbox = await start_sandbox(configuration.plugins)
+        try:
+            sandbox = await start_sandbox(configuration.plugins, web_url)
+        except BaseException:
+            listening.close()
+            raise
         services.append(Resource("sandbox emulators", sandbox.stop))
         mode = "polling"  # the built-in emulators stand in for every channel that has one
         chosen = [(plugin, own) for plugin in configuration.plugins
                   if (own := sandbox.settings_for(plugin.name)) is not None]
     channels: list[Channel] = [plugin.build(own, mode) for plugin, own in chosen]
-    listening = listen(settings)
-    port = listening.getsockname()[1]
-    web_url = settings.public_url.rstrip("/") if settings.public_url else f"http://{settings.web_host}:{port}"
     photos = PhotoReader(workers=settings.photo_workers, budget_seconds=settings.photo_decode_seconds,
                          queue_limit=settings.photo_queue, zone=settings.zone,
                          max_wait_seconds=settings.photo_max_wait_seconds)

@@ -15,15 +15,18 @@ and e-mail by Message-ID count as the same message, as the platforms treat them)
 
 (b) ``limited``: the whole platform (``run.bootstrap``, SQLite, polling, the in-process
 limiter) with a backlog of notices in every channel, for ``--seconds``: the emulators enforce
-Telegram's 30 messages/s per bot and VK's 20 requests/s per community (beyond them they answer
-429 / error 6, counted), e-mail and SMS limits are the configured ones (50/s, 10/s). Meanwhile
-50 people (25 in Telegram, 25 in VK) chat with the bot: each sends an unknown command, waits
-for the answer, reads and types for 2-5 s, again; ``p99_ms`` is the 99th percentile of their wait.
-Per channel: messages/s delivered (notices and replies, VK counting requests, the check before a
-first message included), against the limit.
+Telegram's 30 messages/s per bot, VK's 20 requests/s per community and MAX's 30 requests/s per
+token and 2 messages/s per chat (beyond them they answer 429 / error 6, counted), e-mail and SMS
+limits are the configured ones (50/s, 10/s). Meanwhile 75 people (25 each in Telegram, VK and
+MAX) chat with the bot: each sends an unknown command, waits for the answer, reads and types for
+2-5 s, again; ``p99_ms`` is the 99th percentile of their wait. Per channel: messages/s delivered
+(notices and replies, VK counting requests, the check before a first message included; MAX its
+messages and button answers), against the limit; for MAX also the most messages one chat got in
+any one second (``per_chat_peak``, limit 2) and the most requests in any one second (``token_peak``).
 
 Prints one line per figure: ``bulk db=… messages=… per_s=… lost=… duplicated=…``,
-``limited channel=… per_s=… limit=… http_429=… lost=… duplicated=…`` and ``replies p99_ms=…``.
+``limited channel=… per_s=… limit=… http_429=… lost=… duplicated=…`` (MAX: ``per_chat_peak=… token_peak=…``)
+and ``replies p99_ms=…``.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ async def bulk(kind: str, url: str, messages: int) -> str:
     now = datetime.now(UTC) - timedelta(seconds=5)
     await seed(url, people, now)
     async with Emulators(limited=False) as emulators:
-        await emulators.call("POST", "/users", [int(a) for _, c, a in people if c == "telegram"])
+        await emulators.call("POST", "/users", {"telegram": [int(a) for _, c, a in people if c == "telegram"]})
         engine = create_engine(url)
         store = SqlStore(engine)
         channels = channels_for(emulators.urls)

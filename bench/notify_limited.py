@@ -23,7 +23,7 @@ from run import bootstrap, configure, settle_heap
 from storage.database import create_engine
 from storage.tables.messages import outbox as outbox_table
 
-BACKLOG = {"telegram": 2500, "vk": 1000, "email": 4000, "sms": 800}  # more than 60 s of each channel's limit
+BACKLOG = {"telegram": 2500, "vk": 1000, "max": 2500, "email": 4000, "sms": 800}  # over 60 s of each one's limit
 CHATTERS = 25  # per messenger
 THINK_SECONDS = (2.0, 5.0)  # a person reads the answer and types the next message
 
@@ -33,8 +33,8 @@ def backlog_plan() -> list[tuple[int, str, str]]:
     for channel, count in BACKLOG.items():
         for n in range(count):
             person_id += 1
-            address = {"telegram": str(500_000 + n), "vk": str(600_000 + n), "email": f"w{n}@mail.example",
-                       "sms": f"+7999{n:07d}"}[channel]
+            address = {"telegram": str(500_000 + n), "vk": str(600_000 + n), "max": str(700_000 + n),
+                       "email": f"w{n}@mail.example", "sms": f"+7999{n:07d}"}[channel]
             people.append((person_id, channel, address))
     return people
 
@@ -44,6 +44,8 @@ def delivered(stats: dict, channel: str) -> int:
         return int(stats["vk_requests"])
     if channel == "email":
         return int(stats["email"])
+    if channel == "max":
+        return int(stats["max_requests"])
     return sum(stats[channel].values())
 
 
@@ -71,12 +73,15 @@ async def _limited(seconds: float, url: str, redis_url: str | None) -> list[str]
     await seed(url, people, datetime.now(UTC) - timedelta(seconds=5))
     async with Emulators(limited=True) as emulators:
         urls = emulators.urls
-        chatting = {"telegram": list(range(1001, 1001 + CHATTERS)), "vk": list(range(2001, 2001 + CHATTERS))}
-        await emulators.call("POST", "/users", [int(a) for _, c, a in people if c == "telegram"]
-                             + chatting["telegram"])
+        chatting = {"telegram": list(range(1001, 1001 + CHATTERS)), "vk": list(range(2001, 2001 + CHATTERS)),
+                    "max": list(range(3001, 3001 + CHATTERS))}
+        await emulators.call("POST", "/users", {
+            channel: [int(a) for _, c, a in people if c == channel] + chatting[channel]
+            for channel in ("telegram", "max")})
         os.environ.update(
             TELEGRAM_BOT_TOKEN="123456:bench-notify", TELEGRAM_API_BASE=urls["telegram"],
             VK_BOT_TOKEN="vk-bench", VK_GROUP_ID=str(urls["vk_group"]), VK_API_BASE=urls["vk"],
+            MAX_BOT_TOKEN=urls["max_token"], MAX_API_BASE=urls["max"],
             EMAIL_SMTP_HOST="127.0.0.1", EMAIL_SMTP_PORT=str(urls["smtp_port"]), EMAIL_SMTP_SECURITY="none",
             EMAIL_LINK_SECRET="bench-notify-link-secret", EMAIL_RATE_PER_SECOND=str(LIMITS["email"]),
             SMS_API_KEY="sms-test-key", SMS_API_BASE=urls["sms"], SMS_RATE_PER_SECOND=str(LIMITS["sms"]))
@@ -98,21 +103,24 @@ async def _limited(seconds: float, url: str, redis_url: str | None) -> list[str]
         final = await emulators.call("GET", "/stats")
     recorded = await sent_notices(url)
     lines = []
-    for channel in ("telegram", "vk", "email", "sms"):
+    for channel in ("telegram", "vk", "max", "email", "sms"):
         per_s = (delivered(after, channel) - delivered(before, channel)) / elapsed
         refused = {"telegram": final["telegram_429"], "vk": final["vk_errors_6"], "sms": final["sms_refused"],
-                   "email": 0}[channel]
+                   "max": final["max_429"], "email": 0}[channel]
         got: Counter[str] = Counter(final[channel]) if channel != "email" else Counter()
         notices = {p for p, c, _ in people if c == channel}
         received = {p for p in notices if got.get(f"notice {p}")} if channel != "email" else set()
         lost = len((recorded & notices) - received) if channel != "email" else max(
             len(recorded & notices) - int(final["email"]), 0)
         duplicated = sum(n - 1 for text, n in got.items() if n > 1)
+        every = (after["max_all_requests"] - before["max_all_requests"]) / elapsed if channel == "max" else 0
+        peaks = (f" requests_per_s={every:.1f} per_chat_peak={final['max_per_chat_peak']} "
+                 f"token_peak={final['max_token_peak']}" if channel == "max" else "")
         lines.append(f"limited channel={channel} per_s={per_s:.1f} limit={LIMITS[channel]:g} http_429={refused} "
-                     f"lost={lost} duplicated={duplicated}")
+                     f"lost={lost} duplicated={duplicated}{peaks}")
     lines.insert(0, f"# limited: PostgreSQL, limiter {'in Redis' if redis_url else 'in process'}, "
                     f"{seconds:g} s, backlog {BACKLOG}")
-    lines.append(f"replies {_latency([w for _, w in waits])} people={2 * CHATTERS}")
+    lines.append(f"replies {_latency([w for _, w in waits])} people={len(chatting) * CHATTERS}")
     for channel in chatting:
         lines.append(f"replies channel={channel} {_latency([w for c, w in waits if c == channel])}")
     return lines

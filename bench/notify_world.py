@@ -1,6 +1,6 @@
 """What both parts of ``bench/notify.py`` stand on: the emulators in a child process, the people and their notices.
 
-Telegram, VK, the SMS gateway and an SMTP server run in another process (the other core), with a
+Telegram, VK, MAX, the SMS gateway and an SMTP server run in another process (the other core), with a
 small control API: what each received, registering Telegram users, one chatter's turn, quit.
 """
 
@@ -19,6 +19,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import insert
 
+from bots.emulators.max_api import MaxEmulator
 from bots.emulators.sms_gateway import SmsGateway
 from bots.emulators.telegram_api import TelegramEmulator
 from bots.emulators.vk_api import VkEmulator
@@ -28,7 +29,8 @@ from storage.tables.messages import outbox as outbox_table
 from storage.tables.people import channel_accounts, persons
 
 SHARES = (("telegram", 0.4), ("vk", 0.4), ("email", 0.1), ("sms", 0.1))
-LIMITS = {"telegram": 30.0, "vk": 20.0, "email": 50.0, "sms": 10.0}
+LIMITS = {"telegram": 30.0, "vk": 20.0, "max": 30.0, "email": 50.0, "sms": 10.0}
+MAX_PER_CHAT = 2  # MAX's messages per second to one chat (its emulator refuses a third with 429, always)
 
 
 # the emulators, in a child process ----------------------------------------------------------------
@@ -52,7 +54,8 @@ class Letters:
 
 async def serve_emulators(ready: Any, limited: bool) -> None:
     telegram, vk, sms = TelegramEmulator(), VkEmulator(), SmsGateway()
-    for server in (telegram, vk, sms):
+    max_ = MaxEmulator(token="max-bench-token", per_second=int(LIMITS["max"]), per_chat=MAX_PER_CHAT)
+    for server in (telegram, vk, sms, max_):
         await server.start()
     if limited:
         telegram.rate_limit, vk.rate_limit = int(LIMITS["telegram"]), int(LIMITS["vk"])
@@ -65,7 +68,12 @@ async def serve_emulators(ready: Any, limited: bool) -> None:
         vk_texts = Counter(m.text for messages in vk.outbox.by_user.values() for m in messages)
         sms_texts = Counter(m.text for m in sms.all())
         vk_requests = sum(1 for _, method, _ in vk.calls if method.startswith("messages."))
+        max_texts = Counter(m.text for messages in max_.outbox.by_user.values() for m in messages)
+        max_requests = sum(1 for _, call, _ in max_.calls if call in ("POST /messages", "POST /answers"))
         return web.json_response({
+            "max": max_texts, "max_requests": max_requests, "max_all_requests": len(max_.calls),
+            "max_429": max_.too_many,
+            "max_per_chat_peak": _peak_per_second(max_), "max_token_peak": _token_peak(max_),
             "telegram": tg_texts, "vk": vk_texts, "sms": sms_texts, "email": len(letters.ids),
             "email_resent": sum(letters.received.values()) - len(letters.ids),
             "vk_requests": vk_requests, "telegram_429": telegram.too_many, "vk_errors_6": vk.too_many,
@@ -73,18 +81,20 @@ async def serve_emulators(ready: Any, limited: bool) -> None:
 
     async def users(request: web.Request) -> web.Response:
         ids = await request.json()
-        for user in ids:
+        for user in ids.get("telegram", []):
             telegram.set_user(int(user), "Winner")
+        for user in ids.get("max", []):
+            max_.set_user(int(user), "Winner")  # a dialog with the bot exists: MAX writes only into dialogs
         return web.json_response({"ok": True})
 
     async def chat(request: web.Request) -> web.Response:
         """One chatter's turn: write, and answer when the reply came (seconds waited)."""
         body = await request.json()
         channel, user, text = body["channel"], int(body["user"]), body["text"]
-        emulator = telegram if channel == "telegram" else vk
+        emulator: Any = {"telegram": telegram, "vk": vk, "max": max_}[channel]
         before = emulator.outbox.count(user)
         started = time.monotonic()
-        await (telegram.user_text(user, text) if channel == "telegram" else vk.user_text(user, text))
+        await emulator.user_text(user, text)
         await emulator.outbox.wait(user, before + 1, 30)
         return web.json_response({"waited": time.monotonic() - started})
 
@@ -103,12 +113,37 @@ async def serve_emulators(ready: Any, limited: bool) -> None:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     ready.send({"control": f"http://127.0.0.1:{port}", "telegram": telegram.base_url, "vk": vk.api_url,
+                "max": max_.base_url, "max_token": max_.token,
                 "vk_group": vk.group_id, "sms": sms.base_url, "smtp_port": smtp.sockets[0].getsockname()[1]})
     await stop.wait()
     await runner.cleanup()
-    for server in (telegram, vk, sms):
+    for server in (telegram, vk, sms, max_):
         await server.stop()
     smtp.close()
+
+
+def _peak_per_second(emulator: MaxEmulator) -> int:
+    """The most messages one chat received within any one second (by the emulator's own clock)."""
+    peak = 0
+    for messages in emulator.outbox.by_user.values():
+        times = sorted(m.timestamp for m in messages)
+        start = 0
+        for end, at in enumerate(times):
+            while at - times[start] >= 1000:
+                start += 1
+            peak = max(peak, end - start + 1)
+    return peak
+
+
+def _token_peak(emulator: MaxEmulator) -> int:
+    """The most requests the bot's token made within any one second (every request counts, as MAX counts)."""
+    times = sorted(at for at, _, _ in emulator.calls)
+    peak, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= 1.0:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
 
 
 def emulator_process(ready: Any, limited: bool) -> None:

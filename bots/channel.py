@@ -99,7 +99,8 @@ class ChannelPlugin:
     settings: type[ChannelSettings]
     build: Callable[[Any, Mode], Channel]  # (its settings, the platform's mode) -> the channel
     profile: ChannelProfile  # what the core knows of the channel, running or not
-    sandbox: Callable[[], Awaitable[SandboxTwin]] | None = None  # starts its emulator for the sandbox
+    # starts its emulator for the sandbox, given where the platform's web app is reached (its webhooks, links)
+    sandbox: Callable[[str], Awaitable[SandboxTwin]] | None = None
     quiet_loggers: tuple[str, ...] = field(default=())  # its library's chatty loggers, kept at WARNING
 
 

@@ -299,7 +299,7 @@ class OkChannel:
         return DELIVERED
 
 
-async def _sandbox() -> SandboxTwin:
+async def _sandbox(web_url: str) -> SandboxTwin:
     from bots.emulators.ok_api import OkEmulator, OkSandboxChat
 
     # a group of its own per run, as VK's community: a restarted sandbox never meets the last run's marker

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bots import email, ok, sms, telegram, vk, webchat
+from bots import email, ok, sms, telegram, vk, webchat, whatsapp
+from bots import max as max_messenger
 from bots.channel import ChannelPlugin
 
-CHANNELS: tuple[ChannelPlugin, ...] = (telegram.PLUGIN, vk.PLUGIN, ok.PLUGIN, email.PLUGIN, sms.PLUGIN, webchat.PLUGIN)
+CHANNELS: tuple[ChannelPlugin, ...] = (
+    telegram.PLUGIN, vk.PLUGIN, max_messenger.PLUGIN, ok.PLUGIN, whatsapp.PLUGIN, email.PLUGIN, sms.PLUGIN,
+    webchat.PLUGIN,
+)

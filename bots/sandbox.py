@@ -38,12 +38,12 @@ class Sandbox:
                 await twin.stop()
 
 
-async def start_sandbox(plugins: Sequence[ChannelPlugin]) -> Sandbox:
+async def start_sandbox(plugins: Sequence[ChannelPlugin], web_url: str) -> Sandbox:
     sandbox = Sandbox({})
     try:
         for plugin in plugins:
             if plugin.sandbox is not None:
-                sandbox.twins[plugin.name] = await plugin.sandbox()
+                sandbox.twins[plugin.name] = await plugin.sandbox(web_url)
     except BaseException:
         await sandbox.stop()
         raise

@@ -284,7 +284,7 @@ class TelegramChannel:
         return DELIVERED
 
 
-async def _sandbox() -> SandboxTwin:
+async def _sandbox(web_url: str) -> SandboxTwin:
     from bots.emulators.telegram_api import TelegramEmulator, TelegramSandboxChat
 
     emulator = TelegramEmulator()

@@ -324,7 +324,7 @@ class VkChannel:
         return DELIVERED
 
 
-async def _sandbox() -> SandboxTwin:
+async def _sandbox(web_url: str) -> SandboxTwin:
     from bots.emulators.vk_api import VkEmulator, VkSandboxChat
 
     # a community id of its own per run, as a bot id for Telegram: a restarted sandbox is a new

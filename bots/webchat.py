@@ -199,7 +199,7 @@ class WebChat:
         return DELIVERED  # the outbox row is the chat's mailbox: the page reads it when it polls
 
 
-async def _sandbox() -> SandboxTwin:
+async def _sandbox(web_url: str) -> SandboxTwin:
     async def nothing_to_stop() -> None:
         return None
 

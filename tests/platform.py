@@ -23,7 +23,8 @@ TELEGRAM_TOKEN = "123456:test-token"
 def point_channels_at(monkeypatch: pytest.MonkeyPatch, telegram: TelegramEmulator | None, vk: VkEmulator | None,
                       **extra: str | None) -> None:
     """The channels' own settings, as the environment gives them: at our emulators."""
-    values: dict[str, str | None] = {"TELEGRAM_BOT_TOKEN": None, "VK_BOT_TOKEN": None}
+    values: dict[str, str | None] = {"TELEGRAM_BOT_TOKEN": None, "VK_BOT_TOKEN": None, "MAX_BOT_TOKEN": None,
+                                     "OK_BOT_TOKEN": None, "WHATSAPP_TOKEN": None}
     if telegram is not None:
         values.update(TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN, TELEGRAM_API_BASE=telegram.base_url)
     if vk is not None:

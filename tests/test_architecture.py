@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-CHANNEL_LIBRARIES = {"aiogram", "vkbottle", "maxapi", "pywa", "aiohttp"}
+CHANNEL_LIBRARIES = {"aiogram", "vkbottle", "maxapi", "pywa", "pywa_async", "httpx", "aiohttp"}
 FORBIDDEN = {
     "promo": {"core", "bots", "storage", "sqlalchemy", *CHANNEL_LIBRARIES},
     "core": {"bots", "storage", "sqlalchemy", "alembic", *CHANNEL_LIBRARIES},
