@@ -3,7 +3,8 @@
 Staff sign in, answer a ticket (the person gets it in Telegram), moderate a flagged receipt (the
 person is told), undo a merge (both balances back as they were); a support user cannot open manager
 pages; a form without the CSRF token is refused; a consumer's HTML is shown as text; a person uses
-the web chat. The ticket page, the moderation page and the dashboard are saved to docs/screenshots.
+the web chat. The ticket page, the moderation page and the dashboard are saved as pictures: to a temporary
+folder, or to the README's docs/screenshots with ``REFRESH_SCREENSHOTS=1`` (a test never changes tracked files).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from promo.campaigns import Award  # noqa: E402
 from tests.contract.test_receipts import fiscal  # noqa: E402
 from tests.platform import eventually, platform_settings, point_channels_at, started  # noqa: E402
 
-SCREENSHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
+SCREENSHOTS = (Path(__file__).parents[1] / "docs" / "screenshots" if os.environ.get("REFRESH_SCREENSHOTS") == "1"
+               else Path(tempfile.gettempdir()) / "promo-screenshots")
 PASSWORD = "correct horse battery"
 PAYLOAD = '<script>document.title="owned"</script><b onmouseover=alert(1)>жирный</b>'
 
