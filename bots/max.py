@@ -44,7 +44,7 @@ from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
 from bots.max_reading import MAX, UpdateReader
 from bots.max_updates import UPDATE_TYPES, WAIT, UpdatePoller, is_update, stored
 from bots.max_wire import NETWORK, Pace, keyboard, outcome
-from bots.webhooks import BadBody, json_body
+from bots.webhooks import BadBody, json_body, stored_then_ok
 from core.channels import ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
 from core.events import InboundEvent
@@ -146,12 +146,7 @@ class MaxChannel:
                 new = stored(update)
             except (ValueError, RecursionError):  # nested too deep to take a digest of: no update of MAX's either
                 return web.Response(status=400, text="not a MAX update")
-            try:
-                await intake.receive(self.bot, [new])
-            except Exception:  # not stored: MAX sends it again
-                log.exception("max: a webhook update could not be stored")
-                return web.Response(status=503, text="try again")
-            return web.Response(text="ok")
+            return await stored_then_ok(intake, self.bot, [new], "max: a webhook update")
 
         return [web.post(self.settings.webhook_path, webhook)]
 

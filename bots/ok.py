@@ -29,7 +29,7 @@ from pydantic_settings import SettingsConfigDict
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
 from bots.ok_graph import FAULTS, GraphApi, OkError, attachments_of, chat_of, decoded, keyboard, stored, text_of
-from bots.webhooks import BadBody, json_body
+from bots.webhooks import BadBody, json_body, stored_then_ok
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
 from core.events import EventKind, InboundEvent, SharedContact
@@ -115,12 +115,7 @@ class OkChannel:
                 new = stored(update)
             except (ValueError, RecursionError):  # nested too deep to take a digest of: no update of OK's either
                 return web.Response(status=400, text="not an OK update")
-            try:
-                await intake.receive(self.bot, [new])
-            except Exception:  # not stored: OK sends it again
-                log.exception("ok: a webhook update could not be stored")
-                return web.Response(status=503, text="try again")
-            return web.Response(text="ok")
+            return await stored_then_ok(intake, self.bot, [new], "ok: a webhook update")
 
         return [web.post(self.settings.webhook_path + "/{secret}", webhook)]
 

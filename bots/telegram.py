@@ -46,7 +46,7 @@ from pydantic_settings import SettingsConfigDict
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
 from bots.telegram_polling import UpdatePoller, chat_of
-from bots.webhooks import BadBody, is_id, json_body
+from bots.webhooks import BadBody, is_id, json_body, stored_then_ok
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
 from core.events import EventKind, InboundEvent, SharedContact
@@ -141,12 +141,7 @@ class TelegramChannel:
                 return e.response
             if not isinstance(update, dict) or not is_id(update.get("update_id")):
                 return web.Response(status=400, text="not a Telegram update")
-            try:
-                await intake.receive(self.bot, [self._stored(update)])
-            except Exception:  # not stored: Telegram must send it again
-                log.exception("telegram: a webhook update could not be stored")
-                return web.Response(status=503, text="try again")
-            return web.Response(text="ok")
+            return await stored_then_ok(intake, self.bot, [self._stored(update)], "telegram: a webhook update")
 
         return [web.post(self.settings.webhook_path, webhook)]
 

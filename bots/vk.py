@@ -28,7 +28,7 @@ from vkbottle.bot import BotLabeler
 from vkbottle_types.events import GroupEventType
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
-from bots.webhooks import BadBody, is_id, json_body
+from bots.webhooks import BadBody, is_id, json_body, stored_then_ok
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
 from core.events import EventKind, InboundEvent
@@ -171,12 +171,7 @@ class VkChannel:
                 return web.Response(text=self.settings.confirmation_code)
             if not hmac.compare_digest(str(event.get("secret", "")).encode(), secret):
                 return web.Response(status=403, text="wrong secret")
-            try:
-                await intake.receive(self.bot, [stored(event)])
-            except Exception:  # not stored: VK sends it again
-                log.exception("vk: a callback event could not be stored")
-                return web.Response(status=503, text="try again")
-            return web.Response(text="ok")
+            return await stored_then_ok(intake, self.bot, [stored(event)], "vk: a callback event")
 
         return [web.post(self.settings.webhook_path, callback)]
 

@@ -8,9 +8,16 @@ parser is refused like any other malformed body.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
+
+from core.intake import Intake
+from core.ports import NewUpdate
+
+log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BODY = 1024 * 1024  # an update is a few kilobytes; files come by reference
 
@@ -37,3 +44,14 @@ async def json_body(request: web.Request) -> Any:
 def is_id(value: object) -> bool:
     """An integer id: ``True`` is an int in Python, never a chat."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+async def stored_then_ok(intake: Intake, bot: str, updates: Sequence[NewUpdate], what: str) -> web.Response:
+    """Store the updates, then answer 200; 503 when they could not be stored, so the channel sends them again."""
+    try:
+        if updates:
+            await intake.receive(bot, list(updates))
+    except Exception:
+        log.exception("%s could not be stored", what)
+        return web.Response(status=503, text="try again")
+    return web.Response(text="ok")

@@ -37,7 +37,7 @@ from pywa.utils import Version, webhook_updates_validator
 from pywa_async import WhatsApp
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
-from bots.webhooks import MAX_WEBHOOK_BODY, BadBody
+from bots.webhooks import MAX_WEBHOOK_BODY, BadBody, stored_then_ok
 from bots.whatsapp_reading import Reader
 from bots.whatsapp_sending import Sender
 from bots.whatsapp_wire import WHATSAPP, ApprovedTemplate, is_envelope, split
@@ -149,13 +149,7 @@ class WhatsAppChannel:
             if batch.stale and not batch.updates:
                 log.warning("whatsapp: a signed body of %d messages older than the retries refused", batch.stale)
                 return web.Response(status=403, text="a replayed update")
-            try:
-                if batch.updates:
-                    await intake.receive(self.bot, batch.updates)
-            except Exception:  # not stored: Meta sends it again
-                log.exception("whatsapp: a webhook body could not be stored")
-                return web.Response(status=503, text="try again")
-            return web.Response(text="ok")
+            return await stored_then_ok(intake, self.bot, batch.updates, "whatsapp: a webhook body")
 
         return [web.get(self.settings.webhook_path, handshake), web.post(self.settings.webhook_path, webhook)]
 
