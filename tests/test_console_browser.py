@@ -110,6 +110,17 @@ def _browse(url: str, steps: Callable[[webdriver.Chrome, WebDriverWait], Any]) -
             browser.quit()
 
 
+def _text(browser: webdriver.Chrome, css: str) -> str:
+    """The element's text in one script call: no node handle that a reload can orphan between two calls."""
+    return browser.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css) or ""
+
+
+def _value(browser: webdriver.Chrome, css: str) -> str:
+    return browser.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.value : '';", css) or ""
+
+
 def _sign_in(browser: webdriver.Chrome, wait: WebDriverWait, url: str, name: str) -> None:
     browser.get(f"{url}/console/login")
     browser.find_element(By.NAME, "username").send_keys(name)
@@ -142,13 +153,13 @@ async def test_support_answers_a_ticket_the_person_reads_it_in_telegram_and_thei
                 "bold_tags": len(browser.find_elements(By.CSS_SELECTOR, "ol.thread b"))}
         browser.find_element(By.CSS_SELECTOR, "form.canned select option[value='received']").click()
         browser.find_element(By.CSS_SELECTOR, "form.canned button").click()
-        wait.until(lambda b: "обращение №" in b.find_element(By.NAME, "text").get_attribute("value"))
+        wait.until(lambda b: "обращение №" in _value(b, "[name=text]"))
         field = browser.find_element(By.NAME, "text")
         field.clear()
         field.send_keys("Анна, проверили: кешбэк начислен, он уже в балансе.")
         _shoot(browser, "ticket")
         browser.find_element(By.CSS_SELECTOR, "form.reply button").click()
-        wait.until(lambda b: "кешбэк начислен" in b.find_element(By.CSS_SELECTOR, "ol.thread").text)
+        wait.until(lambda b: "кешбэк начислен" in _text(b, "ol.thread"))
         csrf_less = browser.execute_async_script(
             "const done = arguments[0]; fetch(location.pathname + '/note', {method: 'POST', "
             "body: new URLSearchParams({text: 'no token'})}).then(r => done(r.status));")
@@ -186,7 +197,7 @@ async def test_a_flagged_receipt_is_moderated_and_the_person_is_told(platform) -
         wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".claim")) == 2)
         _shoot(browser, "moderation")
         browser.find_element(By.CSS_SELECTOR, "button.approve").click()
-        wait.until(lambda b: "accepted" in b.find_element(By.TAG_NAME, "h1").text)
+        wait.until(lambda b: "accepted" in _text(b, "h1"))
         return browser.find_element(By.TAG_NAME, "h1").text
 
     assert "accepted" in await asyncio.to_thread(_browse, url, steps)
@@ -212,7 +223,7 @@ async def test_undoing_a_merge_puts_both_balances_back_and_tells_both(platform) 
         browser.get(f"{url}/console/people/{first}")
         assert "link code approved by its owner" in browser.find_element(By.CSS_SELECTOR, "ul.merges").text
         browser.find_element(By.CSS_SELECTOR, "button.undo").click()
-        wait.until(lambda b: "разъединено" in b.find_element(By.CSS_SELECTOR, "ul.merges").text)
+        wait.until(lambda b: "разъединено" in _text(b, "ul.merges"))
         return browser.find_element(By.CSS_SELECTOR, "ul.merges").text
 
     assert f"#{merge.id}" in await asyncio.to_thread(_browse, url, steps)
@@ -252,20 +263,19 @@ async def test_a_person_opens_the_web_chat_from_the_bot_and_writes_to_support(pl
 
     def steps(browser: webdriver.Chrome, wait: WebDriverWait) -> str:
         browser.get(link)
-        log = (By.ID, "log")
-        wait.until(lambda b: "Вы вошли в веб-чат" in b.find_element(*log).text)
+        wait.until(lambda b: "Вы вошли в веб-чат" in _text(b, "#log"))
 
         def say(text: str, expect: str) -> None:
             browser.find_element(By.ID, "text").send_keys(text)
             browser.find_element(By.CSS_SELECTOR, "form#send button").click()
-            wait.until(lambda b: expect in b.find_element(*log).text)
+            wait.until(lambda b: expect in _text(b, "#log"))
 
         say("/support", "Опишите")
         say("Не могу найти правила акции", "скриншот")
         browser.find_element(By.XPATH, "//div[@class='buttons']/button[contains(., 'Без фото')]").click()
-        wait.until(lambda b: "открыто" in b.find_element(*log).text)
+        wait.until(lambda b: "открыто" in _text(b, "#log"))
         _shoot(browser, "webchat")
-        return browser.find_element(*log).text
+        return _text(browser, "#log")
 
     text = await asyncio.to_thread(_browse, url, steps)
     assert "Не могу найти правила акции" in text
