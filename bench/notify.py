@@ -24,9 +24,13 @@ MAX) chat with the bot: each sends an unknown command, waits for the answer, rea
 messages and button answers), against the limit; for MAX also the most messages one chat got in
 any one second (``per_chat_peak``, limit 2) and the most requests in any one second (``token_peak``).
 
+(c) ``flood``: 100 people per messenger (Telegram, VK) chatting while a tenth of the chats are
+throttled by the channel (429, VK error 9) all along (``bench/notify_flood.py``): p99 of the
+others' waits for a reply, which must stay below 2 s.
+
 Prints one line per figure: ``bulk db=… messages=… per_s=… lost=… duplicated=…``,
 ``limited channel=… per_s=… limit=… http_429=… lost=… duplicated=…`` (MAX: ``per_chat_peak=… token_peak=…``)
-and ``replies p99_ms=…``.
+``replies p99_ms=…`` and ``replies_under_flood channel=… p99_ms=…``.
 """
 
 from __future__ import annotations
@@ -145,7 +149,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
-    parser.add_argument("--only", choices=("bulk", "limited"), default=None)
+    parser.add_argument("--only", choices=("bulk", "limited", "flood"), default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("vkbottle").handlers.clear()
@@ -161,6 +165,11 @@ async def main() -> None:
 
         redis_url = args.redis if redis_answers(args.redis) else None
         for line in await limited(args.seconds, args.postgres, redis_url):
+            print(line, flush=True)
+    if args.only in (None, "flood"):
+        from bench.notify_flood import flood
+
+        for line in await flood(min(args.seconds, 30.0)):
             print(line, flush=True)
 
 

@@ -28,7 +28,7 @@ from bots.whatsapp_wire import (
     plan,
     tracker,
 )
-from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
+from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult, ThrottleScope
 from core.templates import Rendered
 
 REENGAGEMENT = 131047  # outside the 24-hour window
@@ -45,9 +45,9 @@ def outcome(error: WhatsAppError) -> DeliveryResult:
         return DeliveryResult(DeliveryOutcome.UNREACHABLE, detail=detail)
     if error.code in PAUSE_CODES or error.code == 429:  # 429: a proxy's, whose body pywa could not read
         return DeliveryResult(DeliveryOutcome.RETRY, retry_after=PAUSE_CODES.get(error.code, 1.0), detail=detail,
-                              throttled=True)
-    if error.code in PAIR_CODES:  # throttled, so no fault; no retry_after, so the bot's bucket is not paused
-        return DeliveryResult(DeliveryOutcome.RETRY, detail=detail, throttled=True)
+                              throttled=True, scope=ThrottleScope.BOT)
+    if error.code in PAIR_CODES:  # throttled, so no fault; this one person only
+        return DeliveryResult(DeliveryOutcome.RETRY, detail=detail, throttled=True, scope=ThrottleScope.CHAT)
     if error.code in RETRY_CODES or error.is_transient or (error.status_code or 0) >= 500:
         return DeliveryResult(DeliveryOutcome.RETRY, detail=detail)
     return DeliveryResult(DeliveryOutcome.FAILED, detail=detail)  # 131051 (an unsupported type), 131009, 190…

@@ -20,7 +20,7 @@ from core.delivery import ChannelSender, DeliveryOutcome, DeliveryResult, Messag
 from core.errors import CoreError
 from core.gates import DeliveryPolicy, Ruling, Situation, Verdict
 from core.health import ChannelHealth, is_fault
-from core.pacing import Pacer
+from core.pacing import LONG_HOLD, ChatHeld, Pacer
 from core.ports import Outcome, QueuedMessage
 from core.ports.routes import Candidate, RouteDecision, RouteOutcome
 from core.router import Facts, account_key, rank
@@ -40,6 +40,7 @@ class Attempt:
     outcome: Outcome
     unreachable: list[tuple[ChannelName, str, str]] = field(default_factory=list)  # channel, account, why
     wait: float | None = None  # RETRY: how long to wait before the same message again
+    throttled: bool = False  # the wait is the channel's "too many requests"
     decision: RouteDecision | None = None
     message: QueuedMessage | None = None  # set by the outbox: what the attempt was at
 
@@ -63,7 +64,10 @@ class Deliverer:
         sender = self.senders.get(channel)
         if sender is None:
             return Attempt(Outcome(message.id, MessageStatus.UNREACHABLE, error=f"{channel}: channel not running"))
-        result = await self._send(sender, account_id, message, lease)
+        try:
+            result = await self._send(sender, account_id, message, lease)
+        except ChatHeld as e:
+            return self.held(message, e)
         if result.outcome is DeliveryOutcome.DELIVERED:
             return Attempt(Outcome(message.id, MessageStatus.SENT, channel, account_id))
         if result.outcome is DeliveryOutcome.RETRY:
@@ -78,7 +82,13 @@ class Deliverer:
             return Attempt(Outcome(message.id, MessageStatus.FAILED, error=f"gave up: {result.detail}"))
         delay = result.retry_after if result.retry_after is not None else backoff(message.attempts)
         return Attempt(Outcome(message.id, MessageStatus.PENDING, error=result.detail,
-                               retry_at=self.clock() + timedelta(seconds=delay)), wait=delay)
+                               retry_at=self.clock() + timedelta(seconds=delay)), wait=delay,
+                       throttled=result.throttled)
+
+    def held(self, message: QueuedMessage, held: ChatHeld) -> Attempt:
+        """The chat is in a long window the channel set: back to the queue until it ends, no attempt counted."""
+        return Attempt(Outcome(message.id, MessageStatus.PENDING, retry_at=self.clock() + timedelta(
+            seconds=held.seconds), paced=True, error=str(held)))
 
     async def routed(self, message: QueuedMessage, facts: Facts, zone: str | None, lease: datetime | None) -> Attempt:
         """A message the router places: through the gates, then the best account, then the next on "unreachable"."""
@@ -111,7 +121,10 @@ class Deliverer:
             if slot is not None:  # its channel has more than enough to send: back to the queue until its slot
                 return Attempt(Outcome(message.id, MessageStatus.PENDING, retry_at=slot, paced=True,
                                        error=f"{candidate.channel} busy: waits its turn"))
-            result = await self._probe_and_send(sender, candidate, facts, message, lease)
+            try:
+                result = await self._probe_and_send(sender, candidate, facts, message, lease)
+            except ChatHeld as e:  # a window of hours in this chat: the person's next channel, else later
+                result = DeliveryResult(DeliveryOutcome.RETRY, retry_after=e.seconds, detail=str(e), throttled=True)
             tried.append(replace(candidate, outcome=f"{result.outcome.value} {result.detail}".strip()))
             rest = tried + usable[index + 1:] + [c for c in candidates if c.dropped is not None]
             if result.outcome is DeliveryOutcome.DELIVERED:
@@ -121,8 +134,11 @@ class Deliverer:
                 retry = self.retry(message, result)
                 late = message.deadline is not None and retry.outcome.retry_at is not None \
                     and retry.outcome.retry_at > message.deadline
-                if (late or is_fault(result)) and index + 1 < len(usable):
-                    continue  # waiting would miss the deadline, or the channel failed: the next channel now
+                held_long = result.throttled and (result.retry_after or 0) > LONG_HOLD
+                if (late or held_long or is_fault(result)) and index + 1 < len(usable):
+                    continue  # waiting would miss the deadline or hold it long, or the channel failed: the next now
+                if held_long:
+                    retry.outcome = replace(retry.outcome, paced=True)  # not the message's fault: no attempt counted
                 retry.outcome = replace(retry.outcome, error=f"{candidate.channel}: {retry.outcome.error}")
                 retry.unreachable = unreachable
                 retry.decision = decide(rest, candidate, RouteOutcome.RETRY, result.detail)
@@ -191,5 +207,5 @@ class Deliverer:
         self.health.before_send(sender.profile.name)
         result = await sender.send(account_id, rendered, message.id)
         self.health.observe(sender.profile.name, result)
-        await self.pacer.heed(sender.profile, result)
+        await self.pacer.heed(sender.profile, account_id, result)
         return result

@@ -42,12 +42,20 @@ class MessageStatus(StrEnum):
         return self not in (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.AWAITING_ACK)
 
 
+class ThrottleScope(StrEnum):
+    """Whose limit a "too many requests" was, where the channel says so (None: it did not say)."""
+
+    CHAT = "chat"  # this one chat's: the others go on as before
+    BOT = "bot"  # the bot's own, every chat together: every sender of the bot waits ``retry_after``
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     outcome: DeliveryOutcome
     retry_after: float | None = None
     detail: str = ""
-    throttled: bool = False  # the channel said "too many requests": every sender of this bot waits ``retry_after``
+    throttled: bool = False  # the channel said "too many requests" (``core.throttle`` decides for whom)
+    scope: ThrottleScope | None = None
 
 
 DELIVERED = DeliveryResult(DeliveryOutcome.DELIVERED)

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 BATCH = 200
 MAX_WAIT_IN_LANE = 60.0  # a longer retry_after postpones the lane's messages instead of holding the lane
 WORKER_SILENCE = timedelta(seconds=10)  # a worker that has not beaten for this long is dead
+# A chat the channel throttled for longer than a dead worker's messages take to be claimed again is postponed in
+# the database, so a restarted or another process honours the wait too.
+MAX_THROTTLE_IN_LANE = WORKER_SILENCE.total_seconds()
 
 
 class Outbox:
@@ -161,7 +164,8 @@ class Outbox:
                 log.exception("delivery of outbox message %s failed", message.id)
                 attempt = Attempt(Outcome(message.id, MessageStatus.FAILED, error=repr(e)[:500]))
             attempt.message = message
-            if attempt.wait is not None and attempt.wait <= MAX_WAIT_IN_LANE and not self.lanes.stopping:
+            in_lane = MAX_THROTTLE_IN_LANE if attempt.throttled else MAX_WAIT_IN_LANE
+            if attempt.wait is not None and attempt.wait <= in_lane and not self.lanes.stopping:
                 message.attempts += 1
                 if attempt.decision is not None or attempt.unreachable:
                     await self._record([attempt], keep=True)

@@ -6,7 +6,9 @@ notices ask the shared limiter nothing until theirs comes, and a reply never que
 them), then for the chat's own limit. A bulk notice whose channel already has more than
 ``PACING_HORIZON`` of sends waiting here goes back to the queue until its slot instead, so its
 lease does not run out while it waits and notices for other channels are not held up behind it.
-When the channel itself says "too many requests", every sender of every process waits with it.
+When the channel says "too many requests", ``core.throttle`` decides for whom: the one chat waits
+(``ChatHeld`` when longer than a lane may wait), or, when it was the bot's own limit, the channel's
+rate is lowered for a while.
 """
 
 from __future__ import annotations
@@ -18,19 +20,29 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from core.channels import ChannelName, ChannelProfile
-from core.delivery import DeliveryResult
+from core.delivery import DeliveryResult, ThrottleScope
 from core.errors import CoreError
 from core.limits import Limit, Limiter, Turns, Unlimited
 from core.ports import QueuedMessage
+from core.throttle import AdaptiveRate, ChatHolds
 
 log = logging.getLogger(__name__)
 
 PACING_HORIZON = timedelta(seconds=10)  # bulk notices queued for a channel beyond this much of its time go back
 LEASE_MARGIN = timedelta(seconds=15)
+LONG_HOLD = 60.0  # seconds: a chat held longer than this has its messages postponed (a notice: the next channel)
 
 
 class LeaseLost(CoreError):
     """A claimed message waited for its turn until its lease was nearly over: another worker may take it."""
+
+
+class ChatHeld(CoreError):
+    """The channel told this chat to wait for longer than a lane waits: the message is postponed (or re-routed)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"chat throttled by the channel for another {seconds:.0f} s")
+        self.seconds = seconds
 
 
 class Pacer:
@@ -40,6 +52,8 @@ class Pacer:
         self.clock = clock
         self._turns: dict[ChannelName, Turns] = {}
         self._paced_until: dict[ChannelName, datetime] = {}
+        self.rates: dict[ChannelName, AdaptiveRate] = {}
+        self.holds = ChatHolds()
 
     def slot(self, profile: ChannelProfile, message: QueuedMessage) -> datetime | None:
         """For a bulk notice whose channel already has ``PACING_HORIZON`` of sends waiting here: when its turn will
@@ -57,14 +71,23 @@ class Pacer:
 
     async def take_turn(self, profile: ChannelProfile, account_id: str, message: QueuedMessage,
                         lease: datetime | None) -> None:
-        """Wait for the bot's turn (replies first), then for the chat's own limit; then the lease must still hold."""
+        """Wait out the chat's hold (``ChatHeld`` when long), then for the bot's turn (replies first), then for the
+        chat's own limit; then the lease must still hold."""
+        held = self.holds.left(profile.name, account_id)
+        if held > LONG_HOLD:
+            raise ChatHeld(held)
+        if held > 0:
+            await asyncio.sleep(held)
         if self.limited and profile.rate is not None:
             turns = self._turns.get(profile.name)
             if turns is None:
                 turns = self._turns[profile.name] = Turns(self.limiter, profile.name, profile.rate)
+            adaptive = self.rates.get(profile.name)
+            if adaptive is not None:
+                turns.rate = adaptive.rate()
             await turns.wait(bulk=message.bulk)
         if self.limited and profile.per_chat is not None:
-            chat: list[Limit] = [(f"{profile.name}:{account_id}", profile.per_chat)]
+            chat: list[Limit] = [(_chat_key(profile, account_id), profile.per_chat)]
             while True:
                 try:
                     wait = await self.limiter.acquire(chat, bulk=message.bulk)
@@ -77,11 +100,35 @@ class Pacer:
         if lease is not None and self.clock() > lease - LEASE_MARGIN:
             raise LeaseLost(message.id)
 
-    async def heed(self, profile: ChannelProfile, result: DeliveryResult) -> None:
-        """The channel itself said to wait: every lane of every process waits with this one."""
-        if result.throttled and result.retry_after and profile.rate is not None:
-            with contextlib.suppress(CoreError):
-                await self.limiter.pause(profile.name, profile.rate, result.retry_after)
+    async def heed(self, profile: ChannelProfile, account_id: str, result: DeliveryResult) -> None:
+        """The channel said "too many": the bot's limit (said so, or read from several chats at once) lowers the
+        channel's rate, and a pause it names holds every sender of every process; else only this chat waits."""
+        if not result.throttled:
+            return
+        adaptive = None
+        if profile.rate is not None and self.limited:
+            adaptive = self.rates.get(profile.name)
+            if adaptive is None:
+                adaptive = self.rates[profile.name] = AdaptiveRate(profile.rate)
+        if result.scope is ThrottleScope.BOT:
+            if adaptive is not None:
+                adaptive.bot_throttled()
+            if result.retry_after and profile.rate is not None:
+                with contextlib.suppress(CoreError):
+                    await self.limiter.pause(profile.name, profile.rate, result.retry_after)
+            return
+        if result.scope is None and adaptive is not None and adaptive.chat_throttled(account_id):
+            log.warning("%s: too many requests from several chats at once: the bot's limit; rate lowered to %.1f/s",
+                        profile.name, adaptive.rate().per_second)
+        if result.retry_after:
+            self.holds.hold(profile.name, account_id, result.retry_after)
+            if self.limited and profile.per_chat is not None:  # other processes wait in the chat's bucket too
+                with contextlib.suppress(CoreError):
+                    await self.limiter.pause(_chat_key(profile, account_id), profile.per_chat, result.retry_after)
 
     async def close(self) -> None:
         await self.limiter.close()
+
+
+def _chat_key(profile: ChannelProfile, account_id: str) -> str:
+    return f"{profile.name}:{account_id}"

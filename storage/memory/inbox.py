@@ -1,4 +1,4 @@
-"""The durable intake in memory: updates by (bot, update id), their leases, and each bot's cursor."""
+"""The durable intake in memory: updates by (bot, update id), their leases, the dead ones, and each bot's cursor."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from core.ports.inbox import InboxEntry, NewUpdate
+from core.ports.inbox import DeadUpdate, InboxEntry, NewUpdate
 from storage.memory.table import Table, json_copy, utc
 from storage.memory.workers import Workers
 
@@ -25,10 +25,15 @@ class InboxRow:
     leased_until: datetime | None = None
     processed_at: datetime | None = None
     last_error: str | None = None
+    dead_at: datetime | None = None
 
     def entry(self) -> InboxEntry:
         return InboxEntry(self.id, self.bot, self.update_id, self.account_id, json_copy(self.raw or {}),
                           self.attempts)
+
+    @property
+    def waiting(self) -> bool:
+        return self.processed_at is None and self.dead_at is None
 
 
 class InboxTables:
@@ -67,7 +72,7 @@ class MemoryInbox:
 
     async def finish(self, entry_id: int, now: datetime) -> bool:
         row = self._t.updates.get(entry_id)
-        if row is None or row.processed_at is not None:
+        if row is None or not row.waiting:
             return False
         self._t.updates.put(row.id, replace(row, processed_at=utc(now), raw=None, owner=None, leased_until=None))
         return True
@@ -77,8 +82,33 @@ class MemoryInbox:
         self._t.updates.put(row.id, replace(row, owner=None, leased_until=None, attempts=row.attempts + 1,
                                             last_error=error, due_at=utc(retry_at)))
 
+    async def bury(self, entry_id: int, error: str, now: datetime) -> bool:
+        row = self._t.updates.get(entry_id)
+        if row is None or not row.waiting:
+            return False
+        self._t.updates.put(row.id, replace(row, owner=None, leased_until=None, attempts=row.attempts + 1,
+                                            last_error=error[:1000], dead_at=utc(now)))
+        return True
+
+    async def revive(self, entry_id: int, now: datetime) -> bool:
+        row = self._t.updates.get(entry_id)
+        if row is None or row.dead_at is None or row.processed_at is not None:
+            return False
+        self._t.updates.put(row.id, replace(row, dead_at=None, attempts=0, due_at=utc(now), owner=None,
+                                            leased_until=None))
+        return True
+
+    async def dead(self, limit: int) -> list[DeadUpdate]:
+        rows = sorted(self._t.updates.where(lambda r: r.dead_at is not None and r.processed_at is None),
+                      key=lambda r: (r.dead_at, r.id), reverse=True)[:limit]
+        return [DeadUpdate(r.id, r.bot, r.update_id, r.account_id, json_copy(r.raw or {}), r.attempts,
+                           r.last_error or "", r.received_at, r.dead_at) for r in rows if r.dead_at is not None]
+
+    async def dead_count(self) -> int:
+        return sum(1 for row in self._t.updates.rows() if row.dead_at is not None and row.processed_at is None)
+
     def _stale(self, row: InboxRow, now: datetime, alive_since: datetime) -> bool:
-        if row.processed_at is not None:
+        if not row.waiting:
             return False
         if row.owner is None:
             return row.due_at <= now
@@ -92,7 +122,7 @@ class MemoryInbox:
                 for r in stale]
 
     async def pending(self) -> int:
-        return sum(1 for row in self._t.updates.rows() if row.processed_at is None)
+        return sum(1 for row in self._t.updates.rows() if row.waiting)
 
     async def cursor(self, bot: str) -> str | None:
         return self._t.cursors.get(bot)

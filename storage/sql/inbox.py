@@ -9,11 +9,13 @@ from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.ports.inbox import InboxEntry, NewUpdate
+from core.ports.inbox import DeadUpdate, InboxEntry, NewUpdate
 from storage.sql.db import Db
 from storage.tables.inbox import inbox, inbox_cursors, workers
 
-_finish = update(inbox).where(inbox.c.id == bindparam("id_"), inbox.c.processed_at.is_(None)).values(
+_waiting = and_(inbox.c.processed_at.is_(None), inbox.c.dead_at.is_(None))  # neither processed nor given up on
+_dead = and_(inbox.c.processed_at.is_(None), inbox.c.dead_at.is_not(None))
+_finish = update(inbox).where(inbox.c.id == bindparam("id_"), _waiting).values(
     processed_at=bindparam("now"), raw=None, lease_owner=None, leased_until=None)
 
 
@@ -63,10 +65,29 @@ class SqlInbox:
         await self.db.execute(update(inbox).where(inbox.c.id == entry_id).values(
             lease_owner=None, leased_until=retry_at, attempts=inbox.c.attempts + 1, last_error=error[:1000]))
 
+    async def bury(self, entry_id: int, error: str, now: datetime) -> bool:
+        result = await self.db.execute(update(inbox).where(inbox.c.id == entry_id, _waiting).values(
+            lease_owner=None, leased_until=None, attempts=inbox.c.attempts + 1, last_error=error[:1000], dead_at=now))
+        return bool(result.rowcount)
+
+    async def revive(self, entry_id: int, now: datetime) -> bool:
+        result = await self.db.execute(update(inbox).where(inbox.c.id == entry_id, _dead).values(
+            dead_at=None, attempts=0, lease_owner=None, leased_until=now))
+        return bool(result.rowcount)
+
+    async def dead(self, limit: int) -> list[DeadUpdate]:
+        rows = await self.db.rows(select(inbox).where(_dead).order_by(inbox.c.dead_at.desc(), inbox.c.id.desc())
+                                  .limit(limit))
+        return [DeadUpdate(row.id, row.bot, row.update_id, row.account_id, dict(row.raw or {}), row.attempts,
+                           row.last_error or "", row.received_at, row.dead_at) for row in rows]
+
+    async def dead_count(self) -> int:
+        return int(await self.db.scalar(select(func.count()).select_from(inbox).where(_dead)) or 0)
+
     async def claim_stale(self, now: datetime, owner: str, alive_since: datetime, limit: int, *,
                           lease_until: datetime) -> list[InboxEntry]:
         alive = select(workers.c.id).where(workers.c.seen_at >= alive_since)
-        rows = await self.db.rows(select(inbox).where(inbox.c.processed_at.is_(None), or_(
+        rows = await self.db.rows(select(inbox).where(_waiting, or_(
             and_(inbox.c.lease_owner.is_(None), or_(inbox.c.leased_until.is_(None), inbox.c.leased_until <= now)),
             inbox.c.lease_owner.not_in(alive),
             inbox.c.leased_until <= now)).order_by(inbox.c.id).limit(limit).with_for_update(skip_locked=True))
@@ -76,8 +97,7 @@ class SqlInbox:
         return [_entry(row) for row in rows]
 
     async def pending(self) -> int:
-        return int(await self.db.scalar(select(func.count()).select_from(inbox).where(
-            inbox.c.processed_at.is_(None))) or 0)
+        return int(await self.db.scalar(select(func.count()).select_from(inbox).where(_waiting)) or 0)
 
     async def cursor(self, bot: str) -> str | None:
         return await self.db.scalar(select(inbox_cursors.c.value).where(inbox_cursors.c.bot == bot))

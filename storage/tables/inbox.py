@@ -20,9 +20,11 @@ inbox = Table(
     Column("lease_owner", String(40)),
     Column("leased_until", UtcDateTime),
     Column("last_error", Text),
+    Column("dead_at", UtcDateTime),  # given up on (too many failures): kept, with its error, until staff retry it
     UniqueConstraint("bot", "update_id"),
     Index(None, "processed_at", "leased_until"),
     Index(None, "received_at"),
+    Index(None, "dead_at"),
 )
 
 inbox_cursors = Table(
