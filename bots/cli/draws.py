@@ -18,12 +18,40 @@ from rich.progress import Progress as Bar
 from bots.cli import Tools
 from bots.drand import DrandRelays
 from core import draws
+from core.draws.sealing import SANDBOX_KEY, SeedSeal, parse_key
 from core.ports import Store, UnitOfWork
+from core.ports.draws import Winner, WinnerStatus
 from core.settings import Settings
 from promo import draws as algorithm
-from promo.beacon import QUICKNET, BeaconError, verify_round
+from promo.beacon import QUICKNET, BeaconError, BeaconRound, verify_round
 
 T = TypeVar("T")
+
+
+def seed_seal(settings: Settings) -> SeedSeal | None:
+    """The seal the platform uses: DRAW_SEED_KEY; in the sandbox (no channel configured) without it, the sandbox's
+    published key, as ``run.py`` does."""
+    if settings.draw_seed_key is not None:
+        return SeedSeal(parse_key(settings.draw_seed_key.get_secret_value()))
+    sandbox = settings.sandbox
+    if sandbox is None:
+        from bots.registry import CHANNELS  # imported only here: the channels' libraries are slow to import
+
+        sandbox = not any(plugin.settings().enabled for plugin in CHANNELS)
+    return SeedSeal(SANDBOX_KEY) if sandbox else None
+
+
+class TypedRound:
+    """A beacon source of one round typed in by hand, used only once its signature verifies."""
+
+    def __init__(self, signature: str) -> None:
+        self.signature = signature
+
+    async def fetch(self, chain_hash: str, round_number: int) -> BeaconRound | None:
+        try:
+            return verify_round(chain_hash, round_number, self.signature)
+        except BeaconError as e:
+            raise draws.DrawRefused("bad_beacon", f"the signature does not verify: {e}") from e
 
 
 def _fail(message: str) -> None:
@@ -65,18 +93,19 @@ def register(app: typer.Typer, tools: Tools) -> None:
 
     @group.command("list")
     def listing(campaign: str) -> None:
-        """A campaign's draws: id, code, time, status, commitment."""
-        print("draw_id\tcode\tdraw_at_utc\tstatus\tcommitment\tbeacon_round")
+        """A campaign's draws: id, code, time, status, commitment, beacon round, the frozen list's hash."""
+        print("draw_id\tcode\tdraw_at_utc\tstatus\tcommitment\tbeacon_round\tlist_frozen_at_utc\tlist_sha256")
         for d in _in_tx(tools, lambda tx: tx.draws.of_campaign(campaign)):
+            frozen = f"{d.frozen_at:%Y-%m-%d %H:%M:%S}" if d.frozen_at else ""
             print(f"{d.id}\t{d.code}\t{d.draw_at:%Y-%m-%d %H:%M}\t{d.status.value}\t{d.commitment}\t"
-                  f"{d.beacon_round or ''}")
+                  f"{d.beacon_round or 'NONE'}\t{frozen}\t{d.entries_hash or ''}")
 
     @group.command("beacon")
     def beacon(draw_id: int, round_number: Annotated[int | None, typer.Option(
             "--round", help="a drand quicknet round; default: the first one 10 minutes after entries close")] = None
             ) -> None:
-        """Name, before the draw, the future drand round mixed into the seed: then nobody, us included, knows
-        the outcome in advance."""
+        """Name the future drand round mixed into the seed, for a draw that has none (rounds are named at
+        activation): then nobody, us included, knows the outcome in advance."""
         named = _in_tx(tools, lambda tx: draws.name_beacon(tx, draw_id, round_number, tools.now()))
         moment = QUICKNET.time_of(named.beacon_round or 0)
         print(f"draw {draw_id}: drand quicknet round {named.beacon_round} ({moment:%Y-%m-%d %H:%M:%S} UTC)")
@@ -87,26 +116,17 @@ def register(app: typer.Typer, tools: Tools) -> None:
             signature: Annotated[str | None, typer.Option(
                 "--beacon-signature", help="the named round's signature, typed in when no relay answers")] = None
             ) -> None:
-        """Freeze the entry list, choose winners and reserves, reveal the seed, tell the winners."""
+        """Choose winners and reserves from the list frozen at the entries' close (frozen now if the platform has
+        not yet), with the named beacon round; reveal the seed, tell the winners."""
         settings = Settings()
         relays = DrandRelays(settings.drand_relays)
+        beacons = TypedRound(signature) if signature is not None else relays
 
         async def work(store: Store) -> Any:
             try:
                 with progress_bar() as progress:
-                    if signature is not None:
-                        async with store.transaction() as tx:
-                            draw = await tx.draws.get(draw_id)
-                            if draw.beacon_round is None or draw.beacon_chain is None:
-                                raise draws.DrawRefused("no_beacon", f"draw {draw_id} names no beacon round")
-                            try:
-                                round_ = verify_round(draw.beacon_chain, draw.beacon_round, signature)
-                            except BeaconError as e:
-                                raise draws.DrawRefused("bad_beacon", f"the signature does not verify: {e}") from e
-                            return await draws.draw_now(tx, draw_id, tools.now(), round_,
-                                                        settings.draw_winner_hours, progress)
-                    return await draws.run_draw(store, draw_id, tools.now(), relays, settings.draw_winner_hours,
-                                                progress, early=early)
+                    return await draws.run_draw(store, draw_id, tools.now(), beacons, settings.draw_winner_hours,
+                                                progress, early=early, seal=seed_seal(settings))
             except (draws.DrawRefused, LookupError) as e:
                 return e
             finally:
@@ -130,7 +150,8 @@ def register(app: typer.Typer, tools: Tools) -> None:
     @group.command("export")
     def export(draw_id: int, folder: Annotated[Path, typer.Option(help="where to write the files")] = Path(".")
                ) -> None:
-        """Write entries.csv, winners.csv and protocol.html (printable) for publishing: pseudonyms only."""
+        """Write entries.csv, winners.csv and protocol.html (printable) for publishing: pseudonyms only. (The
+        platform publishes the same files at PUBLIC_URL/draws/DRAW_ID/….)"""
 
         async def collect(tx: UnitOfWork) -> tuple[bytes, str, str]:
             return (await draws.entry_list(tx, draw_id), await draws.winners_csv(tx, draw_id),
@@ -149,12 +170,55 @@ def register(app: typer.Typer, tools: Tools) -> None:
     def winners(draw_id: int) -> None:
         """Winners with what they gave for delivery — for the staff sending prizes, never for publishing."""
         print("winner_id\ttier\tposition\treserve\tstatus\tdeadline\tperson_id\tdetails")
-        for w in _in_tx(tools, lambda tx: tx.draws.winners(draw_id)):
-            details = "; ".join(f"{k}: {v}" for k, v in sorted(w.details.items()))
+
+        async def listed(tx: UnitOfWork) -> list[tuple[Winner, list[str]]]:
+            unreached = (WinnerStatus.UNREACHED, WinnerStatus.PASSED)  # with the channels tried and what each said
+            return [(w, await draws.notice_trail(tx, w) if w.status in unreached else [])
+                    for w in await tx.draws.winners(draw_id)]
+
+        for w, trail in _in_tx(tools, listed):
+            details = "; ".join([*(f"{k}: {v}" for k, v in sorted(w.details.items())),
+                                 *(f"not reached: {line}" for line in trail)])
             print(f"{w.id}\t{w.tier}\t{w.position}\t{'yes' if w.reserve else 'no'}\t{w.status.value}\t"
                   f"{w.deadline:%Y-%m-%d %H:%M}\t{w.person_id}\t{details}" if w.deadline else
                   f"{w.id}\t{w.tier}\t{w.position}\t{'yes' if w.reserve else 'no'}\t{w.status.value}\t\t"
                   f"{w.person_id}\t{details}")
+
+    @group.command("exclude")
+    def exclude(campaign: str, person_id: int,
+                reason: Annotated[str, typer.Option(help=f"one of: {', '.join(sorted(draws.EXCLUSION_REASONS))}")],
+                note: Annotated[str, typer.Option(help="why, for staff: kept with the decision")]) -> None:
+        """A moderator's decision: the person takes no part in the campaign's draws whose lists close from now on;
+        they are told why."""
+        async def work(tx: UnitOfWork) -> None:
+            await draws.exclude(tx, campaign, person_id, reason, note, None, tools.now())
+            await tx.staff.audit(None, "exclude_from_draws", f"person:{person_id}", tools.now(),
+                                 {"campaign": campaign, "reason": reason, "note": note})
+
+        _in_tx(tools, work)
+        print(f"person {person_id}: excluded from the draws of {campaign} ({reason})")
+
+    @group.command("pass-on")
+    def pass_on(winner_id: int, reason: Annotated[str, typer.Option(help="why: kept in the audit log")]) -> None:
+        """Hand an unreached winner's prize to the next reserve of the tier, who is told at once."""
+        hours = Settings().draw_winner_hours
+
+        async def work(tx: UnitOfWork) -> Winner | None:
+            stepped_in = await draws.pass_on(tx, winner_id, reason, tools.now(), hours)
+            await tx.staff.audit(None, "prize_passed_on", f"winner:{winner_id}", tools.now(),
+                                 {"reason": reason, "to_winner": stepped_in.id if stepped_in else None})
+            return stepped_in
+
+        stepped_in = _in_tx(tools, work)
+        print(f"winner {winner_id}: prize passed on" + (f" to winner {stepped_in.id}" if stepped_in else
+                                                        ", no reserve was left"))
+
+    @group.command("tell-again")
+    def tell_again(winner_id: int) -> None:
+        """Send an unreached winner's notice again (after another contact was added or linked)."""
+        hours = Settings().draw_winner_hours
+        _in_tx(tools, lambda tx: draws.tell_again(tx, winner_id, tools.now(), hours))
+        print(f"winner {winner_id}: told again")
 
     @group.command("prize-sent")
     def prize_sent(winner_id: int) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from core.domain_events import Happened, event
 from core.draws.common import WINNER_ACK_WINDOW, DrawRefused, campaign_of
 from core.events import OutgoingMessage
+from core.moments import shown_time
 from core.ports import UnitOfWork
 from core.ports.draws import Winner, WinnerStatus
 from core.queueing import enqueue
@@ -25,15 +26,18 @@ async def tell_winner(tx: UnitOfWork, campaign: Campaign, winner: Winner, now: d
                         prize=winner.tier, deadline=winner.deadline.isoformat()))
     enqueue(tx, OutgoingMessage(person.id, "draw.won", {
         "campaign": campaign.name, "prize": prize.name, "winner_id": str(winner.id),
-        "deadline": f"{winner.deadline.astimezone(campaign.zone):%d.%m.%Y %H:%M}"}, person.locale,
+        "deadline": shown_time(winner.deadline, campaign.zone, person.locale)}, person.locale,
         bulk=True, ack_window_seconds=max(int(window.total_seconds()), 60), deadline=winner.deadline), now)
 
 
 async def open_win(tx: UnitOfWork, person_id: int, winner_id: int | None, now: datetime) -> Winner | None:
-    """The person's win awaiting their confirmation (that one, or the first), still within its deadline."""
+    """The person's win awaiting their confirmation (that one, or the first), still within its deadline; or one
+    whose notice reached them nowhere (no deadline runs): the caller starts their time, they are reached now."""
     for win in await tx.draws.wins_of(person_id):
-        if (winner_id is None or win.id == winner_id) and win.status is WinnerStatus.NOTIFIED \
-                and win.deadline is not None and now < win.deadline:
+        if winner_id is not None and win.id != winner_id:
+            continue
+        if win.status is WinnerStatus.UNREACHED or (win.status is WinnerStatus.NOTIFIED and win.deadline is not None
+                                                    and now < win.deadline):
             return win
     return None
 

@@ -12,6 +12,7 @@ from core.draws.common import DrawRefused, campaign_of
 from core.ports import UnitOfWork
 from core.ports.draws import Draw, DrawStatus
 from promo import draws as algorithm
+from promo.beacon import QUICKNET, chain
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,11 @@ async def check(tx: UnitOfWork, draw_id: int) -> Check:
 
 
 async def entry_list(tx: UnitOfWork, draw_id: int) -> bytes:
+    """The frozen list, published from the entries' close on (before the beacon round exists)."""
     data = await tx.draws.entry_list(draw_id)
     if data is None:
-        raise DrawRefused("not_drawn", f"draw {draw_id} is not drawn yet: its list is frozen at the draw")
+        raise DrawRefused("not_frozen", f"draw {draw_id}: its list is not frozen yet: it is frozen when its "
+                                        f"entries close")
     return data
 
 
@@ -55,9 +58,11 @@ async def winners_csv(tx: UnitOfWork, draw_id: int) -> str:
 
 
 def verify_command(draw: Draw, file_name: str = "entries.csv") -> str:
+    """The one command that checks everything: the list's hash, the seed against the commitment published at
+    activation, the beacon's randomness mixed in, the winners and reserves."""
     beacon = f" --beacon {draw.beacon_randomness}" if draw.beacon_randomness else ""
     return (f"promo draw verify {file_name} --seed {draw.seed} --prizes {algorithm.format_tiers(draw.tiers)}"
-            f"{beacon} --algorithm {draw.algorithm}")
+            f"{beacon} --algorithm {draw.algorithm} --commitment {draw.commitment}")
 
 
 async def protocol_html(tx: UnitOfWork, draw_id: int) -> str:
@@ -71,11 +76,21 @@ async def protocol_html(tx: UnitOfWork, draw_id: int) -> str:
         f"<tr><td>{e(campaign.tier(w.tier).name)}</td><td>{w.position}</td>"
         f"<td>{'резерв' if w.reserve else 'победитель'}</td><td><code>{e(w.participant)}</code></td></tr>"
         for w in await tx.draws.winners(draw_id))
-    beacon = "не использовался" if draw.beacon_round is None else (
-        f"drand, сеть <code>{e(draw.beacon_chain or '')}</code>, раунд {draw.beacon_round}, "
+    zone = campaign.zone
+    left = "\n".join(f"<tr><td><code>{e(x.participant)}</code></td><td><code>{e(x.reason)}</code></td></tr>"
+                     for x in draw.exclusions)
+    left_table = "" if not draw.exclusions else (
+        "<h2>Исключены решением модератора до закрытия списка</h2>\n"
+        f"<table><tr><th>Участник (псевдоним)</th><th>Код причины</th></tr>\n{left}\n</table>\n")
+    beacon = "не использовался (акция проводит розыгрыш без маяка)" if draw.beacon_round is None else (
+        f"drand, сеть <code>{e(draw.beacon_chain or '')}</code>, раунд {draw.beacon_round} (вышел "
+        f"{chain(draw.beacon_chain or QUICKNET.hash).time_of(draw.beacon_round).astimezone(zone):%d.%m.%Y %H:%M:%S}), "
         f"randomness <code>{e(draw.beacon_randomness or '')}</code>, подпись <code>{e(draw.beacon_signature or '')}"
         f"</code>")
-    zone = campaign.zone
+    frozen = f"{draw.frozen_at.astimezone(zone):%d.%m.%Y %H:%M:%S}" if draw.frozen_at else ""
+    relay_check = "" if draw.beacon_round is None else (
+        f"<li>Раунд drand проверяется у любого релея: <code>GET https://api.drand.sh/{e(draw.beacon_chain or '')}"
+        f"/public/{draw.beacon_round}</code> (его randomness — SHA-256 подписи).</li>\n")
     return f"""<!doctype html>
 <html lang="ru"><head><meta charset="utf-8"><title>Протокол розыгрыша {e(campaign.name)} / {e(draw.code)}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}}
@@ -91,18 +106,22 @@ code{{word-break:break-all}}table{{border-collapse:collapse}}td,th{{border:1px s
 <tr><th>Зерно (раскрыто)</th><td><code>{e(draw.seed)}</code></td></tr>
 <tr><th>Публичная случайность</th><td>{beacon}</td></tr>
 <tr><th>SHA-256 списка участников</th><td><code>{e(draw.entries_hash or '')}</code></td></tr>
+<tr><th>Список закрыт и его SHA-256 опубликован</th><td>{frozen} — по закрытии приёма, до выхода раунда drand</td></tr>
 <tr><th>Участников / шансов</th><td>{draw.participants} / {draw.entries}</td></tr>
-<tr><th>Исключено за нарушения</th><td>{draw.excluded}</td></tr>
+<tr><th>Исключено решением модератора</th><td>{draw.excluded}</td></tr>
 </table>
-<h2>Победители и резерв</h2>
+{left_table}<h2>Победители и резерв</h2>
 <table><tr><th>Приз</th><th>Место</th><th></th><th>Участник (псевдоним)</th></tr>
 {rows}
 </table>
 <h2>Как проверить</h2>
 <ol><li>SHA-256 раскрытого зерна равен обязательству, опубликованному до розыгрыша.</li>
 <li>SHA-256 файла списка участников (entries.csv) равен указанному выше.</li>
-<li>Победители пересчитываются из списка, зерна и случайности по алгоритму из docs/draws.md:<br>
+{relay_check}<li>Победители пересчитываются из списка, зерна и случайности по алгоритму из docs/draws.md; одна
+команда проверяет всё сразу — хеш списка, зерно против обязательства, победителей и резерв:<br>
 <code>{e(verify_command(draw))}</code></li></ol>
+<p>Файлы: <a href="entries.csv">entries.csv</a> (список участников), <a href="winners.csv">winners.csv</a>
+(победители и резерв).</p>
 <p>Участник узнаёт свой псевдоним в боте (/draws). Имена и телефоны в протоколе не публикуются.</p>
 </body></html>
 """

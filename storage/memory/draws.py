@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from core.errors import ConflictError
-from core.ports.draws import Draw, DrawStatus, NewWinner, Winner, WinnerStatus
+from core.ports.draws import Draw, DrawStatus, Exclusion, NewWinner, Winner, WinnerStatus
 from core.ports.person_owned import Moved
+from core.ports.personal_data import ERASED
 from promo.draws import TierDraw
 from storage.memory.table import Table, json_copy, reassign_rows, restore_rows, utc
 
@@ -20,10 +22,12 @@ class DrawTables:
     def __init__(self) -> None:
         self.draws: Table[int, Draw] = Table("draws", unique={"code": lambda d: (d.campaign, d.code)})
         self.lists: Table[int, bytes] = Table("draw_lists")
+        self.entrants: Table[int, tuple[int, ...]] = Table("draw_entrants")
         self.winners: Table[int, Winner] = Table("draw_winners")
+        self.exclusions: Table[int, Exclusion] = Table("draw_exclusions")
 
     def all(self) -> list[Table]:
-        return [self.draws, self.lists, self.winners]
+        return [self.draws, self.lists, self.entrants, self.winners, self.exclusions]
 
 
 class MemoryDraws:
@@ -33,11 +37,12 @@ class MemoryDraws:
 
     async def add(self, campaign: str, code: str, entries_from: date, entries_to: date, draw_at: datetime,
                   tiers: tuple[TierDraw, ...], seed: str, participant_key: str, commitment: str, algorithm: str,
-                  now: datetime) -> Draw:
+                  now: datetime, *, sealed_seed: str | None = None) -> Draw:
         if self._t.draws.find("code", (campaign, code)) is not None:
             raise ConflictError(f"draws: {campaign}/{code} exists")
         draw = Draw(self._t.draws.next_id(), campaign, code, DrawStatus.SCHEDULED, entries_from, entries_to,
-                    utc(draw_at), tuple(tiers), commitment, seed, participant_key, algorithm, utc(now))
+                    utc(draw_at), tuple(tiers), commitment, seed, participant_key, algorithm, utc(now),
+                    sealed_seed=sealed_seed)
         return self._t.draws.put(draw.id, draw)
 
     async def get(self, draw_id: int) -> Draw:
@@ -50,21 +55,31 @@ class MemoryDraws:
         return sorted(self._t.draws.where(lambda d: d.status is DrawStatus.SCHEDULED and d.draw_at <= now),
                       key=lambda d: (d.draw_at, d.id))
 
+    async def scheduled(self) -> list[Draw]:
+        return sorted(self._t.draws.where(lambda d: d.status is DrawStatus.SCHEDULED), key=lambda d: (d.draw_at, d.id))
+
     async def save(self, draw: Draw) -> None:
         stored = self._t.draws.one(draw.id)
         self._t.draws.put(draw.id, replace(
-            stored, status=DrawStatus(draw.status), beacon_chain=draw.beacon_chain, beacon_round=draw.beacon_round,
+            stored, status=DrawStatus(draw.status), seed=draw.seed, frozen_at=utc(draw.frozen_at),
+            beacon_chain=draw.beacon_chain, beacon_round=draw.beacon_round,
             beacon_randomness=draw.beacon_randomness, beacon_signature=draw.beacon_signature,
             beacon_previous=draw.beacon_previous, entries_hash=draw.entries_hash, participants=draw.participants,
-            entries=draw.entries, excluded=draw.excluded,
+            entries=draw.entries, excluded=draw.excluded, exclusions=tuple(draw.exclusions),
             drawn_at=utc(draw.drawn_at) if draw.drawn_at else None))
 
-    async def keep_list(self, draw_id: int, data: bytes) -> None:
+    async def keep_list(self, draw_id: int, data: bytes, entrants: Sequence[int] = ()) -> None:
         self._t.draws.one(draw_id)
+        if self._t.lists.get(draw_id) is not None:
+            raise ConflictError(f"draw {draw_id}: its list is kept already")
         self._t.lists.put(draw_id, bytes(data))
+        self._t.entrants.put(draw_id, tuple(entrants))
 
     async def entry_list(self, draw_id: int) -> bytes | None:
         return self._t.lists.get(draw_id)
+
+    async def entrants(self, draw_id: int) -> list[int]:
+        return list(self._t.entrants.get(draw_id) or ())
 
     def _order(self, winner: Winner) -> tuple[int, int, int]:
         draw = self._t.draws.one(winner.draw_id)
@@ -105,16 +120,29 @@ class MemoryDraws:
         draws = {d.id for d in self._t.draws.where(lambda d: d.campaign == campaign)}
         return sorted(self._t.winners.where(lambda w: w.draw_id in draws), key=self._order)
 
+    async def exclude(self, campaign: str, person_id: int, reason: str, note: str, staff_id: int | None,
+                      now: datetime) -> Exclusion:
+        self._persons.one(person_id)
+        exclusion = Exclusion(self._t.exclusions.next_id(), campaign, person_id, reason, note, staff_id, utc(now))
+        return self._t.exclusions.put(exclusion.id, exclusion)
+
+    async def exclusions(self, campaign: str, before: datetime | None = None) -> list[Exclusion]:
+        return sorted(self._t.exclusions.where(lambda e: e.campaign == campaign and (
+            before is None or e.decided_at < before)), key=lambda e: e.id)
+
     async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
         mine = self._t.winners.where(lambda w: w.person_id == subject.person_id)
         for winner in mine:
             self._t.winners.put(winner.id, replace(winner, details={}, updated_at=utc(now)))
-        return len(mine)
+        notes = self._t.exclusions.where(lambda e: e.person_id == subject.person_id)
+        for exclusion in notes:  # see storage.sql.draws
+            self._t.exclusions.put(exclusion.id, replace(exclusion, note=ERASED))
+        return len(mine) + len(notes)
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         self._persons.one(survivor_id)
-        return reassign_rows([self._t.winners], absorbed_id, survivor_id)
+        return reassign_rows([self._t.winners, self._t.exclusions], absorbed_id, survivor_id)
 
     async def restore(self, moved: Moved, person_id: int) -> int:
         self._persons.one(person_id)
-        return restore_rows([self._t.winners], moved, person_id)
+        return restore_rows([self._t.winners, self._t.exclusions], moved, person_id)

@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 
-from core.ports.draws import Draw, DrawStatus, NewWinner, Winner, WinnerStatus
+from core.errors import ConflictError
+from core.ports.draws import Draw, DrawStatus, Exclusion, Left, NewWinner, Winner, WinnerStatus
 from core.ports.person_owned import Moved
+from core.ports.personal_data import ERASED
 from promo.draws import TierDraw
 from storage.sql.db import Db
 from storage.sql.ownership import move_rows, restore_rows
 from storage.sql.records import record
-from storage.tables.draws import draw_winners, draws
+from storage.tables.draws import draw_exclusions, draw_winners, draws
 
 if TYPE_CHECKING:  # the erasure port (152-FZ) belongs to the staff console
     from core.ports.personal_data import ErasureSubject
 
-OWNED = (draw_winners,)
-_DRAW_COLUMNS = [c for c in draws.c if c.name != "entry_list"]  # the list is read only when asked for
-_RESULT_FIELDS = ("status", "beacon_chain", "beacon_round", "beacon_randomness", "beacon_signature",
-                  "beacon_previous", "entries_hash", "participants", "entries", "excluded", "drawn_at")
+OWNED = (draw_winners, draw_exclusions)
+_DRAW_COLUMNS = [c for c in draws.c if c.name not in ("entry_list", "entrants")]  # read only when asked for
+_RESULT_FIELDS = ("status", "seed", "beacon_chain", "beacon_round", "beacon_randomness", "beacon_signature",
+                  "beacon_previous", "entries_hash", "participants", "entries", "excluded", "drawn_at", "frozen_at")
 _winners_in_order = select(draw_winners).order_by(draw_winners.c.draw_id, draw_winners.c.tier_order,
                                                   draw_winners.c.position)
 
 
 def _draw(row: Any) -> Draw:
     return record(Draw, row, status=DrawStatus(row.status),
-                  tiers=tuple(TierDraw(str(t), int(w), int(r)) for t, w, r in row.tiers))
+                  tiers=tuple(TierDraw(str(t), int(w), int(r)) for t, w, r in row.tiers),
+                  exclusions=tuple(Left(str(p), int(i), str(r)) for p, i, r in row.exclusions or ()))
 
 
 def _winner(row: Any) -> Winner:
@@ -41,8 +45,8 @@ class SqlDraws:
 
     async def add(self, campaign: str, code: str, entries_from: date, entries_to: date, draw_at: datetime,
                   tiers: tuple[TierDraw, ...], seed: str, participant_key: str, commitment: str, algorithm: str,
-                  now: datetime) -> Draw:
-        values = {"campaign": campaign, "code": code, "status": DrawStatus.SCHEDULED.value,
+                  now: datetime, *, sealed_seed: str | None = None) -> Draw:
+        values = {"campaign": campaign, "code": code, "status": DrawStatus.SCHEDULED.value, "sealed_seed": sealed_seed,
                   "entries_from": entries_from, "entries_to": entries_to, "draw_at": draw_at,
                   "tiers": [[t.tier, t.winners, t.reserves] for t in tiers], "commitment": commitment, "seed": seed,
                   "participant_key": participant_key, "algorithm": algorithm, "created_at": now,
@@ -67,17 +71,31 @@ class SqlDraws:
                                   .order_by(draws.c.draw_at, draws.c.id))
         return [_draw(row) for row in rows]
 
+    async def scheduled(self) -> list[Draw]:
+        rows = await self.db.rows(select(*_DRAW_COLUMNS).where(draws.c.status == DrawStatus.SCHEDULED.value)
+                                  .order_by(draws.c.draw_at, draws.c.id))
+        return [_draw(row) for row in rows]
+
     async def save(self, draw: Draw) -> None:
         values = {name: getattr(draw, name) for name in _RESULT_FIELDS}
         values["status"] = draw.status.value
+        values["exclusions"] = [[e.participant, e.person_id, e.reason] for e in draw.exclusions] or None
         await self.db.execute(update(draws).where(draws.c.id == draw.id).values(**values))
 
-    async def keep_list(self, draw_id: int, data: bytes) -> None:
-        await self.db.execute(update(draws).where(draws.c.id == draw_id).values(entry_list=data))
+    async def keep_list(self, draw_id: int, data: bytes, entrants: Sequence[int] = ()) -> None:
+        packed = b"".join(person.to_bytes(8, "big") for person in entrants)
+        result = await self.db.execute(update(draws).where(draws.c.id == draw_id, draws.c.entry_list.is_(None))
+                                       .values(entry_list=data, entrants=packed))
+        if result.rowcount == 0:  # frozen once: a second freeze (another process) finds it kept
+            raise ConflictError(f"draw {draw_id}: its list is kept already")
 
     async def entry_list(self, draw_id: int) -> bytes | None:
         value = await self.db.scalar(select(draws.c.entry_list).where(draws.c.id == draw_id))
         return None if value is None else bytes(value)
+
+    async def entrants(self, draw_id: int) -> list[int]:
+        value = bytes(await self.db.scalar(select(draws.c.entrants).where(draws.c.id == draw_id)) or b"")
+        return [int.from_bytes(value[i:i + 8], "big") for i in range(0, len(value), 8)]
 
     async def add_winners(self, draw_id: int, winners: list[NewWinner], now: datetime) -> list[Winner]:
         draw = await self.get(draw_id)
@@ -122,11 +140,26 @@ class SqlDraws:
                                             draw_winners.c.position))
         return [_winner(row) for row in rows]
 
+    async def exclude(self, campaign: str, person_id: int, reason: str, note: str, staff_id: int | None,
+                      now: datetime) -> Exclusion:
+        values = {"campaign": campaign, "person_id": person_id, "reason": reason, "note": note, "staff_id": staff_id,
+                  "decided_at": now}
+        exclusion_id = await self.db.scalar(insert(draw_exclusions).values(**values).returning(draw_exclusions.c.id))
+        return Exclusion(exclusion_id, **values)  # type: ignore[arg-type]
+
+    async def exclusions(self, campaign: str, before: datetime | None = None) -> list[Exclusion]:
+        e = draw_exclusions.c
+        rows = await self.db.rows(select(draw_exclusions).where(
+            e.campaign == campaign, *([e.decided_at < before] if before is not None else [])).order_by(e.id))
+        return [record(Exclusion, row) for row in rows]
+
     async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:
         """A winner's name, address and phone go; the pseudonym, tier and status stay (the protocol holds)."""
         result = await self.db.execute(update(draw_winners).where(draw_winners.c.person_id == subject.person_id)
                                        .values(details={}, updated_at=now))
-        return int(result.rowcount)
+        notes = await self.db.execute(update(draw_exclusions).where(draw_exclusions.c.person_id == subject.person_id)
+                                      .values(note=ERASED))  # the moderator's words may name them
+        return int(result.rowcount) + int(notes.rowcount)
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         return await move_rows(self.db, OWNED, absorbed_id, survivor_id)

@@ -46,6 +46,10 @@ draws = Table(
     Column("excluded", Integer, nullable=False, default=0),
     Column("drawn_at", UtcDateTime),
     Column("entry_list", LargeBinary),  # the frozen CSV, exactly as exported and hashed
+    Column("entrants", LargeBinary),  # the person of each row of the frozen list: 8-byte ids, in the list's order
+    Column("sealed_seed", String(128)),  # the seed under DRAW_SEED_KEY (never the key) until revealed in ``seed``
+    Column("frozen_at", UtcDateTime),  # the list frozen and its hash published: at the entries' close
+    Column("exclusions", JSON),  # [[pseudonym, person id, reason], …]: left out of the list as at its close
     UniqueConstraint("campaign", "code"),
     Index(None, "status", "draw_at"),
 )
@@ -66,4 +70,16 @@ draw_winners = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index(None, "draw_id", "tier_order", "position"),
     Index(None, "status", "deadline"),
+)
+
+draw_exclusions = Table(
+    "draw_exclusions", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("campaign", String(32), nullable=False),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("reason", String(32), nullable=False),  # a code, published in the protocol
+    Column("note", String(300), nullable=False),  # the moderator's words, for staff only
+    Column("staff_id", BigInteger),  # who decided; None: the command line
+    Column("decided_at", UtcDateTime, nullable=False),
+    Index(None, "campaign", "person_id"),
 )

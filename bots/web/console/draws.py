@@ -1,5 +1,7 @@
-"""Managers' draws: each campaign's draws with the commitment published before them, naming a future drand round,
-running a draw (once its round is out), the winners with their status, the published files and a check.
+"""Managers' draws: each campaign's draws with the commitment and drand round published at activation, the list
+frozen at the entries' close (its hash, the list), running a draw (once its round is out), the winners with their
+status, the published files and a check. A draw without a round says so: it runs only if its campaign says
+``beacon = "none"``, and then whoever knows the seed knows the outcome.
 
 Everything goes through ``core.draws`` as ``promo draw …`` does: the files offered for download are the ones
 ``promo draw export`` writes (``entries.csv``, ``winners.csv``, ``protocol.html``), and "verify" recomputes the
@@ -43,6 +45,10 @@ async def _draw_page(request: web.Request, draw_id: int, *, error: str = "", rea
             raise web.HTTPNotFound(text="no such draw") from None
         campaign = await tx.campaigns.get(draw.campaign)
         winners = await tx.draws.winners(draw_id) if draw.status is DrawStatus.DRAWN else []
+        # why a winner was never reached: each channel their notice was tried on, and what it said
+        trails = {w.id: await draws.notice_trail(tx, w) for w in winners
+                  if w.status in (WinnerStatus.UNREACHED, WinnerStatus.PASSED)}
+        notes = {x.person_id: x.note for x in await tx.draws.exclusions(draw.campaign)} if draw.exclusions else {}
     beacon_at = chain(draw.beacon_chain).time_of(draw.beacon_round) if draw.beacon_round and draw.beacon_chain \
         else None
     now = config.clock()
@@ -50,10 +56,14 @@ async def _draw_page(request: web.Request, draw_id: int, *, error: str = "", rea
         "draw": draw, "campaign": campaign, "winners": winners, "tiers": algorithm.format_tiers(draw.tiers),
         "prize_names": {p.code: p.name for p in campaign.prizes} if campaign else {},
         "beacon_at": beacon_at, "beacon_out": beacon_at is not None and now >= beacon_at,
+        "needs_beacon": campaign is not None and campaign.draw_rules.beacon,
+        "closes_at": draws.entries_close(campaign, draw) if campaign else None,
         "due": now >= draw.draw_at, "verify_command": draws.verify_command(draw) if draw.status is DrawStatus.DRAWN
         else "", "error": error, "reason": reason, "check": check, "message": message,
         "scheduled": draw.status is DrawStatus.SCHEDULED, "drawn": draw.status is DrawStatus.DRAWN,
-        "confirmed": WinnerStatus.CONFIRMED}, status=status)
+        "confirmed": WinnerStatus.CONFIRMED, "unreached": WinnerStatus.UNREACHED, "trails": trails,
+        "notes": notes},
+        status=status)
 
 
 @requires(*MANAGERS)
@@ -94,7 +104,8 @@ async def run(request: web.Request) -> web.Response:
     early = form_value(await request.post(), "early", 5) == "yes"
     now = config.clock()
     try:
-        drawn = await draws.run_draw(config.store, draw_id, now, config.beacons, config.winner_hours, early=early)
+        drawn = await draws.run_draw(config.store, draw_id, now, config.beacons, config.winner_hours, early=early,
+                                     seal=config.seal)
     except LookupError:
         raise web.HTTPNotFound(text="no such draw") from None
     except draws.DrawRefused as e:
@@ -169,6 +180,42 @@ async def prize_sent(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"{config.mount}/draws/{sent.draw_id}?done=prize_sent")
 
 
+async def _on_unreached(request: web.Request, action: str) -> web.Response:
+    """Tell an unreached winner again (another contact is known now) or pass their prize to the next reserve, with
+    the manager's reason; both audited."""
+    config, staff, winner_id = config_of(request), staff_of(request), _id(request, "winner_id")
+    reason = " ".join(form_value(await request.post(), "reason", 300).split())
+    now = config.clock()
+    try:
+        async with config.store.transaction() as tx:
+            if action == "prize_passed_on":
+                winner = await tx.draws.winner(winner_id)
+                stepped_in = await draws.pass_on(tx, winner_id, reason, now, config.winner_hours)
+                details = {"draw": winner.draw_id, "reason": reason,
+                           "to_winner": stepped_in.id if stepped_in else None}
+            else:
+                winner = await draws.tell_again(tx, winner_id, now, config.winner_hours)
+                details = {"draw": winner.draw_id, "reason": reason}
+            await tx.staff.audit(staff.id, action, f"winner:{winner_id}", now, details)
+    except LookupError:
+        raise web.HTTPNotFound(text="no such winner") from None
+    except draws.DrawRefused as e:
+        async with config.store.transaction() as tx:
+            winner = await tx.draws.winner(winner_id)
+        return await _draw_page(request, winner.draw_id, error=str(e), status=409)
+    raise web.HTTPFound(f"{config.mount}/draws/{winner.draw_id}?done={action}")
+
+
+@requires(*MANAGERS)
+async def pass_on(request: web.Request) -> web.Response:
+    return await _on_unreached(request, "prize_passed_on")
+
+
+@requires(*MANAGERS)
+async def tell_again(request: web.Request) -> web.Response:
+    return await _on_unreached(request, "winner_told_again")
+
+
 def add_routes(app: web.Application) -> None:
     add_page("/draws", "draws", *MANAGERS)
     app.router.add_get("/draws", all_draws)
@@ -178,3 +225,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/draws/{draw_id}/verify", verify)
     app.router.add_get("/draws/{draw_id}/files/{file}", download)
     app.router.add_post("/winners/{winner_id}/sent", prize_sent)
+    app.router.add_post("/winners/{winner_id}/pass", pass_on)
+    app.router.add_post("/winners/{winner_id}/again", tell_again)
