@@ -197,3 +197,16 @@ async def test_export_for_support_erasure_for_admins_only(http: TestClient, stor
     async with store.transaction() as tx:
         assert (await tx.people.get(person_id)).name is None
         assert [e.action for e in await tx.staff.audit_log(target=f"person:{person_id}")] == ["erase", "export"]
+
+
+async def test_erasure_is_refused_while_a_payout_is_requested_to_the_persons_phone(http: TestClient, store,
+                                                                                  clock) -> None:
+    person_id, _ = await _ticket(store, clock)
+    async with store.transaction() as tx:
+        payout = await tx.ledger.add_payout(person_id, 10_000, "+79123456789", clock())
+    csrf = await _login(http, "admin")
+    refused = await http.post(f"/console/people/{person_id}/erase", data={"csrf": csrf})
+    assert refused.status == 409 and f"payout {payout.id}" in await refused.text()
+    async with store.transaction() as tx:
+        assert (await tx.people.get(person_id)).name == "Анна"  # nothing erased: the money still has its phone
+        assert [e.action for e in await tx.staff.audit_log(target=f"person:{person_id}")] == []

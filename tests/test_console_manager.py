@@ -1,5 +1,6 @@
 """The console's manager pages over HTTP against the real app: campaigns (create, edit a rule, activate), draws
-(commitment, a drand round, run once the round is out, winners, the published files verified from outside),
+(commitment and drand round named at activation, the list frozen and published before the round, run once the
+round is out, winners, the published files verified from outside; a draw without a round says so),
 broadcasts (confirmation with the number of recipients, send, report); support refused; CSRF on every form."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from bots.drand import DrandRelays
 from core import broadcasts, draws
 from core.channels import ChannelProfile, TextFormat
+from core.draws.sealing import SeedSeal
 from core.outbox import Outbox
 from core.ports import ReceiptStatus
 from core.ports.draws import DrawStatus, WinnerStatus
@@ -32,12 +35,13 @@ ZONE = ZoneInfo("Europe/Moscow")
 ROUND = 657413  # a real quicknet round the drand emulator replays (2023-09-15 11:00:03 UTC)
 XSS = '<script>alert("x")</script>'
 NAMES = ("Анна Петрова", "Борис Иванов", "Вера Смирнова", "Глеб Орлов")
+SEAL = SeedSeal(secrets.token_bytes(32))  # the console's DRAW_SEED_KEY
 
 
 @pytest.fixture
 async def http(store, clock, relay):
     relays = DrandRelays([relay.base_url])
-    client = await console_client(store, clock, beacons=relays, winner_hours=72)
+    client = await console_client(store, clock, beacons=relays, winner_hours=72, seal=SEAL)
     yield client
     await client.close()
     await relays.close()
@@ -68,7 +72,10 @@ def autumn(csrf: str, **changes: str) -> dict[str, str]:
         "draws-0.code": "final", "draws-0.entries_from": "2023-09-01", "draws-0.entries_to": "2023-09-14",
         "draws-0.draw_at": "2023-09-15T13:30", "draws-0.prizes": "tv=1, cert=1", "draws-0.reserves": "1",
         "draws-1.code": "", "draws-1.entries_from": "", "draws-1.entries_to": "", "draws-1.draw_at": "",
-        "draws-1.prizes": "", "draws-1.reserves": ""}
+        "draws-1.prizes": "", "draws-1.reserves": "",
+        # the list closes on Sep 15 at 00:00 in Moscow (21:00 UTC); 14 hours later is ROUND, the emulator's
+        "draw_rules.beacon": "drand", "draw_rules.beacon_margin_minutes": "840",
+        "draw_rules.late_receipts": "next_draw"}
     form.update(changes)
     return form
 
@@ -134,7 +141,8 @@ async def test_a_manager_creates_a_campaign_edits_a_rule_and_activates_it(http: 
         (draw,) = await tx.draws.of_campaign("autumn")
     assert stored is not None and stored.status is CampaignStatus.ACTIVE
     page = await (await http.get("/console/campaigns/autumn")).text()
-    assert "идёт" in page and draw.commitment in page and draw.seed not in page  # the seed stays secret
+    seed = SEAL.open(draw.sealed_seed or "", draw.campaign, draw.code, draw.commitment).hex()
+    assert "идёт" in page and draw.commitment in page and seed not in page  # the seed stays secret
     listing = await (await http.get("/console/campaigns")).text()
     assert 'href="/console/campaigns/autumn"' in listing and "01.09.2023" in listing
     again = await http.post("/console/campaigns/autumn/activate", data={"csrf": csrf})
@@ -177,8 +185,10 @@ async def test_a_draw_runs_once_its_beacon_round_is_out_and_its_protocol_verifie
     await _create_and_activate(http, csrf)
     async with store.transaction() as tx:
         (draw,) = await tx.draws.of_campaign("autumn")
+    assert draw.beacon_round == ROUND and draw.seed == ""  # named at activation; the seed kept sealed
     published = await (await http.get(f"/console/draws/{draw.id}")).text()
-    assert draw.commitment in published and draw.seed not in published and "назначен" in published
+    assert draw.commitment in published and "назначен" in published and f"раунд {ROUND}" in published
+    assert "Список ещё открыт: закроется 15.09.2023 00:00" in published and "Name a drand round" not in published
     assert f'href="/console/draws/{draw.id}"' in await (await http.get("/console/draws")).text()
 
     for i, name in enumerate(NAMES):  # four people send a receipt each in Telegram; the manager approves them
@@ -197,11 +207,8 @@ async def test_a_draw_runs_once_its_beacon_round_is_out_and_its_protocol_verifie
 
     typo = await http.post(f"/console/draws/{draw.id}/beacon", data={"csrf": csrf, "round": "soon"})
     assert typo.status == 400 and "Номер раунда — целое число" in await typo.text()
-    past = await http.post(f"/console/draws/{draw.id}/beacon", data={"csrf": csrf, "round": "1000"})
-    assert past.status == 409 and "it must come after the entries close" in await past.text()
-    named = await http.post(f"/console/draws/{draw.id}/beacon", data={"csrf": csrf, "round": str(ROUND)},
-                            allow_redirects=False)
-    assert named.status == 302
+    other = await http.post(f"/console/draws/{draw.id}/beacon", data={"csrf": csrf, "round": str(ROUND + 100)})
+    assert other.status == 409 and f"already names round {ROUND}" in await other.text()  # never picked again
     page = await (await http.get(f"/console/draws/{draw.id}")).text()
     assert f"раунд {ROUND}" in page and "ещё не вышел" in page
 
@@ -211,7 +218,13 @@ async def test_a_draw_runs_once_its_beacon_round_is_out_and_its_protocol_verifie
     text = await early.text()
     assert early.status == 409 and "Раунд drand ещё не вышел" in text and "15.09.2023 14:00" in text
     async with store.transaction() as tx:
-        assert (await tx.draws.get(draw.id)).status is DrawStatus.SCHEDULED
+        frozen = await tx.draws.get(draw.id)
+    assert frozen.status is DrawStatus.SCHEDULED and frozen.frozen_at == clock() < QUICKNET.time_of(ROUND)
+    page = await (await http.get(f"/console/draws/{draw.id}")).text()
+    assert "Список закрыт" in page and str(frozen.entries_hash) in page  # its hash shown before the round is out
+    before = await http.get(f"/console/draws/{draw.id}/files/entries.csv")
+    assert before.status == 200
+    listed = await before.read()
 
     clock.now = QUICKNET.time_of(ROUND) + timedelta(minutes=1)
     ran = await http.post(f"/console/draws/{draw.id}/run", data={"csrf": csrf}, allow_redirects=False)
@@ -240,7 +253,8 @@ async def test_a_draw_runs_once_its_beacon_round_is_out_and_its_protocol_verifie
     prizes = re.search(r"--prizes (\S+)", html).group(1)  # type: ignore[union-attr]
     # an outsider's check: the published files alone, against the commitment shown before the draw
     outside = algorithm.verify(entries, seed, algorithm.parse_tiers(prizes), algorithm.ALGORITHM, randomness)
-    assert outside.commitment == draw.commitment and outside.entries_hash in html
+    assert outside.commitment == draw.commitment and outside.entries_hash in html and entries == listed
+    assert f"--commitment {draw.commitment}" in html  # the protocol's command checks the commitment too
     rows = list(csv.DictReader(io.StringIO(published_winners)))
     assert [(p.tier, str(p.position), "yes" if p.reserve else "no", p.participant) for p in outside.picks] == [
         (r["tier"], r["position"], r["reserve"], r["participant"]) for r in rows]
@@ -268,7 +282,7 @@ async def test_a_draw_runs_once_its_beacon_round_is_out_and_its_protocol_verifie
         assert [m.person_id for m in await tx.messages.entries(template="draw.prize_sent")] == [winner.person_id]
     assert await _audit(store, f"winner:{winner.id}") == ["prize_sent"]
     assert await _audit(store, f"draw:{draw.id}") == ["draw_verify", "draw_export", "draw_export", "draw_export",
-                                                      "draw_run", "draw_beacon"]
+                                                      "draw_run", "draw_export"]
 
 
 async def test_a_draw_not_drawn_yet_offers_no_files(http: TestClient, store, clock) -> None:
@@ -277,13 +291,36 @@ async def test_a_draw_not_drawn_yet_offers_no_files(http: TestClient, store, clo
     await _create_and_activate(http, csrf)
     async with store.transaction() as tx:
         (draw,) = await tx.draws.of_campaign("autumn")
-    for name in ("protocol.html", "entries.csv", "winners.csv"):
+    for name, why in (("protocol.html", "not drawn yet"), ("entries.csv", "not frozen yet"),
+                      ("winners.csv", "not drawn yet")):
         answer = await http.get(f"/console/draws/{draw.id}/files/{name}")
-        assert answer.status == 409 and "not drawn yet" in await answer.text(), name
+        assert answer.status == 409 and why in await answer.text(), name
     not_due = await http.post(f"/console/draws/{draw.id}/run", data={"csrf": csrf})
     assert not_due.status == 409 and "Время розыгрыша ещё не пришло" in await not_due.text()
     assert (await http.post(f"/console/draws/{draw.id}/verify", data={"csrf": csrf})).status == 409
     assert (await http.get("/console/draws/999999")).status == 404
+
+
+async def test_a_draw_without_a_round_says_so_and_runs_only_when_its_campaign_says_so(http: TestClient, store,
+                                                                                      clock) -> None:
+    clock.now = datetime(2023, 9, 10, 9, 0, tzinfo=UTC)
+    csrf = await _login(http, "ivan")
+    created = await http.post("/console/campaigns", data=autumn(csrf, **{"draw_rules.beacon": "none"}),
+                              allow_redirects=False)
+    assert created.status == 302, await created.text()
+    assert (await http.post("/console/campaigns/autumn/activate", data={"csrf": csrf})).status == 200
+    async with store.transaction() as tx:
+        (draw,) = await tx.draws.of_campaign("autumn")
+    assert draw.beacon_round is None
+    warning = "исход определяется одним зерном, и тот, кто знает зерно, знает исход"
+    assert warning in await (await http.get("/console/campaigns/autumn")).text()
+    assert warning in await (await http.get(f"/console/draws/{draw.id}")).text()
+    form = await (await http.get("/console/campaigns/autumn/edit")).text()
+    assert '<option value="none" selected>' in form
+    clock.now = draw.draw_at + timedelta(minutes=1)
+    csrf = await _login(http, "ivan")  # days later: a new session
+    ran = await http.post(f"/console/draws/{draw.id}/run", data={"csrf": csrf}, allow_redirects=False)
+    assert ran.status == 302, await ran.text()
 
 
 async def test_a_broadcast_is_confirmed_with_its_recipients_sent_and_reported(http: TestClient, store,
@@ -378,7 +415,8 @@ async def test_support_gets_403_on_every_manager_route(http: TestClient, store, 
     async with store.transaction() as tx:
         assert (await tx.campaigns.get("autumn")).status is CampaignStatus.ACTIVE  # type: ignore[union-attr]
         assert await tx.broadcasts.recent() == []
-        assert (await tx.draws.of_campaign("autumn"))[0].beacon_round is None
+        untouched = (await tx.draws.of_campaign("autumn"))[0]
+    assert (untouched.beacon_round, untouched.status) == (ROUND, DrawStatus.SCHEDULED)  # as activation named it
 
 
 async def test_a_post_without_the_csrf_token_is_refused(http: TestClient, store, clock) -> None:
@@ -398,7 +436,7 @@ async def test_a_post_without_the_csrf_token_is_refused(http: TestClient, store,
         assert refused.status == 403 and "Форма устарела" in await refused.text(), path
     async with store.transaction() as tx:
         assert (await tx.campaigns.get("autumn")).status is CampaignStatus.ACTIVE  # type: ignore[union-attr]
-        assert (await tx.draws.get(draw.id)).beacon_round is None
+        assert await tx.draws.get(draw.id) == draw  # neither run nor given another round
         assert await tx.broadcasts.recent() == []
 
 

@@ -37,6 +37,25 @@ class StaffSession:
 
 
 @dataclass(frozen=True)
+class LoginFailures:
+    """Failed sign-ins of one key (a name, an address, or both) still counted: how many, and the latest."""
+
+    count: int
+    last_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed sign-ins still counted for one (name, address); ``known``: the name is a staff account's."""
+
+    username: str
+    address: str
+    known: bool
+    count: int
+    last_at: datetime
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     id: int
     staff_id: int | None
@@ -65,8 +84,17 @@ class StaffRepository(Protocol):
     async def end_sessions_of(self, staff_id: int) -> int: ...
 
     async def record_login(self, username: str, address: str, ok: bool, now: datetime) -> None: ...
-    async def failed_logins(self, since: datetime, *, username: str | None = None,
-                            address: str | None = None) -> int: ...
+    async def login_failures(self, since: datetime, *, username: str | None = None, address: str | None = None,
+                             unknown_names: bool = False) -> LoginFailures:
+        """Failures since ``since`` for this name and/or address; ``unknown_names``: only names no account has."""
+        ...
+    async def failure_groups(self, since: datetime, limit: int = 500) -> list[FailureGroup]:
+        """Failures since ``since`` per (name, address), the latest first: what the lockouts are made of."""
+        ...
+    async def forget_failures(self, *, username: str | None = None, address: str | None = None,
+                              unknown_names: bool = False) -> int:
+        """Drop these failures (a lockout lifted, or a correct password): the audit log keeps each one."""
+        ...
 
     async def audit(self, staff_id: int | None, action: str, target: str, now: datetime,
                     detail: dict[str, Any] | None = None) -> None: ...

@@ -12,8 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from core.domain_events import Happened, event
+from core.errors import CoreError
+from core.payouts import money_of
 from core.ports import UnitOfWork
 from core.ports.personal_data import ErasureSubject
+from promo import ledger
 
 EXPORT_LIMIT = 500  # timeline items in one export; the rest are older than anyone asks about
 
@@ -44,8 +47,17 @@ async def export_person(tx: UnitOfWork, person_id: int, now: datetime) -> dict[s
     return _plain(document)
 
 
+class ErasureRefused(CoreError):
+    """Erasing now would lose what is owed: a payout was requested to the phone erasure would blank."""
+
+
 async def erase_person(tx: UnitOfWork, person_id: int, now: datetime) -> int:
-    """Erase now; how many rows changed. Amounts, ids and the ledger stay."""
+    """Erase now; how many rows changed. Amounts, ids and the ledger stay. ``ErasureRefused`` while a payout is
+    requested: it is paid or cancelled first (the person chooses in /forget; staff with payout-paid/-cancel)."""
+    requested = (await money_of(tx, person_id)).requested_payouts
+    if requested:
+        raise ErasureRefused(f"payout {requested[0].id} of {ledger.format_roubles(requested[0].amount_kopecks)} ₽ "
+                             f"is requested: pay it (payout-paid) or cancel it (payout-cancel) first")
     accounts = await tx.people.accounts_of(person_id)
     person = await tx.people.get(person_id)
     subject = ErasureSubject(person_id, tuple((a.channel, a.external_id) for a in accounts),

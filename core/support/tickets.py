@@ -109,12 +109,27 @@ async def set_status(tx: UnitOfWork, ticket: Ticket, status: TicketStatus, now: 
     return True
 
 
-async def rate(tx: UnitOfWork, ticket: Ticket, rating: int, now: datetime) -> None:
+async def may_rate(tx: UnitOfWork, ticket: Ticket, now: datetime, change_window: timedelta) -> bool:
+    """A ticket is rated once; the rating may change only within ``change_window`` of the first one
+    (SUPPORT_RATING_CHANGE_MINUTES), so an old button pressed later changes no score."""
+    if ticket.rating is None:
+        return True
+    first = min((e.created_at for e in await tx.tickets.events(ticket.id) if e.kind is TicketEventKind.RATING),
+                default=None)
+    return first is not None and now - first < change_window
+
+
+async def rate(tx: UnitOfWork, ticket: Ticket, rating: int, now: datetime,
+               change_window: timedelta = timedelta(0)) -> bool:
+    """False, changing nothing, when the ticket's rating can no longer change (``may_rate``)."""
     if rating not in RATINGS:
         raise ValueError(f"a rating is 1–5, not {rating}")
+    if not await may_rate(tx, ticket, now, change_window):
+        return False
     ticket.rating, ticket.updated_at = rating, now
     await tx.tickets.add_event(ticket.id, TicketEventKind.RATING, now, body=str(rating))
     await tx.tickets.save(ticket)
+    return True
 
 
 def is_overdue(ticket: Ticket, target: timedelta, now: datetime) -> bool:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import ConflictError
-from core.ports.staff import AuditEntry, StaffRole, StaffSession, StaffUser
+from core.ports.staff import AuditEntry, FailureGroup, LoginFailures, StaffRole, StaffSession, StaffUser
 from storage.memory.table import Table, json_copy, utc
 
 
@@ -88,11 +88,34 @@ class MemoryStaff:
         row = LoginRow(self._t.logins.next_id(), username[:64], address[:64], ok, utc(now))
         self._t.logins.put(row.id, row)
 
-    async def failed_logins(self, since: datetime, *, username: str | None = None,
-                            address: str | None = None) -> int:
-        return len(self._t.logins.where(lambda r: not r.ok and r.at >= since
-                                        and (username is None or r.username == username[:64])
-                                        and (address is None or r.address == address[:64])))
+    def _failed(self, since: datetime | None, username: str | None, address: str | None,
+                unknown_names: bool) -> list[LoginRow]:
+        known = {u.username for u in self._t.users.rows()} if unknown_names else set()
+        return self._t.logins.where(lambda r: not r.ok and (since is None or r.at >= since)
+                                    and (username is None or r.username == username[:64])
+                                    and (address is None or r.address == address[:64])
+                                    and r.username not in known)
+
+    async def login_failures(self, since: datetime, *, username: str | None = None, address: str | None = None,
+                             unknown_names: bool = False) -> LoginFailures:
+        rows = self._failed(since, username, address, unknown_names)
+        return LoginFailures(len(rows), max((r.at for r in rows), default=None))
+
+    async def failure_groups(self, since: datetime, limit: int = 500) -> list[FailureGroup]:
+        known = {u.username for u in self._t.users.rows()}
+        groups: dict[tuple[str, str], list[datetime]] = {}
+        for row in self._failed(since, None, None, False):
+            groups.setdefault((row.username, row.address), []).append(row.at)
+        found = [FailureGroup(name, address, name in known, len(times), max(times))
+                 for (name, address), times in groups.items()]
+        return sorted(found, key=lambda g: (g.last_at, g.username, g.address), reverse=True)[:limit]
+
+    async def forget_failures(self, *, username: str | None = None, address: str | None = None,
+                              unknown_names: bool = False) -> int:
+        rows = self._failed(None, username, address, unknown_names)
+        for row in rows:
+            self._t.logins.delete(row.id)
+        return len(rows)
 
     async def audit(self, staff_id: int | None, action: str, target: str, now: datetime,
                     detail: dict[str, Any] | None = None) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from core.ports.staff import AuditEntry, StaffRole, StaffSession, StaffUser
+from core.ports.staff import AuditEntry, FailureGroup, LoginFailures, StaffRole, StaffSession, StaffUser
 from storage.sql.db import Db
 from storage.sql.records import record
 from storage.tables.staff import merge_undos, staff_audit, staff_logins, staff_sessions, staff_users
@@ -18,6 +18,20 @@ _session = (select(staff_sessions, staff_users.c.username, staff_users.c.display
             .join(staff_users, staff_users.c.id == staff_sessions.c.staff_id)
             .where(staff_sessions.c.token_hash == bindparam("hash_"), staff_sessions.c.expires_at > bindparam("now_"),
                    staff_users.c.active.is_(True)))
+
+
+def _failed(since: datetime | None, username: str | None, address: str | None, unknown_names: bool) -> list[Any]:
+    """The conditions picking counted failures of a name and/or an address (only unknown names, if asked)."""
+    where: list[Any] = [staff_logins.c.ok.is_(False)]
+    if since is not None:
+        where.append(staff_logins.c.at >= since)
+    if username is not None:
+        where.append(staff_logins.c.username == username[:64])
+    if address is not None:
+        where.append(staff_logins.c.address == address[:64])
+    if unknown_names:
+        where.append(staff_logins.c.username.not_in(select(staff_users.c.username)))
+    return where
 
 
 def _user(row: Any) -> StaffUser:
@@ -79,15 +93,29 @@ class SqlStaff:
         await self.db.execute(insert(staff_logins).values(username=username[:64], address=address[:64], ok=ok,
                                                           at=now))
 
-    async def failed_logins(self, since: datetime, *, username: str | None = None,
-                            address: str | None = None) -> int:
-        query = select(func.count()).select_from(staff_logins).where(staff_logins.c.at >= since,
-                                                                     staff_logins.c.ok.is_(False))
-        if username is not None:
-            query = query.where(staff_logins.c.username == username[:64])
-        if address is not None:
-            query = query.where(staff_logins.c.address == address[:64])
-        return int(await self.db.scalar(query) or 0)
+    async def login_failures(self, since: datetime, *, username: str | None = None, address: str | None = None,
+                             unknown_names: bool = False) -> LoginFailures:
+        query = select(func.count(), func.max(staff_logins.c.at)).where(
+            *_failed(since, username, address, unknown_names))
+        row = await self.db.first(query)
+        return LoginFailures(int(row[0] or 0), row[1]) if row is not None else LoginFailures(0, None)
+
+    async def failure_groups(self, since: datetime, limit: int = 500) -> list[FailureGroup]:
+        last = func.max(staff_logins.c.at).label("last_at")
+        query = (select(staff_logins.c.username, staff_logins.c.address, func.count().label("count"), last,
+                        func.max(staff_users.c.id).label("account"))
+                 .select_from(staff_logins.outerjoin(staff_users, staff_users.c.username == staff_logins.c.username))
+                 .where(*_failed(since, None, None, False))
+                 .group_by(staff_logins.c.username, staff_logins.c.address)
+                 .order_by(last.desc(), staff_logins.c.username.desc(), staff_logins.c.address.desc())
+                 .limit(max(1, limit)))
+        return [FailureGroup(row.username, row.address, row.account is not None, int(row.count), row.last_at)
+                for row in await self.db.rows(query)]
+
+    async def forget_failures(self, *, username: str | None = None, address: str | None = None,
+                              unknown_names: bool = False) -> int:
+        result = await self.db.execute(delete(staff_logins).where(*_failed(None, username, address, unknown_names)))
+        return int(result.rowcount)
 
     async def audit(self, staff_id: int | None, action: str, target: str, now: datetime,
                     detail: dict[str, Any] | None = None) -> None:

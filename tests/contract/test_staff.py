@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import ConflictError
 from core.ports import Store
-from core.ports.staff import StaffRole
+from core.ports.staff import LoginFailures, StaffRole
 from tests.contract.helpers import NOW, at, conflicts, new_people, read
 
 
@@ -39,13 +39,26 @@ async def test_a_session_lives_until_it_expires_or_ends_and_only_for_an_active_u
 
 async def test_failed_logins_are_counted_per_name_and_per_address_within_a_window(store: Store) -> None:
     async with store.transaction() as tx:
+        await tx.staff.add_user("ivan", "Иван", StaffRole.MANAGER, "h", NOW)
         for minute in range(3):
             await tx.staff.record_login("olga", "10.0.0.1", False, at(minutes=minute))
         await tx.staff.record_login("ivan", "10.0.0.1", False, at(minutes=3))
         await tx.staff.record_login("olga", "10.0.0.2", True, at(minutes=4))
-    assert await read(store, lambda tx: tx.staff.failed_logins(NOW, username="olga")) == 3
-    assert await read(store, lambda tx: tx.staff.failed_logins(NOW, address="10.0.0.1")) == 4
-    assert await read(store, lambda tx: tx.staff.failed_logins(at(minutes=2), username="olga")) == 1
+    olga = await read(store, lambda tx: tx.staff.login_failures(NOW, username="olga"))
+    assert olga == LoginFailures(3, at(minutes=2))
+    assert (await read(store, lambda tx: tx.staff.login_failures(NOW, address="10.0.0.1"))).count == 4
+    assert (await read(store, lambda tx: tx.staff.login_failures(at(minutes=2), username="olga"))).count == 1
+    none = await read(store, lambda tx: tx.staff.login_failures(at(minutes=9), username="olga"))
+    assert none == LoginFailures(0, None)
+    # names no account has: a scan of made-up names is counted apart from failures for real accounts
+    only_unknown = await read(store, lambda tx: tx.staff.login_failures(NOW, address="10.0.0.1", unknown_names=True))
+    assert only_unknown.count == 3
+    groups = await read(store, lambda tx: tx.staff.failure_groups(NOW))
+    assert [(g.username, g.address, g.known, g.count, g.last_at) for g in groups] == [
+        ("ivan", "10.0.0.1", True, 1, at(minutes=3)), ("olga", "10.0.0.1", False, 3, at(minutes=2))]
+    async with store.transaction() as tx:
+        assert await tx.staff.forget_failures(address="10.0.0.1", unknown_names=True) == 3
+    assert (await read(store, lambda tx: tx.staff.login_failures(NOW, address="10.0.0.1"))).count == 1
 
 
 async def test_the_audit_keeps_who_did_what_to_what_newest_first(store: Store) -> None:

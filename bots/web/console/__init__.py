@@ -14,6 +14,7 @@ from bots.web.console import (
     campaigns,
     channels,
     dashboard,
+    dead_updates,
     draws,
     moderation,
     people,
@@ -23,7 +24,8 @@ from bots.web.console import (
 from bots.web.console.app import ConsoleConfig, build_console
 
 AREAS = [session.add_routes, tickets.add_routes, moderation.add_routes, people.add_routes, dashboard.add_routes,
-         campaigns.add_routes, draws.add_routes, broadcasts.add_routes, channels.add_routes, admin.add_routes]
+         campaigns.add_routes, draws.add_routes, broadcasts.add_routes, channels.add_routes, dead_updates.add_routes,
+         admin.add_routes]
 
 
 

@@ -1,4 +1,4 @@
-"""Admins' pages: staff accounts (create, role, deactivate) and the audit log of staff actions."""
+"""Admins' pages: staff accounts (create, role, deactivate), sign-in lockouts (lift) and the audit log."""
 
 from __future__ import annotations
 
@@ -7,15 +7,43 @@ from aiohttp import web
 from bots.web.console.app import config_of, render, staff_of
 from bots.web.console.auth import form_value, hash_password, requires
 from bots.web.console.pages import add_page
+from bots.web.console.throttling import WINDOW, LockKind, lockouts
 from core.errors import ConflictError
 from core.ports.staff import StaffRole
 
 
+async def _staff_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    config = config_of(request)
+    now = config.clock()
+    async with config.store.transaction() as tx:
+        users = await tx.staff.users()
+        groups = await tx.staff.failure_groups(now - WINDOW)
+    return render(request, "staff.html", {"users": users, "roles": list(StaffRole), "error": error,
+                                          "lockouts": lockouts(groups, now)}, status=status)
+
+
 @requires(StaffRole.ADMIN)
 async def staff_list(request: web.Request) -> web.Response:
-    async with config_of(request).store.transaction() as tx:
-        users = await tx.staff.users()
-    return render(request, "staff.html", {"users": users, "roles": list(StaffRole), "error": ""})
+    return await _staff_page(request)
+
+
+@requires(StaffRole.ADMIN)
+async def lift_lockout(request: web.Request) -> web.Response:
+    """Forgets the failures a lockout is made of; the audit log keeps them, and who lifted it."""
+    config, staff = config_of(request), staff_of(request)
+    form = await request.post()
+    kind, username, address = (form_value(form, name, 64) for name in ("kind", "username", "address"))
+    if (kind not in {k.value for k in LockKind} or (kind != LockKind.ADDRESS and not username)
+            or (kind != LockKind.NAME and not address)):
+        raise web.HTTPBadRequest(text="which lockout?")
+    async with config.store.transaction() as tx:
+        forgotten = await tx.staff.forget_failures(
+            username=username if kind != LockKind.ADDRESS else None,
+            address=address if kind != LockKind.NAME else None, unknown_names=kind == LockKind.ADDRESS)
+        target = f"address:{address}" if kind == LockKind.ADDRESS else f"staff:{username}"
+        await tx.staff.audit(staff.id, "lift_lockout", target, config.clock(), {
+            "kind": kind, "username": username, "address": address, "failures": forgotten})
+    raise web.HTTPFound(f"{config.mount}/staff")
 
 
 @requires(StaffRole.ADMIN)
@@ -42,9 +70,7 @@ async def create_staff(request: web.Request) -> web.Response:
         except ConflictError:
             error = "username"
     if error:
-        async with config.store.transaction() as tx:
-            users = await tx.staff.users()
-        return render(request, "staff.html", {"users": users, "roles": list(StaffRole), "error": error}, status=400)
+        return await _staff_page(request, error, 400)
     raise web.HTTPFound(f"{config.mount}/staff")
 
 
@@ -81,4 +107,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/staff", staff_list)
     app.router.add_post("/staff", create_staff)
     app.router.add_post("/staff/{staff_id}/deactivate", deactivate)
+    app.router.add_post("/staff/lockouts/lift", lift_lockout)
     app.router.add_get("/audit", audit_log)

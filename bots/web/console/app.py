@@ -17,14 +17,18 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from bots.web.console.auth import COOKIE, Staff, csrf_ok, token_hash
 from bots.web.console.i18n import translator
 from bots.web.console.pages import visible_to
+from bots.web.console.throttling import Network
 from core.broadcasts import Segments, standard_segments
 from core.channels import ChannelDirectory
-from core.draws import BeaconSource
+from core.draws import BeaconSource, SeedSeal
 from core.ports import Store
+from core.ports.staff import StaffRole
+from core.support.redaction import redact_text
 from core.templates import Templates
 
 HERE = Path(__file__).parent
@@ -50,7 +54,10 @@ class ConsoleConfig:
     mount: str = "/console"
     beacons: BeaconSource | None = None  # drand relays: a draw that names a round is run once it is out
     winner_hours: int = 72  # how long a winner has to confirm (DRAW_WINNER_HOURS)
+    seal: SeedSeal | None = None  # DRAW_SEED_KEY: seeds are sealed at activation and opened at the draw
     segments: Segments = field(default_factory=standard_segments)  # who a broadcast can go to
+    trusted_proxies: tuple[Network, ...] = ()  # CONSOLE_TRUSTED_PROXIES: whose X-Forwarded-For is believed
+    staff_networks: tuple[Network, ...] = ()  # CONSOLE_STAFF_NETWORKS: a name lockout lets a right password in
 
 
 CONFIG = web.AppKey("console_config", ConsoleConfig)
@@ -118,7 +125,22 @@ def render(request: web.Request, name: str, context: Mapping[str, Any], status: 
     config = config_of(request)
     return aiohttp_jinja2.render_template(name, request, {
         "t": translator(staff.user.locale), "staff": staff, "nav": visible_to(staff.role), "mount": config.mount,
-        "csrf": staff.session.csrf_token, "now": config.clock(), "zone": config.zone, **context}, status=status)
+        "csrf": staff.session.csrf_token, "now": config.clock(), "zone": config.zone, "redact": redacts(staff),
+        **context}, status=status)
+
+
+def redacts(staff: Staff) -> bool:
+    """Support sees phones and e-mails masked, everywhere (``core.support.redaction``); admins see them whole."""
+    return staff.role == StaffRole.SUPPORT
+
+
+@jinja2.pass_context
+def _finalize(context: jinja2.runtime.Context, value: Any) -> Any:
+    # every {{ … }} of every page passes here: a field forgotten by a template still cannot show a phone
+    if not (isinstance(value, str) and context.get("redact")):
+        return value
+    # markup already escaped (tojson, a macro) stays markup: a mask holds nothing that needs escaping
+    return Markup(redact_text(str(value))) if isinstance(value, Markup) else redact_text(value)
 
 
 def local_time(value: datetime | None, zone: ZoneInfo) -> str:
@@ -145,7 +167,7 @@ def build_console(config: ConsoleConfig, areas: list[Callable[[web.Application],
     app = web.Application(middlewares=[guard])
     app[CONFIG] = config
     environment = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                                       undefined=jinja2.StrictUndefined)
+                                       undefined=jinja2.StrictUndefined, finalize=_finalize)
     environment.filters.update(local_time=local_time, since=since, roubles=roubles)
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)
     for add_routes in areas:

@@ -30,8 +30,9 @@ MAX_ROWS = 200
 RULES = ("min_sum", "per_day", "per_hour", "cashback_percent", "cashback_cap_per_receipt", "cashback_cap_per_person",
          "roubles_per_entry", "max_entries_per_receipt", "max_entries_per_person")
 FRAUD = ("receipts_per_shop_per_hour", "people_per_fiscal_drive")
+DRAW_RULES = ("beacon", "beacon_margin_minutes", "late_receipts")  # docs/draws.md: what makes a draw unsteerable
 INTEGERS = {"per_day", "per_hour", "max_entries_per_receipt", "max_entries_per_person", *FRAUD, "min_items",
-            "entries_per_item", "quantity", "reserves"}
+            "entries_per_item", "quantity", "reserves", "beacon_margin_minutes"}
 PRIZE_FIELDS = ("code", "name", "quantity", "value")
 DRAW_FIELDS = ("code", "entries_from", "entries_to", "draw_at", "prizes", "reserves")
 
@@ -78,6 +79,8 @@ def written_form(form: Any) -> dict[str, Any]:
                         if form_value(form, f"receipts.{name}", 50).strip()}
     data["anti_fraud"] = {name: _typed(name, form_value(form, f"anti_fraud.{name}", 50)) for name in FRAUD
                           if form_value(form, f"anti_fraud.{name}", 50).strip()}
+    data["draw_rules"] = {name: _typed(name, form_value(form, f"draw_rules.{name}", 50)) for name in DRAW_RULES
+                          if form_value(form, f"draw_rules.{name}", 50).strip()}
     include = _lines(form_value(form, "products.include", 5000))
     if include:
         data["products"] = {"include": include, "exclude": _lines(form_value(form, "products.exclude", 5000)),
@@ -103,6 +106,7 @@ def form_values(campaign: Campaign) -> dict[str, Any]:
     values: dict[str, Any] = {name: data[name] for name in ("code", "title", "time_zone", "starts_on", "ends_on")}
     values.update({f"receipts.{k}": v for k, v in data["receipts"].items()})
     values.update({f"anti_fraud.{k}": v for k, v in data["anti_fraud"].items()})
+    values.update({f"draw_rules.{k}": v for k, v in data["draw_rules"].items()})
     products = data.get("products")
     if products:
         values.update({"products.include": "\n".join(products["include"]),
@@ -171,7 +175,8 @@ async def campaign_page(request: web.Request) -> web.Response:
 async def new_campaign(request: web.Request) -> web.Response:
     return _form(request, {"time_zone": str(config_of(request).zone.key), "receipts.per_day": 5,
                            "receipts.per_hour": 3, "receipts.max_entries_per_receipt": 100,
-                           "receipts.max_entries_per_person": 1000})
+                           "receipts.max_entries_per_person": 1000, "draw_rules.beacon": "drand",
+                           "draw_rules.beacon_margin_minutes": 10, "draw_rules.late_receipts": "next_draw"})
 
 
 async def _save(request: web.Request, editing: str) -> web.Response:
@@ -232,7 +237,7 @@ async def _lifecycle(request: web.Request, action: str) -> web.Response:
     try:
         async with config.store.transaction() as tx:
             if action == "activate":
-                await campaigns.activate(tx, code, now)
+                await campaigns.activate(tx, code, now, config.seal)
             else:
                 await campaigns.finish(tx, code, now)
             await tx.staff.audit(staff.id, f"campaign_{action}", f"campaign:{code}", now)

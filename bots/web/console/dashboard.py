@@ -64,6 +64,7 @@ async def dashboard(request: web.Request) -> web.Response:
         funnel = await tx.reports.funnel()
         deliveries = await tx.reports.deliveries(since, zone=zone, now=now)
         channel_states = await standings(tx, list(config.channels))
+        dead_updates = await tx.inbox.dead_count()  # updates the platform gave up on: each is a person unanswered
 
     days = sorted({day for day, _, _ in per_day})
     by_status: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
@@ -97,7 +98,7 @@ async def dashboard(request: web.Request) -> web.Response:
 
     return render(request, "dashboard.html", {
         "charts": [_svg(c) for c in (receipts, outcomes, channels, steps, delivery)], "funnel": funnel,
-        "channel_states": channel_states, "channels": config.channels})
+        "channel_states": channel_states, "channels": config.channels, "dead_updates": dead_updates})
 
 
 def add_routes(app: web.Application) -> None:

@@ -8,8 +8,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "console": ("Консоль промоакции", "Promo console"),
     "login": ("Вход", "Sign in"), "username": ("Логин", "Username"), "password": ("Пароль", "Password"),
     "logout": ("Выйти", "Sign out"), "wrong_login": ("Неверный логин или пароль.", "Wrong username or password."),
-    "throttled": ("Слишком много неудачных попыток. Подождите 15 минут.",
-                  "Too many failed attempts. Wait 15 minutes."),
+    "throttled": ("Слишком много неудачных попыток. Подождите и попробуйте снова.",
+                  "Too many failed attempts. Wait a while and try again."),
+    "lockouts": ("Блокировки входа", "Sign-in lockouts"), "no_lockouts": ("Блокировок нет.", "No lockouts."),
+    "lock_kind": ("Что заблокировано", "Locked"), "lock_pair": ("логин с адреса", "a name from an address"),
+    "lock_name": ("логин с любого адреса", "a name from anywhere"),
+    "lock_address": ("адрес (несуществующие логины)", "an address (names nobody has)"),
+    "lock_failures": ("Неудачных попыток", "Failures"), "until": ("До", "Until"),
+    "lift": ("Снять", "Lift"),
     "tickets": ("Обращения", "Tickets"), "moderation": ("Модерация чеков", "Receipt moderation"),
     "dashboard": ("Дашборд", "Dashboard"), "staff": ("Сотрудники", "Staff"), "audit": ("Журнал действий", "Audit log"),
     "new": ("Новые", "New"), "open": ("В работе", "Open"), "waiting": ("Ждём ответа", "Waiting"),
@@ -37,6 +43,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "rating": ("Оценка", "Rating"), "photo": ("Фото", "Photo"), "approve": ("Одобрить", "Approve"),
     "reject": ("Отклонить", "Reject"), "reason": ("Причина (человек её увидит)", "Reason (the person sees it)"),
     "flagged": ("Тот же чек прислал другой участник", "Another person sent the same receipt"),
+    "excluded_from_draws": ("Исключён из розыгрышей акции", "Excluded from the promotion's draws"),
+    "exclude_from_draws_button": ("Исключить из розыгрышей акции", "Exclude from the promotion's draws"),
+    "exclude_note": ("Почему (увидят сотрудники)", "Why (staff see it)"),
+    "left_out": ("Исключены решением модератора", "Left out by a moderator"),
     "no_receipts": ("Чеков на модерации нет.", "No receipts wait for moderation."),
     "sum": ("Сумма", "Sum"), "cashback": ("Кешбэк", "Cashback"), "sent_at": ("Прислан", "Sent"),
     "accounts": ("Аккаунты", "Accounts"), "merges": ("Объединения", "Merges"), "evidence": ("Основание", "Evidence"),
@@ -128,6 +138,36 @@ WORDS: dict[str, tuple[str, str]] = {
     "beacon_hint": ("Будущий раунд публичного маяка drand подмешивается в зерно: исход не знает никто, и мы тоже.",
                     "A future round of the public drand beacon is mixed into the seed: nobody, us included, knows the "
                     "outcome in advance."),
+    # draw rules and the list frozen at the entries' close (docs/draws.md)
+    "beacon": ("Публичная случайность", "Public randomness"),
+    "beacon_drand": ("раунд drand, назначается при запуске", "a drand round, named at activation"),
+    "beacon_none": ("без маяка (исход знает тот, кто знает зерно)", "none (whoever knows the seed knows the outcome)"),
+    "beacon_margin_minutes": ("Раунд не раньше чем через, минут после закрытия приёма",
+                              "Round at least this many minutes after entries close"),
+    "late_receipts": ("Чек, засчитанный после закрытия списка", "A receipt counted after its list closed"),
+    "late_next_draw": ("идёт в следующий розыгрыш", "goes to the next draw"),
+    "late_no_draw": ("не участвует в розыгрышах", "enters no draw"),
+    "draw_rules_hint": ("Список участников замораживается и его SHA-256 публикуется в момент закрытия приёма, до "
+                        "раунда drand; чеки, отправленные или проверенные позже, в этот список не попадают.",
+                        "The entry list is frozen and its SHA-256 published when entries close, before the drand "
+                        "round; receipts sent or decided later never enter that list."),
+    "no_beacon_warning": ("У розыгрыша нет раунда drand: исход определяется одним зерном, и тот, кто знает зерно, "
+                          "знает исход.", "This draw names no drand round: the seed alone decides, and whoever "
+                          "knows the seed knows the outcome."),
+    "no_beacon_needed": ("Без раунда розыгрыш не проведут: назначьте раунд.",
+                         "Without a round the draw will not run: name one."),
+    "list_frozen": ("Список закрыт", "List frozen"), "list_open": ("Список ещё открыт: закроется",
+                                                                   "List still open: closes"),
+    "frozen_hint": ("SHA-256 списка опубликован при закрытии приёма, до выхода раунда drand.",
+                    "The list's SHA-256 was published when entries closed, before the drand round came out."),
+    "run_beacon_unavailable": ("Раунд drand уже вышел, но ни один релей (DRAND_URLS) его не отдал: розыгрыш ждёт "
+                               "и пройдёт, как только раунд будет получен. Без раунда он не проводится.",
+                               "The drand round is out but no relay (DRAND_URLS) gave it: the draw waits and runs "
+                               "once it is fetched. It never runs without it."),
+    "run_no_beacon": ("У розыгрыша нет раунда drand, а акция не разрешает розыгрыш без него.",
+                      "The draw names no drand round and its campaign does not allow drawing without one."),
+    "run_no_seed_key": ("Зерно хранится зашифрованным: задайте DRAW_SEED_KEY, с которым акция была запущена.",
+                        "The seed is kept encrypted: set DRAW_SEED_KEY, the key the campaign was activated with."),
     "early": ("досрочно", "before its time"), "run_draw": ("Провести розыгрыш", "Run the draw"),
     "run_beacon_not_yet": ("Раунд drand ещё не вышел — провести розыгрыш можно после него.",
                            "The drand round is not out yet — the draw can run after it."),
@@ -139,7 +179,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "bad_round": ("Номер раунда — целое число.", "A round number is a whole number."),
     "done_beacon_named": ("Раунд drand назначен.", "drand round named."),
     "done_drawn": ("Розыгрыш проведён, победителям отправлены уведомления.", "Drawn; the winners are being told."),
-    "done_prize_sent": ("Отмечено: приз отправлен.", "Recorded: prize sent."), "result": ("Итог", "Result"),
+    "done_prize_sent": ("Отмечено: приз отправлен.", "Recorded: prize sent."),
+    "done_prize_passed_on": ("Приз передан следующему в резерве; причина записана в журнал.",
+                             "The prize went to the next reserve; the reason is in the audit log."),
+    "done_winner_told_again": ("Уведомление отправлено снова.", "The notice was sent again."),
+    "result": ("Итог", "Result"),
     "drawn_at": ("Проведён", "Drawn at"), "seed": ("Зерно (раскрыто)", "Seed (revealed)"),
     "randomness": ("Случайность drand", "drand randomness"), "entries_hash": ("SHA-256 списка", "List SHA-256"),
     "participants": ("участников", "participants"), "entries": ("шансов", "entries"),
@@ -156,6 +200,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "winner_notified": ("уведомлён", "notified"), "winner_confirmed": ("подтвердил", "confirmed"),
     "winner_sent": ("приз отправлен", "prize sent"), "winner_declined": ("отказался", "declined"),
     "winner_expired": ("не ответил вовремя", "expired"), "winner_skipped": ("не понадобился", "skipped"),
+    "winner_unreached": ("не доставлено — срок не идёт", "unreached — no deadline runs"),
+    "winner_passed": ("не дозвались — приз передан резерву", "never reached — passed to the reserve"),
+    "tell_again": ("Уведомить снова", "Tell again"), "pass_on": ("Передать резерву", "Pass to the reserve"),
+    "pass_reason": ("Причина (в журнал)", "Reason (audited)"),
     "prize_sent": ("Приз отправлен", "Prize sent"), "no_winners": ("Победителей нет.", "No winners."),
     "broadcasts": ("Рассылки", "Broadcasts"), "broadcast": ("Рассылка", "Broadcast"),
     "new_broadcast": ("Новая рассылка", "New broadcast"), "template": ("Шаблон", "Template"),
@@ -189,6 +237,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "channel_reason": ("почему (например, блокировка в РФ)", "why (e.g. blocked nationally)"),
     "channel_history": ("Последние изменения", "Latest changes"),
     "past_down_channels": ("Доставлено в обход недоступного канала", "Delivered past a channel that was down"),
+    # updates the platform gave up on
+    "dead_updates": ("Непрочитанные сообщения", "Unread messages"),
+    "dead_updates_help": ("Сообщения, которые бот не смог обработать: после нескольких неудачных попыток или "
+                          "из-за ошибки. Человека попросили отправить их ещё раз. «Повторить» обрабатывает "
+                          "сообщение заново — например, после исправления ошибки.",
+                          "Messages the bot could not process: after several failed attempts, or because of a "
+                          "bug. The person was asked to send them again. 'Retry' processes the message anew — "
+                          "once the bug is fixed, say."),
+    "update_received": ("Получено", "Received"), "update_dead": ("Отложено", "Set aside"),
+    "update_attempts": ("Попыток", "Attempts"), "update_error": ("Ошибка", "Error"),
+    "update_body": ("Содержимое", "Body"), "update_retry": ("Повторить", "Retry"),
+    "done_update_retried": ("Сообщение отправлено на повторную обработку:", "Sent to be processed again:"),
 }
 
 

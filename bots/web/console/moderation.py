@@ -13,7 +13,7 @@ from aiohttp import web
 from bots.web.console.app import config_of, render, staff_of
 from bots.web.console.auth import form_value, requires
 from bots.web.console.pages import add_page
-from core import moderation
+from core import draws, moderation
 from core.ports import ReceiptStatus
 from core.ports.staff import StaffRole
 
@@ -47,11 +47,12 @@ async def receipt_page(request: web.Request) -> web.Response:
         for flag in await tx.receipts.flags(receipt.id):
             other = await tx.people.get(flag.person_id)
             claims.append({"flag": flag, "person": other, "receipts": len(await tx.receipts.of_person(other.id)),
-                           "accounts": await tx.people.accounts_of(other.id)})
+                           "accounts": await tx.people.accounts_of(other.id),
+                           "excluded": await draws.excluded_from(tx, receipt.campaign, other.id)})
         owner_accounts = await tx.people.accounts_of(owner.id)
     return render(request, "receipt.html", {"receipt": receipt, "owner": owner, "owner_accounts": owner_accounts,
                                             "claims": claims, "undecided": receipt.status in moderation.UNDECIDED,
-                                            "channels": config.channels})
+                                            "channels": config.channels, "reasons": sorted(draws.EXCLUSION_REASONS)})
 
 
 async def _decide(request: web.Request, approve: bool) -> web.Response:
@@ -83,6 +84,33 @@ async def reject(request: web.Request) -> web.Response:
 
 
 @requires(*MODERATORS)
+async def exclude(request: web.Request) -> web.Response:
+    """A moderator's decision on a flag: the flagged person takes no part in this receipt's campaign's draws from
+    now on, told why; audited. A flag alone never leaves anyone out."""
+    config, staff = config_of(request), staff_of(request)
+    receipt_id = int(request.match_info["receipt_id"]) if request.match_info["receipt_id"].isdigit() else 0
+    form = await request.post()
+    person, reason = form_value(form, "person_id", 12), form_value(form, "reason", 32)
+    note = " ".join(form_value(form, "note", 300).split())
+    if not person.isdigit() or not note:
+        raise web.HTTPBadRequest(text="an exclusion needs the person and a note saying why")
+    now = config.clock()
+    try:
+        async with config.store.transaction() as tx:
+            receipt = await tx.receipts.get(receipt_id)
+            if int(person) not in {f.person_id for f in await tx.receipts.flags(receipt_id)}:
+                raise web.HTTPBadRequest(text="only a person flagged on this receipt is excluded from here")
+            decided = await draws.exclude(tx, receipt.campaign, int(person), reason, note, staff.id, now)
+            await tx.staff.audit(staff.id, "exclude_from_draws", f"person:{person}", now, {
+                "campaign": decided.campaign, "reason": reason, "note": note, "receipt": receipt_id})
+    except LookupError:
+        raise web.HTTPNotFound(text="no such receipt") from None
+    except draws.DrawRefused as e:
+        raise web.HTTPConflict(text=str(e)) from None
+    raise web.HTTPFound(f"{config.mount}/receipts/{receipt_id}")
+
+
+@requires(*MODERATORS)
 async def photo(request: web.Request) -> web.Response:
     person_id, sha = request.match_info["person_id"], request.match_info["sha"]
     if not person_id.isdigit() or len(person_id) > 12 or not SHA.match(sha):
@@ -102,4 +130,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/receipts/{receipt_id}", receipt_page)
     app.router.add_post("/receipts/{receipt_id}/approve", approve)
     app.router.add_post("/receipts/{receipt_id}/reject", reject)
+    app.router.add_post("/receipts/{receipt_id}/exclude", exclude)
     app.router.add_get("/photos/{person_id}/{sha}", photo)

@@ -1,7 +1,8 @@
 """A person as staff see them: linked accounts, merges with their evidence (undoable), tickets, the timeline,
 and their data on request (export; erasure by an admin).
 
-Support sees what a ticket needs: phone and e-mail are masked for them; admins see them whole.
+Support sees what a ticket needs: phones and e-mails are masked for them wherever they appear (the pages,
+the export; ``core.support.redaction``); admins see them whole.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.web.console.app import config_of, render, staff_of
+from bots.web.console.app import config_of, redacts, render, staff_of
 from bots.web.console.auth import requires
 from bots.web.console.i18n import translator
 from bots.web.console.timeline import line_of
 from core.ports.staff import StaffRole
 from core.support.identity import CannotUndo, undo_merge
-from core.support.personal_data import erase_person, export_person
+from core.support.personal_data import ErasureRefused, erase_person, export_person
+from core.support.redaction import mask, redact_document
 from promo.ledger import LedgerAccount
 
 VIEWERS = (StaffRole.ADMIN, StaffRole.SUPPORT)
@@ -29,15 +31,6 @@ def _id(request: web.Request, name: str) -> int:
     if not value.isdigit() or len(value) > 12:
         raise web.HTTPNotFound()
     return int(value)
-
-
-def mask(value: str | None, keep: int = 2) -> str:
-    if not value:
-        return "—"
-    if "@" in value:
-        local, _, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"
-    return value[: len(value) - 7] + "***" + value[-keep:] if len(value) > 7 else "***"
 
 
 @requires(*VIEWERS)
@@ -99,6 +92,8 @@ async def export(request: web.Request) -> web.Response:
         except LookupError:
             raise web.HTTPNotFound(text="no such person") from None
         await tx.staff.audit(staff.id, "export", f"person:{person_id}", config.clock())
+    if redacts(staff):  # the same rule as on the pages: support's copy has no whole phone or e-mail
+        document = redact_document(json.loads(json.dumps(document, default=_json_default)))
     body = json.dumps(document, ensure_ascii=False, indent=2, default=_json_default)
     return web.Response(text=body, content_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="person-{person_id}.json"'})
@@ -114,6 +109,8 @@ async def erase(request: web.Request) -> web.Response:
             changed = await erase_person(tx, person_id, now)
         except LookupError:
             raise web.HTTPNotFound(text="no such person") from None
+        except ErasureRefused as e:  # money is owed to the phone erasure would blank
+            raise web.HTTPConflict(text=str(e)) from None
         await tx.states.drop(person_id)
         await tx.staff.audit(staff.id, "erase", f"person:{person_id}", now, {"rows": changed})
     raise web.HTTPFound(f"{config.mount}/people/{person_id}")

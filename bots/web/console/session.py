@@ -6,7 +6,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bots.web.console.app import config_of, staff_of
-from bots.web.console.auth import ALL_ROLES, COOKIE, Throttled, client_address, form_value, log_in, public, requires
+from bots.web.console.auth import ALL_ROLES, COOKIE, Throttled, form_value, log_in, public, request_address, requires
 from bots.web.console.i18n import translator
 from core.ports.staff import StaffRole
 
@@ -26,7 +26,8 @@ async def login(request: web.Request) -> web.Response:
     t = translator("ru")
     try:
         done = await log_in(config.store, form_value(form, "username", 64), form_value(form, "password", 1024),
-                            client_address(request), config.clock(), config.session_lifetime)
+                            request_address(request, config.trusted_proxies), config.clock(),
+                            config.session_lifetime, config.staff_networks)
     except Throttled:
         return aiohttp_jinja2.render_template("login.html", request, {"t": t, "error": t("throttled"),
                                                                       "mount": config.mount}, status=429)
