@@ -27,15 +27,20 @@ from pydantic import ValidationError
 from bots.channel import Channel, ChannelPlugin, Connections, Mode, Receiving
 from bots.cli import Tools, build_cli
 from bots.drand import DrandRelays
+from bots.mini_apps import offered_by
 from bots.proverkacheka import ProverkachekaVerifier
 from bots.receipt_check import HttpReceiptVerifier
 from bots.web.app import build_app
 from bots.web.console import ConsoleConfig, console
+from bots.web.console.throttling import networks
+from bots.web.draws_public import public_draw_routes
+from bots.web.scanner import scanner_routes
 from bots.web.serving import WebServer
 from core.bus import Bus, PublishingStore
 from core.campaigns import seed_at_start
 from core.channels import ChannelDirectory
-from core.draws import DrawKeeper
+from core.draws import DrawKeeper, SeedSeal
+from core.draws.sealing import SANDBOX_KEY, parse_key
 from core.engine import Engine
 from core.event_feed import EventFeed
 from core.gates.quiet_hours import QuietHours
@@ -169,16 +174,24 @@ async def shared_limiter(url: str) -> RedisLimiter:
     return limiter
 
 
-async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetime] = utc_now) -> Platform:
+async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetime] = utc_now,
+                    listening: socket.socket | None = None) -> Platform:
     """Build every object with everything it needs, once; nothing is assigned onto an object afterwards.
 
     The services are listed in the order they depend on each other: the database first, what takes
-    updates in last (``Platform.stop`` goes the other way)."""
+    updates in last (``Platform.stop`` goes the other way). ``listening``: the web app's socket, when the
+    caller bound it already (``run_platform`` does, to report a busy port at once)."""
     settings = configuration.settings
     mode: Mode = settings.bot_mode
     services: list[Service] = []
     database = create_engine(settings.database_url)
-    await migrate(database)
+    try:
+        await migrate(database)
+    except BaseException:
+        if listening is not None:
+            listening.close()
+        raise
+    log.info("start-up: database ready")
     bus = Bus()
     store = PublishingStore(SqlStore(database), bus)
 
@@ -187,7 +200,7 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
         await database.dispose()
 
     services.append(Resource("database", close_database))
-    listening = listen(settings)
+    listening = listening or listen(settings)
     port = listening.getsockname()[1]
     web_url = settings.public_url.rstrip("/") if settings.public_url else f"http://{settings.web_host}:{port}"
     chosen = configuration.channels
@@ -201,6 +214,7 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
             listening.close()
             raise
         services.append(Resource("sandbox emulators", sandbox.stop))
+        log.info("start-up: sandbox emulators running")
         mode = "polling"  # the built-in emulators stand in for every channel that has one
         chosen = [(plugin, own) for plugin in configuration.plugins
                   if (own := sandbox.settings_for(plugin.name)) is not None]
@@ -215,8 +229,20 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
     directory = ChannelDirectory((channel.profile for channel in channels),
                                  known=(plugin.profile for plugin in configuration.plugins))
     engine_services = Services(settings.campaign, photos, directory, settings.rules_url or f"{web_url}/rules",
-                               web_url=web_url, verify_receipts=settings.receipt_check_enabled)
-    drand = DrandRelays(settings.drand_relays)
+                               web_url=web_url, verify_receipts=settings.receipt_check_enabled,
+                               rating_change=timedelta(minutes=settings.support_rating_change_minutes))
+    relays = settings.drand_relays
+    seal = SeedSeal(parse_key(settings.draw_seed_key.get_secret_value())) if settings.draw_seed_key else None
+    if configuration.sandbox:  # practice draws: the local drand relay, and the sandbox's published seed key
+        from bots.emulators.drand_api import DrandEmulator
+
+        drand_emulator = DrandEmulator()
+        relays = [await drand_emulator.start()]
+        services.append(Resource("drand emulator", drand_emulator.stop))
+        seal = seal or SeedSeal(SANDBOX_KEY)
+    elif seal is None:
+        log.warning("DRAW_SEED_KEY is not set: campaigns with draws cannot be activated nor their draws run")
+    drand = DrandRelays(relays)  # a production platform asks the real relays; one down leaves a draw waiting
     services.append(Resource("drand relays", drand.close))
     verifier: HttpReceiptVerifier | ProverkachekaVerifier | None = None
     if settings.receipt_check_enabled:
@@ -250,12 +276,16 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
                                        timedelta(minutes=settings.receipt_check_interval_minutes),
                                        close=verifier.close))
     await seed_at_start(store, settings.campaign, clock())  # the CAMPAIGN_* settings seed a new platform's first
-    services.append(DrawKeeper(store, drand, clock, settings.draw_winner_hours))
+    services.append(DrawKeeper(store, drand, clock, settings.draw_winner_hours, seal=seal))
     routes = [route for channel in channels for route in channel.routes(intake)]
+    routes += public_draw_routes(store)  # the published lists and protocols the bot's /draws links to
+    routes += scanner_routes(intake, offered_by(channels), photos, clock)  # the Mini Apps' QR scanner page
     staff_console = console(ConsoleConfig(
         store, templates, directory, clock, settings.zone, settings.support_sla,
         session_lifetime=timedelta(hours=settings.console_session_hours),
-        secure_cookies=web_url.startswith("https://"), beacons=drand, winner_hours=settings.draw_winner_hours))
+        secure_cookies=web_url.startswith("https://"), beacons=drand, winner_hours=settings.draw_winner_hours,
+        seal=seal, trusted_proxies=networks(settings.console_trusted_proxies),
+        staff_networks=networks(settings.console_staff_networks)))
     app = build_app(settings.consent_version, [*routes, *(sandbox.routes() if sandbox else [])],
                     {"/console": staff_console})
     services.append(WebServer(app, listening))
@@ -272,8 +302,8 @@ def settle_heap() -> None:
     log.info("startup heap settled: %d objects kept out of the garbage collector's walks", gc.get_freeze_count())
 
 
-async def serve(configuration: Configuration) -> None:
-    platform = await bootstrap(configuration)
+async def serve(configuration: Configuration, listening: socket.socket | None = None) -> None:
+    platform = await bootstrap(configuration, listening=listening)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -325,19 +355,32 @@ def with_store(work: Callable[[Store], Awaitable[T]]) -> T:
 
 
 def run_platform() -> None:
+    settings = _settings()
+    try:  # before the channels' libraries take their seconds to import: a busy port is said at once
+        listening = listen(settings)
+    except StartupError as e:
+        print(f"start-up error: {e}", file=sys.stderr)
+        raise typer.Exit(1) from e
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host, port = listening.getsockname()[:2]
+    log.info("start-up: %s:%d is free and held for the web app; loading the channels (their libraries take a few "
+             "seconds)", host, port)
     try:
-        configuration = configure()
+        configuration = configure(settings)
     except ConfigurationError as e:
+        listening.close()
         print(e, file=sys.stderr)
         raise typer.Exit(2) from e
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    names = ", ".join(plugin.name for plugin, _ in configuration.channels) or "none"
+    log.info("start-up: %s", "the sandbox: every channel against its built-in emulator" if configuration.sandbox
+             else f"channels configured: {names}")
     for plugin in configuration.plugins:
         for name in plugin.quiet_loggers:
             chatty = logging.getLogger(name)
             chatty.handlers.clear()  # some add their own console handler at import: log once, through ours
             chatty.setLevel(logging.WARNING)
     try:
-        asyncio.run(serve(configuration))
+        asyncio.run(serve(configuration, listening))
     except (StorageError, StartupError) as e:
         print(f"start-up error: {e}", file=sys.stderr)
         raise typer.Exit(1) from e

@@ -39,6 +39,7 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     Update,
+    WebAppInfo,
 )
 from aiohttp import web
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -46,6 +47,7 @@ from pydantic_settings import SettingsConfigDict
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
 from bots.telegram_polling import UpdatePoller, chat_of
+from bots.telegram_webapp import TelegramMiniApp
 from bots.webhooks import BadBody, is_id, json_body, stored_then_ok
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult
@@ -54,7 +56,7 @@ from core.intake import Intake
 from core.limits import Rate
 from core.ports import InboxEntry, NewUpdate
 from core.settings import http_url
-from core.templates import Rendered
+from core.templates import Button, Rendered
 
 log = logging.getLogger(__name__)
 
@@ -87,38 +89,81 @@ class TelegramSettings(ChannelSettings):
     # longer only holds the chat's lane (the router tries the person's next channel, the health tracker counts it)
     send_timeout: int = Field(5, gt=0, le=120)
 
+    # where people reach the web app: with it, the bot's «📷 Сканировать QR» opens our scanner page as a Mini App
+    public_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_PUBLIC_URL", "PUBLIC_URL",
+                                                                      "public_url"))
+    web_app_over_http: bool = False  # Telegram opens only https Mini Apps; the emulator takes the sandbox's http
+
     _api_base = field_validator("api_base")(http_url)
+    _public_url = field_validator("public_url")(http_url)
 
     @property
     def enabled(self) -> bool:
         return self.bot_token is not None
+
+    @property
+    def opens_mini_apps(self) -> bool:
+        """Whether a ``web_app`` button at ``public_url`` would be sent: the Bot API refuses one that is not https
+        (the whole message with it), so without one the scanner is not offered."""
+        return bool(self.public_url) and (str(self.public_url).startswith("https://") or self.web_app_over_http)
 
     def check(self, mode: Mode) -> None:
         if mode == "webhook" and len(self.webhook_secret) < 16:
             raise ValueError("WEBHOOK_PATH_SECRET: webhook mode needs a secret of 16+ characters")
 
 
-def keyboard(message: Rendered) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+def keyboard(message: Rendered, web_app: str | None = None) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """The markup under the message's text. Telegram asks for a contact only from a reply keyboard, where any other
+    button would send just its label as text («Код по SMS» answered "choose from the menu"): the other buttons stay
+    inline here, and the contact request follows in a message of its own (``contact_request``)."""
     if not message.buttons:
         return None
-    if message.asks_for_contact:
-        rows = [[KeyboardButton(text=b.label, request_contact=b.kind == "contact") for b in row]
-                for row in message.buttons]
-        return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=True)
-    rows_inline = [[InlineKeyboardButton(text=b.label, url=b.url) if b.kind == "url"
-                    else InlineKeyboardButton(text=b.label, callback_data=b.payload[:CALLBACK_DATA_LIMIT])
-                    for b in row] for row in message.buttons]
-    return InlineKeyboardMarkup(inline_keyboard=rows_inline)
+    inline = _inline_rows(message, web_app)
+    if message.asks_for_contact and not inline:
+        return _contact_keyboard(message)
+    return InlineKeyboardMarkup(inline_keyboard=inline) if inline else None
+
+
+def contact_request(message: Rendered, web_app: str | None = None) -> tuple[str, ReplyKeyboardMarkup] | None:
+    """The second message of one that asks for a contact among other buttons: the request's label as its text
+    (Telegram sends no empty text), over the reply keyboard that shares the contact."""
+    if not message.asks_for_contact or not _inline_rows(message, web_app):
+        return None
+    label = next(b.label for row in message.buttons for b in row if b.kind == "contact")
+    return label, _contact_keyboard(message)
+
+
+def _contact_keyboard(message: Rendered) -> ReplyKeyboardMarkup:
+    rows = [[KeyboardButton(text=b.label, request_contact=True) for b in row if b.kind == "contact"]
+            for row in message.buttons]
+    return ReplyKeyboardMarkup(keyboard=[row for row in rows if row], resize_keyboard=True, one_time_keyboard=True)
+
+
+def _inline_rows(message: Rendered, web_app: str | None) -> list[list[InlineKeyboardButton]]:
+    rows = [[button for b in row if b.kind != "contact" and (button := _inline(b, web_app)) is not None]
+            for row in message.buttons]
+    return [row for row in rows if row]
+
+
+def _inline(b: Button, web_app: str | None) -> InlineKeyboardButton | None:
+    if b.kind == "url":
+        return InlineKeyboardButton(text=b.label, url=b.url)
+    if b.kind == "app":  # the scanner page, opened inside Telegram with the person's signed initData
+        return InlineKeyboardButton(text=b.label, web_app=WebAppInfo(url=web_app)) if web_app else None
+    return InlineKeyboardButton(text=b.label, callback_data=b.payload[:CALLBACK_DATA_LIMIT])
 
 
 class TelegramChannel:
     def __init__(self, settings: TelegramSettings, mode: Mode) -> None:
-        self.profile = replace(PROFILE, rate=Rate(settings.rate_per_second))
         assert settings.bot_token is not None
         token = settings.bot_token.get_secret_value()
         server = TelegramAPIServer.from_base(settings.api_base.rstrip("/"))
         self.bot_api = Bot(token, session=AiohttpSession(api=server))
         self.bot = f"telegram:{token.split(':', 1)[0]}"  # the bot's id: a new token of the same bot keeps it
+        self.mini_app = (TelegramMiniApp(TELEGRAM, self.bot, token, settings.public_url)
+                         if settings.opens_mini_apps and settings.public_url else None)
+        self.profile = replace(PROFILE, rate=Rate(settings.rate_per_second), mini_app=self.mini_app is not None)
+        self._web_app = self.mini_app.url if self.mini_app else None
         self.settings = settings
         self.mode = mode
         self.dispatcher = Dispatcher(disable_fsm=True)
@@ -256,10 +301,15 @@ class TelegramChannel:
             if message.image is not None and len(message.text) <= CAPTION_LIMIT:
                 await self.bot_api.send_photo(chat_id=int(account_id), photo=BufferedInputFile(
                     message.image, message.image_name or "image.png"), caption=message.text, parse_mode=parse_mode,
-                    reply_markup=keyboard(message), request_timeout=self.settings.send_timeout * 4)  # an upload
+                    reply_markup=keyboard(message, self._web_app),
+                    request_timeout=self.settings.send_timeout * 4)  # an upload
             else:
                 await self.bot_api.send_message(chat_id=int(account_id), text=message.text, parse_mode=parse_mode,
-                                                reply_markup=keyboard(message),
+                                                reply_markup=keyboard(message, self._web_app),
+                                                request_timeout=self.settings.send_timeout)
+            request = contact_request(message, self._web_app)
+            if request is not None:  # should this part fail, the retry sends the text again: a repeat, not a gap
+                await self.bot_api.send_message(chat_id=int(account_id), text=request[0], reply_markup=request[1],
                                                 request_timeout=self.settings.send_timeout)
         except TelegramForbiddenError as e:
             return DeliveryResult(DeliveryOutcome.UNREACHABLE, detail=e.message)
@@ -286,7 +336,7 @@ async def _sandbox(web_url: str) -> SandboxTwin:
     await emulator.start()
     # a bot id of its own per run: a restarted sandbox is a new bot, whose update ids never collide
     settings = TelegramSettings(_env_file=None, bot_token=f"{secrets.randbelow(10**9) + 10**9}:sandbox",
-                                api_base=emulator.base_url)
+                                api_base=emulator.base_url, public_url=web_url, web_app_over_http=True)
     return SandboxTwin(settings, emulator.stop, TelegramSandboxChat(emulator), emulator)
 
 

@@ -17,14 +17,17 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from bots.channel import ChannelPlugin, ChannelSettings, Mode, SandboxTwin
+from bots.webchat_scan import WebChatMiniApp
 from bots.webhooks import BadBody, json_body
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import DELIVERED, DeliveryResult, MessageStatus
@@ -36,8 +39,9 @@ from core.templates import Rendered, Templates
 log = logging.getLogger(__name__)
 
 WEBCHAT = ChannelName("webchat")
+# its «📷 Сканировать QR» is a link to the scanner page in the same browser (``bots.webchat_scan``)
 PROFILE = ChannelProfile(WEBCHAT, "Web chat", TextFormat.PLAIN, max_text=4000, max_label=48, selectable=False,
-                         site_chat=True)
+                         site_chat=True, mini_app=True)
 COOKIE = "webchat"
 MAX_TEXT = 2000
 HISTORY = 100
@@ -54,6 +58,7 @@ class WebChatSettings(ChannelSettings):
 
     on: bool = Field(False, alias="WEBCHAT_ENABLED")
     secure_cookie: bool = False  # behind HTTPS
+    secret: SecretStr | None = None  # WEBCHAT_SECRET: signs the scanner's launches too (a new one each start)
 
     @property
     def enabled(self) -> bool:
@@ -72,6 +77,8 @@ class WebChat:
         self.settings = settings
         self.templates = Templates.load()
         self._sends: dict[str, deque[float]] = defaultdict(deque)
+        secret = settings.secret.get_secret_value().encode() if settings.secret else secrets.token_bytes(32)
+        self.mini_app = WebChatMiniApp(WEBCHAT, self.bot, secret)
 
     # receiving ---------------------------------------------------------------------------
 
@@ -100,10 +107,11 @@ class WebChat:
 
         async def page(request: web.Request) -> web.StreamResponse:
             link = request.query.get("t")
-            if link is not None:  # a fresh browser identity joins the link's person; the token leaves the URL
-                response = web.HTTPFound("/chat")
-                token = self._new_browser(response)
-                await store_update(account_of(token), {"text": f"/chat_login {link[:200]}"})
+            if link is not None:
+                # a fresh browser identity, and the token moves to the fragment: the page's script hands it back.
+                # A GET signs nobody in, since a link is used once and a messenger's preview fetcher GETs it first.
+                response = web.HTTPFound("/chat#t=" + quote(link[:200], safe=""))
+                self._new_browser(response)
                 for name, value in HEADERS.items():
                     response.headers[name] = value
                 raise response
@@ -173,7 +181,9 @@ class WebChat:
             except Exception:  # an erased message has no parameters left
                 continue
             items.append({"at": entry.created_at.isoformat(), "from": "us", "text": rendered.text, "buttons": [
-                [{"label": b.label, "payload": b.payload, "url": b.url} for b in row] for row in rendered.buttons]})
+                [{"label": b.label, "payload": b.payload, "url": b.url} if b.kind != "app" else
+                 {"label": b.label, "payload": "", "url": self.mini_app.link_for(account, datetime.now(UTC))}
+                 for b in row] for row in rendered.buttons]})
         return sorted(items, key=lambda item: item["at"])[-HISTORY:]
 
     async def start(self, intake: Intake) -> None:

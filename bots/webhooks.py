@@ -32,13 +32,36 @@ async def json_body(request: web.Request) -> Any:
     """The decoded JSON value, or ``BadBody`` carrying the 4xx to answer."""
     if request.content_length is not None and request.content_length > MAX_WEBHOOK_BODY:
         raise BadBody(413, "the body is too large")
-    body = await request.content.read(MAX_WEBHOOK_BODY + 1)
+    body = bytearray()
+    while len(body) <= MAX_WEBHOOK_BODY:  # a read gives what has arrived (a chunk), not all that is asked for
+        chunk = await request.content.read(MAX_WEBHOOK_BODY + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
     if len(body) > MAX_WEBHOOK_BODY:
         raise BadBody(413, "the body is too large")
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise BadBody(400, "the body is not JSON") from e
+
+
+def json_depth(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings do not count): known before
+    parsing a stranger's text, since the parser recurses once per level."""
+    depth = deepest = 0
+    quoted = escaped = False
+    for char in text:
+        if quoted:
+            escaped, quoted = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            quoted = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def is_id(value: object) -> bool:

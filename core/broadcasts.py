@@ -24,7 +24,7 @@ from core.gates import Reason
 from core.ports import Store, UnitOfWork
 from core.ports.broadcasts import Broadcast, Recipient
 from core.queueing import enqueue
-from core.templates import Templates
+from core.templates import Templates, texts_of
 
 PAGE = 1000
 
@@ -79,9 +79,7 @@ def standard_segments() -> Segments:
 
 def needed_params(templates: Templates, key: str) -> set[str]:
     """The ``{param}`` names a template's texts use (the labels' too)."""
-    entry = templates.entries[key]
-    texts = [v for v in entry.values() if isinstance(v, str)]
-    texts += [v for v in (entry.get("without_contact_button") or {}).values() if isinstance(v, str)]
+    texts = texts_of(templates.entries[key])
     texts += [v for row in templates.button_specs(key) for b in row for v in b.values() if isinstance(v, str)]
     return {name for text in texts for _, name, _, _ in string.Formatter().parse(text) if name}
 

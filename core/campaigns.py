@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from core.draws import schedule_draws
+from core.draws import NO_SEED_KEY, SeedSeal, schedule_draws
 from core.errors import ConflictError, CoreError
 from core.ports import Store, UnitOfWork
 from core.ports.draws import Draw
@@ -40,8 +40,15 @@ class CampaignView:
 
 
 async def ensure_seeded(tx: UnitOfWork, seed: Campaign | None, now: datetime) -> None:
-    """Store the settings' campaign as the first one when there is none yet (its draws scheduled)."""
-    if seed is None or await tx.campaigns.all():
+    """Store the settings' campaign as the first one when there is none yet (its draws scheduled); one seeded
+    before ``CAMPAIGN_TITLE`` existed gets its title, so people never see its code."""
+    if seed is None:
+        return
+    stored = await tx.campaigns.all()
+    seeded = next((c for c in stored if c.code == seed.code), None)
+    if seeded is not None and not seeded.title and seed.title:
+        await tx.campaigns.save(replace(seeded, title=seed.title), now)
+    if stored:
         return
     active = replace(seed, status=CampaignStatus.ACTIVE)
     await tx.campaigns.add(active, now)
@@ -91,24 +98,28 @@ async def edit(tx: UnitOfWork, campaign: Campaign, now: datetime) -> Campaign:
     if current.status is CampaignStatus.FINISHED:
         raise CampaignRefused("finished", f"campaign {campaign.code!r} is finished and cannot change")
     if current.status is CampaignStatus.ACTIVE and (
-            (campaign.starts_on, campaign.zone, campaign.draws) != (current.starts_on, current.zone, current.draws)):
-        raise CampaignRefused("running", "a running campaign keeps its start, time zone and draws: "
-                                         "their commitments are published")
+            (campaign.starts_on, campaign.zone, campaign.draws, campaign.draw_rules)
+            != (current.starts_on, current.zone, current.draws, current.draw_rules)):
+        raise CampaignRefused("running", "a running campaign keeps its start, time zone, draws and draw rules: "
+                                         "their commitments and beacon rounds are published")
     changed = replace(campaign, status=current.status)
     await tx.campaigns.save(changed, now)
     return changed
 
 
-async def activate(tx: UnitOfWork, code: str, now: datetime) -> CampaignView:
-    """Open the campaign to people; each draw's seed is generated and its commitment published now."""
+async def activate(tx: UnitOfWork, code: str, now: datetime, seal: SeedSeal | None = None) -> CampaignView:
+    """Open the campaign to people; each draw's seed is generated (sealed with ``seal``, from DRAW_SEED_KEY), its
+    commitment and its beacon round published now."""
     campaign = await get(tx, code)
     if campaign.status is not CampaignStatus.DRAFT:
         raise CampaignRefused("not_draft", f"campaign {code!r} is {campaign.status.value}, not a draft")
     if now >= campaign.ends_at:
         raise CampaignRefused("over", f"campaign {code!r} ended on {campaign.ends_on:%d.%m.%Y}")
+    if campaign.draws and seal is None:
+        raise CampaignRefused("no_seed_key", NO_SEED_KEY)
     active = replace(campaign, status=CampaignStatus.ACTIVE)
     await tx.campaigns.save(active, now)
-    await schedule_draws(tx, active, now)
+    await schedule_draws(tx, active, now, seal)
     return await view(tx, code)
 
 

@@ -56,6 +56,9 @@ class ChannelProfile:
     session_window: timedelta | None = None  # free-form messages only this long after the person's last one
     window_templates: frozenset[str] = frozenset()  # template keys it may still send after that (approved, paid)
     site_chat: bool = False  # the platform's own web chat: entered by a signed link given in another channel
+    # opens a page of our web app inside the messenger (its Mini App: the QR scanner with the messenger's own
+    # camera), the person proved by the messenger's signature; a template's ``app`` button shows only here
+    mini_app: bool = False
 
     @property
     def proves_phone(self) -> bool:
@@ -107,6 +110,11 @@ class ChannelDirectory(Mapping[ChannelName, ChannelProfile]):
 
     def site_chat(self) -> ChannelName | None:
         return next((name for name, p in self._profiles.items() if p.site_chat), None)
+
+    def sharing_contacts(self) -> list[ChannelName]:
+        """The running messengers where a person proves their own number by sharing their contact (the way left
+        when no code can be texted), in the registry's order."""
+        return [name for name, p in self._profiles.items() if p.contact_button and p.identity is Identity.ACCOUNT]
 
     def choosable(self) -> list[ChannelName]:
         """The running channels a person may choose for important messages, in the registry's order."""

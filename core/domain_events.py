@@ -34,6 +34,7 @@ class Happened(StrEnum):
     RECEIPT_REJECTED = "receipt.rejected"
     CASHBACK_ACCRUED = "cashback.accrued"
     CASHBACK_PAID = "cashback.paid"
+    PAYOUT_CANCELLED = "payout.cancelled"
     DRAW_FROZEN = "draw.frozen"
     DRAW_DRAWN = "draw.drawn"
     PRIZE_WON = "prize.won"
@@ -66,6 +67,8 @@ CATALOGUE: Mapping[Happened, Spec] = {
     Happened.RECEIPT_REJECTED: Spec(1, ("receipt_id", "reason", "by"), "a receipt was rejected"),
     Happened.CASHBACK_ACCRUED: Spec(1, ("receipt_id", "amount_kopecks"), "cashback became the person's to take"),
     Happened.CASHBACK_PAID: Spec(1, ("payout_id", "amount_kopecks"), "a payout was paid"),
+    Happened.PAYOUT_CANCELLED: Spec(1, ("payout_id", "amount_kopecks", "by"),
+                                    "a requested payout was taken back before it was paid (by the person or staff)"),
     Happened.DRAW_FROZEN: Spec(1, ("draw_id", "entries", "list_sha256"), "a draw's entry list was frozen"),
     Happened.DRAW_DRAWN: Spec(1, ("draw_id", "winners"), "a draw was run"),
     Happened.PRIZE_WON: Spec(1, ("draw_id", "winner_id", "prize", "deadline"), "a person won a prize"),

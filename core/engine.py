@@ -5,7 +5,9 @@ work, or the update id is claimed), recognise the account (creating a person at 
 contact), let the dispatcher run the scenarios, then persist states and replies together.
 Units of work of different people share commits (``GroupCommit``); a concurrent writer
 (a unique key, a row version) makes the event run again. Any other failure is a bug: it is
-logged once and the person gets an apology instead of silence.
+logged once and the person gets an apology instead of silence, and a stored update is kept as
+dead (``tx.inbox.bury``) for staff to retry once the bug is fixed. An update the intake gave up
+on (``give_up``) is set aside the same way, and its sender asked to send it again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from core.channels import ChannelName
 from core.context import Context
 from core.delivery import DELIVERY_LEASE
 from core.dispatch import Dispatcher
@@ -62,10 +65,11 @@ class Engine:
         event = await self.services.photos.read(event)  # before the transaction: it takes a while
         try:
             queued = await self._with_retries(event, self._apply)
-        except Exception:
+        except Exception as e:
             log.exception("event %s from %s/%s failed", event.update_id or event.inbox_id, event.channel,
                           event.account_id)
-            queued = await self._with_retries(event, self._apologise)
+            error = repr(e)[:500]
+            queued = await self._retrying(lambda tx, now: self._apologise(tx, event, now, error))
         if queued and self.deliver is not None:
             self.deliver(queued)
         return [OutgoingMessage(q.person_id, q.template, q.params, q.locale, q.channel, q.account_id, q.bulk)
@@ -142,12 +146,14 @@ class Engine:
 
     def _queue(self, tx: UnitOfWork, event: InboundEvent, replies: list[OutgoingMessage],
                now: datetime) -> list[QueuedMessage]:
-        """Each message leased to this worker, which sends it as soon as the unit commits (the outbox need not look)."""
+        return [self._leased(tx, reply, now, reply.channel == event.channel and reply.account_id == event.account_id)
+                for reply in replies]
+
+    def _leased(self, tx: UnitOfWork, message: OutgoingMessage, now: datetime, answers: bool) -> QueuedMessage:
+        """Leased to this worker, which sends it as soon as the unit commits (the outbox need not look)."""
         owner = self.worker_id if self.deliver is not None else None
         lease_until = now + DELIVERY_LEASE if owner is not None else None
-        return [enqueue(tx, reply, now, owner=owner, lease_until=lease_until,
-                        reply=reply.channel == event.channel and reply.account_id == event.account_id)
-                for reply in replies]
+        return enqueue(tx, message, now, owner=owner, lease_until=lease_until, reply=answers)
 
     async def _apply(self, tx: UnitOfWork, event: InboundEvent, now: datetime) -> list[QueuedMessage]:
         if not await self._claim(tx, event, now):
@@ -164,10 +170,50 @@ class Engine:
             await tx.states.save(state, now)
         return self._queue(tx, event, ctx.replies, now)
 
-    async def _apologise(self, tx: UnitOfWork, event: InboundEvent, now: datetime) -> list[QueuedMessage]:
-        """The step crashed and was rolled back: record the update so it is not retried forever, and say so."""
-        if not await self._claim(tx, event, now):
+    async def _apologise(self, tx: UnitOfWork, event: InboundEvent, now: datetime,
+                         error: str) -> list[QueuedMessage]:
+        """The step crashed and was rolled back: set the update aside (dead, not retried by itself), and say so."""
+        claimed = (await tx.inbox.bury(event.inbox_id, error, now) if event.inbox_id is not None
+                   else await self._claim(tx, event, now))
+        if not claimed:
             return []
         person, _ = await self._identify(tx, event, now)
         reply = OutgoingMessage(person.id, "common.error", {}, person.locale, event.channel, event.account_id)
         return self._queue(tx, event, [reply], now)
+
+    # an update nobody could read ---------------------------------------------------------------
+
+    async def give_up(self, inbox_id: int, error: str, sender: tuple[ChannelName, str] | None) -> bool:
+        """Set a stored update aside as dead, with its error, and ask its sender (when known) to send it again;
+        False when it was processed or set aside already. Should telling them fail too (the account itself
+        cannot be stored), the update is still set aside: staff see it, whatever its sender was told."""
+        buried = False
+
+        async def bury_and_tell(tx: UnitOfWork, now: datetime) -> list[QueuedMessage]:
+            nonlocal buried
+            buried = await tx.inbox.bury(inbox_id, error, now)
+            if not buried or sender is None:
+                return []
+            channel, account_id = sender
+            found = await tx.people.find_by_account(channel, account_id)
+            if found is None:  # their first message: a person as at any first contact, so the answer has an address
+                person = await tx.people.create(self.settings.locale, now)
+                await tx.people.add_account(person.id, channel, account_id, "", now)
+            else:
+                person = found[1]
+            reply = OutgoingMessage(person.id, "common.unreadable", {}, person.locale, channel, account_id)
+            return [self._leased(tx, reply, now, answers=True)]
+
+        async def bury_only(tx: UnitOfWork, now: datetime) -> list[QueuedMessage]:
+            nonlocal buried
+            buried = await tx.inbox.bury(inbox_id, error, now)
+            return []
+
+        try:
+            queued = await self._retrying(bury_and_tell)
+        except Exception:
+            log.exception("the sender of dead update %s could not be told; it is set aside all the same", inbox_id)
+            queued = await self._retrying(bury_only)
+        if queued and self.deliver is not None:
+            self.deliver(queued)
+        return buried

@@ -9,6 +9,10 @@ from enum import StrEnum
 from typing import Any
 
 from core.channels import ChannelName
+from core.clean_text import storable
+
+# what a channel read from outside: made storable as the event is built (core.clean_text)
+_OUTSIDE_TEXTS = ("account_id", "update_id", "text", "command", "args", "payload", "display_name", "locale_hint")
 
 
 class EventKind(StrEnum):
@@ -56,6 +60,16 @@ class InboundEvent:
     replayed: bool = False  # kept while the person registered, applied now
     photo_ref: str | None = None  # the photo as kept in ``tx.photos`` (its SHA-256), once stored
     details: Mapping[str, Any] | None = None  # TIMER: the timer's data; HAPPENED: the domain event's data
+
+    def __post_init__(self) -> None:
+        for name in _OUTSIDE_TEXTS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, storable(value))
+        if self.contact is not None and isinstance(self.contact.phone, str):
+            object.__setattr__(self, "contact", replace(self.contact, phone=storable(self.contact.phone)))
+        if self.qr_texts is not None:
+            object.__setattr__(self, "qr_texts", tuple(storable(text) for text in self.qr_texts))
 
     @classmethod
     def from_text(cls, channel: ChannelName, account_id: str, text: str, **extra: Any) -> InboundEvent:

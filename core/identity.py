@@ -32,6 +32,7 @@ class Person:
     registered_at: datetime | None = None
     source: str | None = None
     merged_into_id: int | None = None  # set on a profile joined into another
+    withdrawn_at: datetime | None = None  # erased at their request: consent withdrawn, so no later draw or broadcast
 
     @property
     def is_registered(self) -> bool:

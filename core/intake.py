@@ -5,7 +5,10 @@ channel acknowledges nothing that a crash could lose. Each person's updates are 
 the order they came, one at a time (so one person has at most one photo being decoded);
 different people go in parallel. An update left unprocessed by a process that died — or by
 this one, when the database was away — is taken up again by the recovery loop; applying it
-twice is harmless, since the engine finishes the stored update in the same transaction.
+twice is harmless, since the engine finishes the stored update in the same transaction. An update
+that fails ``DEAD_AFTER`` times is set aside as dead with its error (``Engine.give_up``): its
+sender is asked to send it again, staff see it in the console and may retry it. Nothing
+acknowledged is dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from core.channels import ChannelProfile
 from core.engine import Engine
 from core.events import InboundEvent
 from core.group_commit import GroupCommit
@@ -28,12 +32,16 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)  # a live worker's hold on an update; a dead worker's ends at once
 WORKER_SILENCE = timedelta(seconds=10)
 RETRY_AFTER = timedelta(seconds=30)
-MAX_ATTEMPTS = 10  # an update that fails this often is poison (a bug): logged and set aside, not retried for ever
+# A poison update fails the same way every time; five attempts 30 s apart (two minutes) outlast a database
+# failover or a restart, and its sender, asked to send it again, still remembers what they sent.
+DEAD_AFTER = 5
 RECOVERY_BATCH = 100
 
 
 class UpdateReader(Protocol):
     """A channel turns one of its stored updates into the core's event (through its own library)."""
+
+    profile: ChannelProfile  # whom to answer through when the update cannot be read
 
     async def read(self, entry: InboxEntry) -> InboundEvent | None:
         """None when the update holds nothing for us (a group chat, an edit, a service event)."""
@@ -84,10 +92,6 @@ class Intake:
 
     async def _process(self, entry: InboxEntry) -> None:
         reader = self.readers.get(entry.bot)
-        if entry.attempts >= MAX_ATTEMPTS:
-            log.error("update %s of %s failed %d times; set aside", entry.update_id, entry.bot, entry.attempts)
-            await self.committer.run(lambda tx: tx.inbox.finish(entry.id, self.clock()))
-            return
         try:
             if reader is None:
                 raise LookupError(f"no channel here reads {entry.bot}")
@@ -97,10 +101,28 @@ class Intake:
             else:
                 await self.engine.handle(replace(event, inbox_id=entry.id))
         except Exception as e:  # the database or the channel is away: the update waits, it is not lost
+            await self._failed(entry, reader, repr(e)[:500])
+
+    async def _failed(self, entry: InboxEntry, reader: UpdateReader | None, error: str) -> None:
+        """Called while the failure is being handled (its traceback is logged); ``error`` is kept with the update."""
+        if entry.attempts + 1 < DEAD_AFTER:
             log.exception("update %s of %s could not be processed; trying again later", entry.update_id, entry.bot)
-            error, retry_at = repr(e)[:500], self.clock() + RETRY_AFTER
-            with contextlib.suppress(Exception):
-                await self.committer.run(lambda tx: tx.inbox.fail(entry.id, error, retry_at))
+            await self._retry_later(entry, error)
+            return
+        log.exception("update %s of %s failed %d times; set aside as dead", entry.update_id, entry.bot,
+                      entry.attempts + 1)
+        # no channel here for its bot (a token since replaced): nobody to answer through, staff still see it
+        sender = (reader.profile.name, entry.account_id) if reader is not None and entry.account_id else None
+        try:
+            await self.engine.give_up(entry.id, error, sender)
+        except Exception:  # the database is away: still unprocessed, it is taken up (and set aside) later
+            log.exception("update %s of %s could not be set aside; trying again later", entry.update_id, entry.bot)
+            await self._retry_later(entry, error)
+
+    async def _retry_later(self, entry: InboxEntry, error: str) -> None:
+        retry_at = self.clock() + RETRY_AFTER
+        with contextlib.suppress(Exception):  # not even that could be written: its lease runs out instead
+            await self.committer.run(lambda tx: tx.inbox.fail(entry.id, error, retry_at))
 
     # recovery ----------------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ async def approve(tx: UnitOfWork, receipt_id: int, now: datetime) -> Decision:
     receipt = await tx.receipts.get(receipt_id)
     if receipt.status not in UNDECIDED:
         return Decision(receipt_id, receipt.status, False)
-    await tx.receipts.set_status(receipt_id, ReceiptStatus.ACCEPTED, None, receipt.check_attempts)
+    # counted now: a list frozen before this (its entries closed) never takes it
+    await tx.receipts.set_status(receipt_id, ReceiptStatus.ACCEPTED, None, receipt.check_attempts, at=now)
     approved(tx, receipt.person_id, receipt_id, receipt.cashback_kopecks, "staff", now)
     if receipt.cashback_kopecks:
         await tx.ledger.post(ledger.approval(receipt.person_id, receipt.cashback_kopecks), now, receipt_id=receipt_id)

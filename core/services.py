@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from core.channels import ChannelDirectory
@@ -24,6 +25,7 @@ class Services:
     rules_url: str
     verify_receipts: bool = False  # receipts wait for the tax-service check before cashback is approved
     web_url: str = ""  # where people reach the web app (the web chat's links start with it)
+    rating_change: timedelta = timedelta(0)  # SUPPORT_RATING_CHANGE_MINUTES: a ticket's rating may change this long
 
     def channel_title(self, name: str) -> str:
         return self.channels.title(name)

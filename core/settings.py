@@ -5,6 +5,9 @@ A channel's settings (tokens, API bases, webhook secrets) live with the channel 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -56,6 +59,7 @@ class Settings(BaseSettings):
     rules_url: str | None = None  # default: PUBLIC_URL/rules
     consent_version: str = "2026-11"
     campaign_code: str = Field("promo", min_length=1, max_length=32)
+    campaign_title: str = Field("Промоакция", min_length=1, max_length=120, description="what people see")
     campaign_starts_on: date = date(2026, 1, 1)
     campaign_ends_on: date = date(2026, 12, 31)
     campaign_min_sum: Decimal = Field(Decimal("100"), ge=0, description="roubles")
@@ -76,6 +80,9 @@ class Settings(BaseSettings):
 
     draw_winner_hours: int = Field(72, ge=1, le=24 * 30, description="how long a winner has to confirm")
     drand_urls: str = "https://api.drand.sh,https://drand.cloudflare.com"  # relays a named beacon round is read from
+    # 32 bytes (64 hex digits or base64) sealing each draw's seed (core/draws/sealing.py); unset outside the sandbox:
+    # campaigns with draws cannot be activated nor their draws run. Kept out of the database and its backups.
+    draw_seed_key: SecretStr | None = None
 
     link_code_ttl_minutes: int = Field(10, ge=1, le=24 * 60)
     link_code_max_failures: int = Field(5, ge=1, le=100)
@@ -86,7 +93,11 @@ class Settings(BaseSettings):
     support_sla_hours: float = Field(24.0, gt=0, le=24 * 30, description="a ticket's answer target")
     support_sla_by_campaign: dict[str, float] = Field(default_factory=dict,
                                                       description='{"promo": 4}: hours per campaign')
+    support_rating_change_minutes: float = Field(0.0, ge=0, le=60, description="a rating may change this long "
+                                                 "after it was given (0: given once)")
     console_session_hours: float = Field(12.0, gt=0, le=24 * 30, description="a staff login lasts")
+    console_trusted_proxies: str = ""  # "10.0.0.5, 172.16.0.0/12": proxies whose X-Forwarded-For is believed
+    console_staff_networks: str = ""  # the office: a correct password from here is let in despite a name lockout
 
     photo_workers: int = Field(2, ge=1, le=64, description="processes that read QR codes")
     photo_decode_seconds: float = Field(5.0, gt=0, le=120, description="time budget of one photo")
@@ -107,6 +118,27 @@ class Settings(BaseSettings):
         if not sep or scheme not in SUPPORTED_DATABASES:
             raise ValueError("expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
         return f"{SUPPORTED_DATABASES[scheme]}://{rest}"
+
+    @field_validator("draw_seed_key")
+    @classmethod
+    def _seed_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            text = value.get_secret_value().strip()
+            try:
+                key = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
+            except (ValueError, binascii.Error) as e:
+                raise ValueError("expected 32 bytes as 64 hex digits or base64") from e
+            if len(key) != 32:
+                raise ValueError("expected 32 bytes as 64 hex digits or base64")
+        return value
+
+    @field_validator("console_trusted_proxies", "console_staff_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the wrong one
+        return value
 
     @field_validator("quiet_hours")
     @classmethod
@@ -163,7 +195,7 @@ class Settings(BaseSettings):
     @property
     def campaign(self) -> Campaign:
         return Campaign(
-            code=self.campaign_code, zone=self.zone, starts_on=self.campaign_starts_on,
+            code=self.campaign_code, title=self.campaign_title, zone=self.zone, starts_on=self.campaign_starts_on,
             ends_on=self.campaign_ends_on, min_sum_kopecks=kopecks(self.campaign_min_sum),
             receipts_per_day=self.campaign_receipts_per_day, receipts_per_hour=self.campaign_receipts_per_hour,
             cashback_percent=self.campaign_cashback_percent,

@@ -24,7 +24,7 @@ IMAGES = Path(__file__).with_name("images")
 ELLIPSIS = "…"
 MIN_PARAM = 16  # a parameter is never cut shorter than this when a message must be fitted
 
-ButtonKind = Literal["callback", "url", "contact"]
+ButtonKind = Literal["callback", "url", "contact", "app"]  # app: the channel's Mini App, ``payload`` names the page
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,29 @@ def fit_label(label: str, limit: int) -> str:
     return kept or label[:limit]
 
 
+def chosen_text(entry: Mapping[str, Any], profile: ChannelProfile, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Which of an entry's texts this channel and these parameters get: ``without_contact_button`` where the channel
+    has none, then ``if_empty`` (nested as deep as needed) while its ``param`` is empty — so a text never names a
+    button, a draw or a channel that is not there (a missing parameter counts as empty: nothing is promised)."""
+    chosen = entry
+    if not profile.contact_button and "without_contact_button" in entry:
+        chosen = entry["without_contact_button"]
+    while isinstance(chosen.get("if_empty"), Mapping) and not str(params.get(chosen["if_empty"]["param"], "")):
+        chosen = chosen["if_empty"]
+    return chosen
+
+
+def texts_of(entry: Mapping[str, Any]) -> list[str]:
+    """Every text of an entry, its variants' too (not button labels): what its parameters are looked for in."""
+    found: list[str] = []
+    for name, value in entry.items():
+        if isinstance(value, str) and name not in ("param", "image", "buttons_from"):
+            found.append(value)
+        elif isinstance(value, Mapping):
+            found += texts_of(value)
+    return found
+
+
 class _Params(dict[str, Any]):
     def __init__(self, key: str, values: Mapping[str, Any]) -> None:
         super().__init__(values)
@@ -158,14 +181,15 @@ class Templates:
         if entry is None:
             raise TemplateError(f"no template {key!r}")
         lang = locale if locale in entry else self.default_locale
-        text_entry = entry
-        if not profile.contact_button and "without_contact_button" in entry:
-            text_entry = entry["without_contact_button"]
+        text_entry = chosen_text(entry, profile, params)
         markup = str(text_entry.get(lang) or text_entry[self.default_locale]).strip()
-        rendered = self._render(key, entry, markup, profile, lang, params)
+        # a variant chosen by an empty parameter has its own short form and subject (the entry's may name what
+        # the variant leaves out); the contact-button variant shares the entry's
+        forms = text_entry if "param" in text_entry else entry
+        rendered = self._render(key, entry, markup, profile, lang, params, forms)
         budget = len(rendered.text) - profile.max_text
         if budget > 0:  # too long for the channel: shorten the longest parameters until it fits
-            rendered = self._render(key, entry, markup, profile, lang, self._shortened(params, budget))
+            rendered = self._render(key, entry, markup, profile, lang, self._shortened(params, budget), forms)
             if len(rendered.text) > profile.max_text:
                 rendered = Rendered(clip(rendered.text, profile.max_text) if not rendered.is_html
                                     else html_to_plain(rendered.text)[: profile.max_text], rendered.buttons,
@@ -187,7 +211,7 @@ class Templates:
         return values
 
     def _render(self, key: str, entry: Mapping[str, Any], markup: str, profile: ChannelProfile, lang: str,
-                params: Mapping[str, Any]) -> Rendered:
+                params: Mapping[str, Any], forms: Mapping[str, Any]) -> Rendered:
         plain_params = {k: str(v) for k, v in params.items()}
         buttons = self._buttons(key, self._expanded(self.button_specs(key), params), lang, plain_params, profile)
         image_name = entry.get("image", "") if profile.images else ""
@@ -197,12 +221,12 @@ class Templates:
             return Rendered(_fill(key, markup, escaped), buttons, is_html=True, image=image, image_name=image_name)
         plain = _fill(key, html_to_plain(markup), plain_params)
         if profile.text_format is TextFormat.BRIEF:
-            short = entry.get(f"brief_{lang}")
+            short = forms.get(f"brief_{lang}")
             text = _fill(key, short, plain_params) if short else plain
             return Rendered(" ".join(text.split()))
         if profile.text_format is TextFormat.LETTER:
             escaped = {k: html.escape(v, quote=True) for k, v in plain_params.items()}
-            subject = entry.get(f"subject_{lang}") or plain.splitlines()[0]
+            subject = forms.get(f"subject_{lang}") or plain.splitlines()[0]
             body = _fill(key, markup, escaped).replace("\n", "<br>\n")
             return Rendered(plain, buttons, subject=_fill(key, subject, plain_params),
                             html_body=f"<!doctype html><html><body><p>{body}</p></body></html>")
@@ -245,19 +269,22 @@ class Templates:
             for spec in row:
                 if spec.get("contact") and not profile.contact_button:
                     continue
+                if "app" in spec and not profile.mini_app:  # offered only where the messenger opens it
+                    continue
                 if "when" in spec and not params.get(spec["when"]):
                     continue
                 label = _fill(key, spec[lang], params).strip()
                 if not label:  # a label made of a parameter that is empty: no such button this time
                     continue
-                short = spec.get(f"short_{lang}")
-                if len(label) > profile.max_label and short:
-                    label = _fill(key, short, params)
+                # one label, the same words on every channel: written to fit the narrowest (WhatsApp's 20
+                # characters, tests/test_same_words.py); only a label filled from data may need cutting here
                 label = fit_label(label, profile.max_label)
                 if "url" in spec:
                     shaped_row.append(Button("url", label, url=_fill(key, spec["url"], params)))
                 elif spec.get("contact"):
                     shaped_row.append(Button("contact", label))
+                elif "app" in spec:
+                    shaped_row.append(Button("app", label, payload=str(spec["app"])))
                 else:
                     shaped_row.append(Button("callback", label, payload=_fill(key, spec["payload"], params)))
             if shaped_row:

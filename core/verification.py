@@ -183,7 +183,7 @@ async def _confirmed(tx: UnitOfWork, receipt: StoredReceipt, checked: CheckedRec
             await _reject(tx, receipt, attempts, None, f"receipt.refused_{refusal.reason}", now)
             return
         await tx.receipts.set_award(receipt.id, award.cashback_kopecks, award.entries)
-        await tx.receipts.set_status(receipt.id, ReceiptStatus.ACCEPTED, None, attempts)
+        await tx.receipts.set_status(receipt.id, ReceiptStatus.ACCEPTED, None, attempts, at=now)
         approved(tx, receipt.person_id, receipt.id, award.cashback_kopecks, "tax_service", now)
         if award.cashback_kopecks:
             await tx.ledger.post(ledger.accrual(receipt.person_id, award.cashback_kopecks), now, receipt_id=receipt.id)
@@ -191,9 +191,10 @@ async def _confirmed(tx: UnitOfWork, receipt: StoredReceipt, checked: CheckedRec
                                  receipt_id=receipt.id)
         await _tell(tx, receipt, "receipt.verified_products", now,
                     cashback=ledger.format_roubles(award.cashback_kopecks), entries=award.entries,
-                    products=basket.units, products_sum=ledger.format_roubles(basket.sum_kopecks))
+                    draw="1" if campaign.has_draw else "", products=basket.units,
+                    products_sum=ledger.format_roubles(basket.sum_kopecks))
         return
-    await tx.receipts.set_status(receipt.id, ReceiptStatus.ACCEPTED, None, attempts)
+    await tx.receipts.set_status(receipt.id, ReceiptStatus.ACCEPTED, None, attempts, at=now)
     approved(tx, receipt.person_id, receipt.id, receipt.cashback_kopecks, "tax_service", now)
     if receipt.cashback_kopecks:
         await tx.ledger.post(ledger.approval(receipt.person_id, receipt.cashback_kopecks), now, receipt_id=receipt.id)

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from promo.campaigns import Campaign, CampaignError, CampaignStatus, DrawPlan, PrizeTier
+from promo.campaigns import Campaign, CampaignError, CampaignStatus, DrawPlan, DrawRules, LateReceipts, PrizeTier
 from promo.products import ProductRuleError, ProductRules
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -161,6 +161,20 @@ def weekly_draws(spec: Mapping[str, Any], zone: ZoneInfo, starts_on: date, ends_
     return plans
 
 
+def _draw_rules(raw: Any) -> DrawRules:
+    """``[draw_rules]``: ``beacon = "drand" | "none"``, ``beacon_margin_minutes``, ``late_receipts``."""
+    if not isinstance(raw, Mapping):
+        raise CampaignError("draw_rules", "expected a table")
+    beacon = str(raw.get("beacon", "drand"))
+    if beacon not in ("drand", "none"):
+        raise CampaignError("draw_rules.beacon", 'one of "drand" (a future public round mixed in) or "none"')
+    late = str(raw.get("late_receipts", LateReceipts.NEXT_DRAW.value))
+    if late not in {r.value for r in LateReceipts}:
+        raise CampaignError("draw_rules.late_receipts", f"one of {', '.join(r.value for r in LateReceipts)}")
+    margin = _int(raw.get("beacon_margin_minutes", 10), "draw_rules.beacon_margin_minutes")
+    return DrawRules(beacon == "drand", timedelta(minutes=margin), LateReceipts(late))
+
+
 def from_mapping(data: Mapping[str, Any], status: CampaignStatus | None = None) -> Campaign:
     """A campaign from its written form; ``CampaignError`` names the wrong field."""
     zone_name = str(data.get("time_zone", "Europe/Moscow"))
@@ -207,7 +221,8 @@ def from_mapping(data: Mapping[str, Any], status: CampaignStatus | None = None) 
         draws=_draws(data, zone, starts_on, ends_on),
         receipts_per_shop_per_hour=_int(fraud.get("receipts_per_shop_per_hour", 0),
                                         "anti_fraud.receipts_per_shop_per_hour"),
-        people_per_fiscal_drive=_int(fraud.get("people_per_fiscal_drive", 0), "anti_fraud.people_per_fiscal_drive"))
+        people_per_fiscal_drive=_int(fraud.get("people_per_fiscal_drive", 0), "anti_fraud.people_per_fiscal_drive"),
+        draw_rules=_draw_rules(data.get("draw_rules", {})))
 
 
 def from_toml(text: str, status: CampaignStatus | None = None) -> Campaign:
@@ -241,6 +256,9 @@ def to_mapping(campaign: Campaign) -> dict[str, Any]:
         "draws": [{"code": d.code, "entries_from": d.entries_from.isoformat(), "entries_to": d.entries_to.isoformat(),
                    "draw_at": d.draw_at.isoformat(), "prizes": dict(d.prizes), "reserves": d.reserves}
                   for d in campaign.draws],
+        "draw_rules": {"beacon": "drand" if campaign.draw_rules.beacon else "none",
+                       "beacon_margin_minutes": int(campaign.draw_rules.beacon_margin.total_seconds() // 60),
+                       "late_receipts": campaign.draw_rules.late_receipts.value},
     }
     if campaign.products is not None:
         p = campaign.products

@@ -56,6 +56,29 @@ class DrawPlan:
     reserves: int = 0  # reserve winners drawn per tier, promoted in order when a winner drops out
 
 
+class LateReceipts(StrEnum):
+    """What becomes of a receipt counted (accepted) only after its purchase's draw closed its list."""
+
+    NEXT_DRAW = "next_draw"  # its entries go to the draw whose entry days it was counted in
+    NO_DRAW = "no_draw"  # its entries count in no draw (its cashback stays)
+
+
+MIN_BEACON_MARGIN = timedelta(minutes=10)  # the list is frozen and published well before the round exists
+
+
+@dataclass(frozen=True)
+class DrawRules:
+    """How the campaign's draws are made unpredictable (``docs/draws.md``).
+
+    ``beacon``: each draw mixes in a future drand round named when the campaign is activated; a campaign
+    without one must say so (``beacon = "none"``), since then whoever knows the seed knows the outcome.
+    """
+
+    beacon: bool = True
+    beacon_margin: timedelta = MIN_BEACON_MARGIN  # the round comes at least this long after the entries close
+    late_receipts: LateReceipts = LateReceipts.NEXT_DRAW
+
+
 @dataclass(frozen=True)
 class Campaign:
     code: str
@@ -78,6 +101,7 @@ class Campaign:
     draws: tuple[DrawPlan, ...] = ()
     receipts_per_shop_per_hour: int = 0  # more from one shop (INN) within an hour go to moderation; 0: no limit
     people_per_fiscal_drive: int = 0  # receipts of one till's drive from more people go to moderation; 0: no limit
+    draw_rules: DrawRules = DrawRules()
 
     def __post_init__(self) -> None:
         check(self)
@@ -94,6 +118,11 @@ class Campaign:
     @property
     def name(self) -> str:
         return self.title or self.code
+
+    @property
+    def has_draw(self) -> bool:
+        """Whether anything is drawn: entries of a campaign with no draw planned are chances of nothing."""
+        return bool(self.draws)
 
     def day_bounds(self, moment: datetime) -> tuple[datetime, datetime]:
         """The campaign-local day around ``moment``: limits per day count in the campaign's zone."""
@@ -139,6 +168,8 @@ def check(campaign: Campaign) -> None:
             raise CampaignError(f"prizes.{tier.code}", "needs a code, a name and a quantity of at least 1")
         if not tier.needs <= PRIZE_NEEDS:
             raise CampaignError(f"prizes.{tier.code}.needs", f"one of {', '.join(sorted(PRIZE_NEEDS))}")
+    if not MIN_BEACON_MARGIN <= campaign.draw_rules.beacon_margin <= timedelta(days=7):
+        raise CampaignError("draw_rules.beacon_margin_minutes", "from 10 minutes to 7 days")
     given: dict[str, int] = {}
     codes = set()
     for plan in campaign.draws:
@@ -198,10 +229,18 @@ def admit(campaign: Campaign, receipt: FiscalReceipt, usage: Usage, now: datetim
         raise Refused("after_end")
     if receipt.sum_kopecks < campaign.min_sum_kopecks:
         raise Refused("below_min_sum")
+    if (limit := limit_reached(campaign, usage)) is not None:
+        raise Refused(limit)
+
+
+def limit_reached(campaign: Campaign, usage: Usage) -> str | None:
+    """The upload limit the person is at ("daily_limit", "hourly_limit"), whatever the next receipt: known
+    before they type one in."""
     if usage.receipts_today >= campaign.receipts_per_day:
-        raise Refused("daily_limit")
+        return "daily_limit"
     if usage.receipts_last_hour >= campaign.receipts_per_hour:
-        raise Refused("hourly_limit")
+        return "hourly_limit"
+    return None
 
 
 def reward(campaign: Campaign, spent_kopecks: int, usage: Usage, units: int | None = None) -> Award:

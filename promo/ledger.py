@@ -38,7 +38,7 @@ class Posting:
 
 @dataclass(frozen=True)
 class Movement:
-    kind: str  # accrual | approval | reversal | payout_request | payout
+    kind: str  # accrual | approval | reversal | payout_request | payout | payout_cancel
     postings: tuple[Posting, ...]
 
     def __post_init__(self) -> None:
@@ -76,6 +76,11 @@ def payout_request(person_id: int, amount: int, available: int) -> Movement:
 
 def payout(person_id: int, amount: int) -> Movement:
     return _move("payout", amount, person_id, LedgerAccount.REQUESTED, LedgerAccount.PAID_OUT)
+
+
+def payout_cancel(person_id: int, amount: int) -> Movement:
+    """A requested payout taken back before it was paid: the money is the person's to take again."""
+    return _move("payout_cancel", amount, person_id, LedgerAccount.REQUESTED, LedgerAccount.AVAILABLE)
 
 
 def format_roubles(kopecks: int) -> str:

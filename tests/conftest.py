@@ -37,7 +37,7 @@ from storage.memory import MemoryStore
 from storage.sql import SqlStore
 from storage.tables import metadata
 from tests.chat import Chat
-from tests.platform import point_channels_at
+from tests.platform import Launch, platform_settings, point_channels_at, started
 
 pytest_plugins = ["tests.redis_guard"]  # the real Redis, like PostgreSQL: its tests must run where it answers
 
@@ -219,7 +219,8 @@ CHANNELS = ChannelDirectory([TELEGRAM_PROFILE, VK_PROFILE], known=[plugin.profil
 
 def services_for(settings: Settings, photos: PhotoReader) -> Services:
     return Services(settings.campaign, photos, CHANNELS, "https://promo.example/rules",
-                    verify_receipts=settings.receipt_check_enabled)
+                    verify_receipts=settings.receipt_check_enabled,
+                    rating_change=timedelta(minutes=settings.support_rating_change_minutes))
 
 
 @pytest.fixture
@@ -263,3 +264,18 @@ async def relay() -> AsyncIterator[DrandEmulator]:
     await emulator.start()
     yield emulator
     await emulator.stop()
+
+
+@pytest.fixture
+async def launch(tmp_path: Path, emulators: tuple[TelegramEmulator, VkEmulator]) -> AsyncIterator[Launch]:
+    """Start the whole platform against the emulators, with settings overridden; stopped after the test."""
+    running = []
+
+    async def start(**overrides: object):  # type: ignore[no-untyped-def]
+        platform = await started(platform_settings(tmp_path, **overrides), emulators[1])
+        running.append(platform)
+        return platform
+
+    yield start
+    for platform in running:
+        await platform.stop()

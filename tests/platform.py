@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from core.settings import Settings
 from run import Platform, bootstrap, configure
 
 TELEGRAM_TOKEN = "123456:test-token"
+Launch = Callable[..., Awaitable[Platform]]  # the ``launch`` fixture: start the platform with settings overridden
 
 
 def point_channels_at(monkeypatch: pytest.MonkeyPatch, telegram: TelegramEmulator | None, vk: VkEmulator | None,

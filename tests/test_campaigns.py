@@ -60,6 +60,18 @@ async def test_processes_starting_at_once_seed_the_first_campaign_once(store, cl
         assert [c.code for c in await tx.campaigns.all()] == ["milk"]
 
 
+async def test_a_campaign_seeded_without_a_title_gets_the_settings_title_and_keeps_everything_else(store,
+                                                                                                   clock) -> None:
+    await campaigns.seed_at_start(store, replace(MILK, title=""), clock())  # seeded before CAMPAIGN_TITLE
+    await campaigns.seed_at_start(store, replace(MILK, title="Молоко", receipts_per_day=9), clock())
+    async with store.transaction() as tx:
+        [seeded] = await tx.campaigns.all()
+    assert (seeded.name, seeded.receipts_per_day) == ("Молоко", 1)  # the title only: the rules stay as stored
+    await campaigns.seed_at_start(store, replace(MILK, title="Другое"), clock())
+    async with store.transaction() as tx:
+        assert (await tx.campaigns.get("milk")).name == "Молоко"  # a title given is never overwritten
+
+
 async def test_two_campaigns_at_once_keep_separate_limits(telegram: Chat, store, clock) -> None:
     await _open(store, clock, MILK, KEFIR)
     await telegram.register()

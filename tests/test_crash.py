@@ -6,7 +6,9 @@ replies are going out, then started again on the same database. Every message is
 command of its own (``/t1001m2``), so its one reply (``common.unknown_command``) names it:
 a message without its reply was lost, a reply seen twice was sent twice. A kill may repeat
 only the Telegram sends in flight at that instant (one per chat at most); VK's ``random_id``
-absorbs even those, and a graceful stop repeats nothing.
+absorbs even those, and a graceful stop repeats nothing. Other people, registered beforehand, send a receipt
+and confirm it before the stop and another while the platform is down: at the end each has both stored once,
+and the ledger balances against them (``tests.ledger_check``).
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ import pytest
 
 from bots.emulators.telegram_api import TelegramEmulator
 from bots.emulators.vk_api import VkEmulator
+from tests.ledger_check import Account, check_ledger, receipt, seed_registered
 
 ROOT = Path(__file__).parents[1]
 TELEGRAM_USERS = range(1001, 1026)
 VK_USERS = range(2001, 2026)
+RECEIPT_SENDERS: list[Account] = [*(("telegram", str(u)) for u in range(1101, 1111)),
+                                  *(("vk", str(u)) for u in range(2101, 2111))]
 MESSAGES_EACH = 4
 BEFORE_STOP = range(2)  # each person's first messages come at once: a backlog the platform works through
 WHILE_DOWN = range(2, MESSAGES_EACH)  # the rest come while it is stopped
@@ -117,6 +122,20 @@ class Burst:
     telegram: TelegramEmulator
     vk: VkEmulator
     sent: dict[str, list[Reply]] = field(default_factory=lambda: {"telegram": [], "vk": []})
+    receipts: dict[Account, set[int]] = field(default_factory=dict)  # per sender, the receipts confirmed
+
+    async def send_receipts(self, round_: int) -> None:
+        """Each receipt sender types a receipt and confirms it at once (the press waits in line behind it)."""
+        for account in RECEIPT_SENDERS:
+            channel, user = account[0], int(account[1])
+            number = user * 10 + round_
+            if channel == "telegram":
+                await self.telegram.user_text(user, receipt(number))
+                await self.telegram.user_press(user, "receipt:yes")
+            else:
+                await self.vk.user_text(user, receipt(number))
+                await self.vk.user_press(user, '{"p": "receipt:yes"}', "✅ Да, отправить")
+            self.receipts.setdefault(account, set()).add(number)
 
     async def write(self, indexes: range) -> None:
         for index in indexes:
@@ -141,9 +160,10 @@ class Burst:
 
     def replies(self) -> dict[str, Counter[Reply]]:
         found: dict[str, Counter[Reply]] = {"telegram": Counter(), "vk": Counter()}
-        for channel, outbox in (("telegram", self.telegram.outbox), ("vk", self.vk.outbox)):
-            for user, messages in outbox.by_user.items():
-                for message in messages:
+        for channel, outbox, users in (("telegram", self.telegram.outbox, TELEGRAM_USERS),
+                                       ("vk", self.vk.outbox, VK_USERS)):  # the receipt senders' apart
+            for user in users:
+                for message in outbox.to(user):
                     answered = COMMAND.search(message.text)
                     found[channel][(user, answered.group() if answered else message.text)] += 1
         return found
@@ -264,6 +284,7 @@ async def stop_mid_burst_and_restart(tmp_path: Path, emulators: tuple[TelegramEm
     first = PlatformProcess(tmp_path, environment, "first")
     second = PlatformProcess(tmp_path, environment, "second")
     burst = Burst(telegram, vk)
+    await seed_registered(environment["DATABASE_URL"], RECEIPT_SENDERS)
     try:
         url = await first.start()
         if mode == "webhook":
@@ -272,6 +293,7 @@ async def stop_mid_burst_and_restart(tmp_path: Path, emulators: tuple[TelegramEm
         else:  # VK hands a new long poll only what comes after it connected
             await asyncio.wait_for(vk.polling.wait(), START_TIMEOUT)
         await burst.write(BEFORE_STOP)
+        await burst.send_receipts(1)
         replying = await until(lambda: burst.replied() >= STOP_AFTER_REPLIES, RECOVERY_TIMEOUT)
         assert replying, f"{burst.replied()} replies to {burst.written()} messages\n{first.log_tail()}"
         stop(first)
@@ -288,6 +310,7 @@ async def stop_mid_burst_and_restart(tmp_path: Path, emulators: tuple[TelegramEm
         unrecorded = unrecorded_replies(database, "telegram")
         record("telegram_sends_unrecorded_at_stop", len(unrecorded & set(burst.replies()["telegram"])))
         await burst.write(WHILE_DOWN)
+        await burst.send_receipts(2)
         restarted = time.monotonic()
         await second.start()
         record("seconds_to_ready", round(time.monotonic() - restarted, 1))
@@ -306,6 +329,8 @@ async def stop_mid_burst_and_restart(tmp_path: Path, emulators: tuple[TelegramEm
             f"unanswered telegram {burst.unanswered('telegram')}, vk {burst.unanswered('vk')}; "
             f"unprocessed updates, unsent messages: {unsettled(database)}\n"
             f"first run:\n{first.log_tail()}\nsecond run:\n{second.log_tail()}")
+        ledger = await check_ledger(environment["DATABASE_URL"], burst.receipts)
+        assert ledger.receipts == 2 * len(RECEIPT_SENDERS), ledger
         return Outcome(burst, first_exit_code, unrecorded)
     finally:
         await first.close()

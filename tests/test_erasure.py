@@ -18,19 +18,21 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from core.delivery import MessageStatus
 from core.events import InboundEvent, OutgoingMessage
 from core.merging import merge_persons
-from core.ports import Outcome
+from core.ports import NewUpdate, Outcome
 from core.ports.draws import NewWinner, WinnerStatus
+from core.ports.ledger import PayoutStatus
 from core.ports.link_codes import LinkAttempt, LinkOutcome
 from core.ports.personal_data import ERASED
 from core.ports.routes import Candidate, RouteDecision
 from core.ports.scenario_states import ScenarioState
 from core.ports.tickets import TicketEventKind
-from core.support.personal_data import erase_person
+from core.support.personal_data import ErasureRefused, erase_person
 from promo import ledger
 from promo.campaigns import Award
 from storage.memory import MemoryStore
@@ -43,7 +45,7 @@ from tests.contract.test_receipts import ACCEPTED, CAMPAIGN, fiscal
 # kept: ids, amounts, times, statuses, codes of our own — nothing that names anyone
 REVIEWED: dict[str, tuple[str, str]] = {
     "persons": ("name phone email", "id phone_verified email_verified locale source created_at registered_at "
-                "merged_into_id"),
+                "merged_into_id withdrawn_at"),  # withdrawn_at: set by erasure itself (consent withdrawn)
     "channel_accounts": ("external_id display_name", "id person_id channel created_at last_seen_at unreachable_since "
                          "unreachable_reason verified_at"),
     "consents": ("", "id person_id kind text_version channel accepted_at"),
@@ -55,8 +57,8 @@ REVIEWED: dict[str, tuple[str, str]] = {
     "message_log": ("external_id body params", "id person_id channel direction kind created_at"),
     "outbox": ("external_id params last_error tried", "id person_id channel template locale status bulk attempts "
                "next_attempt_at lease_owner created_at sent_at ack_window_s deadline acked_at round broadcast_id"),
-    "inbox": ("account_id raw", "id bot update_id received_at processed_at attempts lease_owner leased_until "
-              "last_error"),
+    "inbox": ("account_id raw last_error", "id bot update_id received_at processed_at attempts lease_owner "
+              "leased_until dead_at"),  # a dead update's error may quote its body: erased with it
     "photos": ("data", "id person_id sha256 size created_at"),  # deleted whole
     "scenario_states": ("data", "id person_id scenario state active version updated_at"),
     "link_codes": ("account_external_id", "id person_id code channel created_at expires_at used_at"),
@@ -64,7 +66,7 @@ REVIEWED: dict[str, tuple[str, str]] = {
     "payouts": ("phone", "id person_id amount_kopecks status requested_at paid_at"),
     "receipts": ("", "id person_id campaign fn document_number fiscal_sign issued_at sum_kopecks operation "
                  "canonical source status cashback_kopecks entries created_at next_check_at check_attempts "
-                 "photo_sha256"),
+                 "photo_sha256 counted_at"),
     "receipt_checks": ("raw", "receipt_id shop_inn items checked_at"),
     "receipt_flags": ("", "id receipt_id person_id reason created_at resolved_at"),
     "ledger_transactions": ("", "id kind receipt_id payout_id created_at"),
@@ -76,7 +78,12 @@ REVIEWED: dict[str, tuple[str, str]] = {
     "ticket_events": ("body photo_sha256", "id ticket_id person_id kind staff_id created_at"),
     "draws": ("", "id campaign code status entries_from entries_to draw_at tiers commitment seed participant_key "
               "algorithm created_at beacon_chain beacon_round beacon_randomness beacon_signature beacon_previous "
-              "entries_hash participants entries excluded drawn_at entry_list"),  # the list names pseudonyms only
+              "entries_hash participants entries excluded drawn_at entry_list entrants sealed_seed frozen_at "
+              "exclusions"),
+    # a moderator's note may name people; the decision (campaign, reason code, when, by whom) stays
+    "draw_exclusions": ("note", "id campaign person_id reason staff_id decided_at"),
+    # the list names pseudonyms only; entrants are internal person ids (like person_id), kept so the frozen list stays
+    # the one whose hash was published
     "draw_winners": ("details", "id draw_id person_id participant tier tier_order position reserve status deadline "
                      "updated_at"),
     "broadcasts": ("", "id template params segment created_at people"),  # recipients are outbox rows
@@ -132,6 +139,9 @@ async def _history(store, n: int) -> int:
         await tx.contact_codes.issue(person.id, "email", who["email"], "h" * 64, NOW, at(minutes=10),
                                      origin=(TELEGRAM, who["telegram"]))
         await tx.link_codes.record_attempt(LinkAttempt(0, TELEGRAM, who["telegram"], None, LinkOutcome.WRONG, NOW))
+        [dead] = await tx.inbox.add("telegram:1", [NewUpdate(f"dead{n}", who["telegram"], {"text": who["name"]})],
+                                    "a", NOW, lease_until=at(minutes=1))  # a message the bot gave up on
+        await tx.inbox.bury(dead.id, f"ValueError('{who['phone']}')", NOW)
     async with store.transaction() as tx:
         await tx.messages.record([Outcome(message.id, MessageStatus.SENT, TELEGRAM, who["telegram"],
                                           error=f"email: 550 {who['email']}: no such user",
@@ -146,7 +156,8 @@ async def _history(store, n: int) -> int:
         await tx.receipts.record_check(receipt.id, "7701234567", [], {"buyerPhoneOrAddress": who["phone"],
                                                                      "buyer": who["name"]}, at(seconds=4))
         await tx.ledger.post(ledger.accrual(person.id, 500), at(seconds=4), receipt_id=receipt.id)
-        await tx.ledger.add_payout(person.id, 100, who["phone"], at(seconds=5))
+        payout = await tx.ledger.add_payout(person.id, 100, who["phone"], at(seconds=5))
+        await tx.ledger.settle_payout(payout.id, PayoutStatus.PAID, at(seconds=5))  # erasure waits for a requested one
         ticket = await tx.tickets.open(person.id, CAMPAIGN, TELEGRAM, who["telegram"], f"это {who['name']}",
                                        at(seconds=6))
         await tx.tickets.add_event(ticket.id, TicketEventKind.PERSON, at(seconds=6), body=who["phone"],
@@ -196,9 +207,10 @@ async def test_erasure_leaves_nothing_naming_the_person_in_any_table(store) -> N
     assert _naming(rows, _who(1)) == set()
     left = {table for table, _, _ in _naming(rows, _who(2))}  # the other's stay
     assert {"persons", "outbox", "route_decisions", "contact_codes", "receipt_checks", "draw_winners", "payouts",
-            "link_attempts", "scenario_states", "tickets", "ticket_events", "photos", "person_merges"} <= left
+            "link_attempts", "scenario_states", "tickets", "ticket_events", "photos", "person_merges", "inbox"} <= left
     async with store.transaction() as tx:
         assert await tx.ledger.total() == total and await tx.ledger.balances(erased) == balances
+        assert [d.update_id for d in await tx.inbox.dead(10)] == ["dead2"]  # theirs ended with their data
         message = (await tx.messages.entries(erased))[0]
         assert (message.round, message.last_error) == (1, f"email: 550 {ERASED}: no such user")
         [decision] = await tx.routes.decisions(person_id=erased)
@@ -209,3 +221,22 @@ async def test_erasure_leaves_nothing_naming_the_person_in_any_table(store) -> N
         receipt = (await tx.receipts.of_person(erased))[0]
         check = await tx.receipts.check_of(receipt.id)
         assert receipt.sum_kopecks == 150_000 and check is not None and check.shop_inn == "7701234567"
+
+
+async def test_erasure_waits_while_a_payout_is_requested_to_the_phone_it_would_blank(store) -> None:
+    """The money would go to a phone nobody could name any more: it is paid or taken back first."""
+    async with store.transaction() as tx:
+        person = await tx.people.create("ru", NOW)
+        await tx.people.save(dataclasses.replace(person, name="Зоя", phone="+79990001121", phone_verified=True))
+        payout = await tx.ledger.add_payout(person.id, 100, "+79990001121", NOW)
+    with pytest.raises(ErasureRefused, match=f"payout {payout.id}"):
+        async with store.transaction() as tx:
+            await erase_person(tx, person.id, at(days=1))
+    async with store.transaction() as tx:
+        assert (await tx.people.get(person.id)).phone == "+79990001121"
+        assert [p.phone for p in await tx.ledger.payouts(person_id=person.id)] == ["+79990001121"]
+        await tx.ledger.settle_payout(payout.id, PayoutStatus.CANCELLED, at(days=1))
+    async with store.transaction() as tx:
+        await erase_person(tx, person.id, at(days=1))
+    async with store.transaction() as tx:
+        assert (await tx.people.get(person.id)).phone is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from core.ports import ReceiptStatus
 from core.templates import Templates
 from run import Platform
 from tests.images import receipt_photo
-from tests.platform import eventually, link_code_in, platform_settings, point_channels_at, started
+from tests.platform import Launch, eventually, link_code_in, platform_settings, point_channels_at, started
 
 TG_USER, TG_OTHER, VK_USER, VK_OTHER = 1001, 1002, 2001, 2002
 PHONE, SHOWN_PHONE = "+79123456789", "+7 912 345-67-89"
@@ -139,22 +139,7 @@ def texts(messages: list[Any]) -> list[str]:
 # the platform ---------------------------------------------------------------------------------
 
 
-Launch = Callable[..., Awaitable[Platform]]
 
-
-@pytest.fixture
-async def launch(tmp_path: Path, emulators: tuple[TelegramEmulator, VkEmulator]) -> AsyncIterator[Launch]:
-    """Start the platform against the emulators, with settings overridden; stopped after the test."""
-    running: list[Platform] = []
-
-    async def start(**overrides: Any) -> Platform:
-        platform = await started(platform_settings(tmp_path, **overrides), emulators[1])
-        running.append(platform)
-        return platform
-
-    yield start
-    for platform in running:
-        await platform.stop()
 
 
 @pytest.fixture
@@ -281,7 +266,7 @@ async def test_vk_never_mentions_a_button_it_does_not_show(platform: Platform, v
 
 
 def vk_labels_as_written() -> set[str]:
-    """Each declared label as VK must show it: whole, or its short form when the whole one is too long."""
+    """Each declared label as VK must show it: whole (a label too long for it would show as its name here)."""
     templates = Templates.load()
     labels = set()
     for key in templates.entries:
@@ -298,7 +283,7 @@ async def test_vk_labels_fit_whole_and_pressing_a_text_button_works(platform: Pl
                                                                     emulators: tuple[TelegramEmulator,
                                                                                      VkEmulator]) -> None:
     (consent,) = await vk.says("Начать")
-    assert [a["label"] for a in vk_buttons(consent)][-1] == "Я уже участвую"  # the short form, not cut words
+    assert [a["label"] for a in vk_buttons(consent)][-1] == "Я уже участвую"  # as Telegram says it, not cut
     (name_question,) = await vk.presses("consent:yes")  # "✅ Согласен" arrives as text with the payload
     assert "Как вас зовут" in name_question.text
     await vk.says("Пётр")

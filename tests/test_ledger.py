@@ -15,7 +15,7 @@ from tests.chat import Chat
 
 def test_every_movement_balances_and_refuses_floats() -> None:
     for movement in (ledger.accrual(1, 500), ledger.approval(1, 500), ledger.reversal(1, 500),
-                     ledger.payout_request(1, 500, 500), ledger.payout(1, 500)):
+                     ledger.payout_request(1, 500, 500), ledger.payout(1, 500), ledger.payout_cancel(1, 500)):
         assert sum(p.amount_kopecks for p in movement.postings) == 0
     with pytest.raises(LedgerError):
         ledger.accrual(1, 5.0)  # type: ignore[arg-type]

@@ -34,6 +34,7 @@ from core.events import OutgoingMessage
 from core.identity import Person
 from run import Platform
 from tests.images import receipt_photo
+from tests.ledger_check import check_ledger, receipt, seed_registered
 from tests.platform import eventually, platform_settings, point_channels_at, started
 from tests.test_campaigns import KEFIR
 from tests.test_crash import (
@@ -114,7 +115,7 @@ async def test_registration_through_max_with_its_buttons_and_a_shared_contact(pl
     assert buttons_of(consent)[0]["payload"] == "consent:yes" and buttons_of(consent, "link")
     await after(emulator, emulator.user_press(USER, "consent:yes"))
     (phone,) = await after(emulator, emulator.user_text(USER, "Ольга Иванова"))
-    assert [b["text"] for b in buttons_of(phone, "request_contact")] == ["📱 Отправить мой номер"]
+    assert [b["text"] for b in buttons_of(phone, "request_contact")] == ["📱 Отправить номер"]
     (email,) = await after(emulator, emulator.user_contact(USER, "+7 999 000-11-22"))
     assert "e-mail" in email.text.lower()
     (done,) = await after(emulator, emulator.user_press(USER, "email:skip"))
@@ -350,6 +351,7 @@ async def test_the_sandbox_page_chats_as_a_max_user_through_the_emulator(tmp_pat
 # run.py killed mid-burst ----------------------------------------------------------------------------
 
 BURST_USERS = range(3201, 3221)
+RECEIPT_SENDERS = range(3301, 3306)  # registered beforehand: a receipt typed before the kill, confirmed after it
 MESSAGES_EACH = 4
 STOP_AFTER_REPLIES = 16  # of the 40 due before the kill
 RECOVERY_TIMEOUT = 60.0
@@ -378,12 +380,15 @@ async def test_a_kill_mid_burst_loses_no_stored_update_and_answers_none_twice(
     first = PlatformProcess(tmp_path, environment, "first")
     second = PlatformProcess(tmp_path, environment, "second")
     messages = [(user, f"/x{user}m{index}") for index in range(MESSAGES_EACH) for user in BURST_USERS]
+    await seed_registered(environment["DATABASE_URL"], [("max", str(user)) for user in RECEIPT_SENDERS])
     try:
         await first.start()
         if mode == "webhook":
             assert emulator.feed.subscription is not None
         for user, text in messages[:len(messages) // 2]:
             await emulator.user_text(user, text)
+        for user in RECEIPT_SENDERS:
+            await emulator.user_text(user, receipt(user * 10 + 1))
         replying = await until(lambda: sum(burst_replies(emulator).values()) >= STOP_AFTER_REPLIES, RECOVERY_TIMEOUT)
         assert replying, first.log_tail()
         first.kill()
@@ -410,6 +415,15 @@ async def test_a_kill_mid_burst_loses_no_stored_update_and_answers_none_twice(
         lost = events_without_their_effect(database)
         assert lost == dict.fromkeys(lost, 0), lost
         assert emulator.feed.pending == [] and emulator.too_many == 0
+        for user in RECEIPT_SENDERS:  # the receipt read before the kill is still waiting for its "yes"
+            await emulator.wait_for_messages(user, 1, 30)
+            await emulator.user_press(user, "receipt:yes")
+        assert await until(lambda: all(any("Чек принят" in m.text for m in emulator.messages_to(user))
+                                       for user in RECEIPT_SENDERS), RECOVERY_TIMEOUT, every=0.05)
+        assert await until(lambda: unsettled(database) == (0, 0), RECOVERY_TIMEOUT, every=0.1)
+        ledger = await check_ledger(environment["DATABASE_URL"], {("max", str(user)): {user * 10 + 1}
+                                                                  for user in RECEIPT_SENDERS})
+        assert ledger.receipts == len(RECEIPT_SENDERS), ledger
     finally:
         await first.close()
         await second.close()

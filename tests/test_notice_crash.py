@@ -29,6 +29,7 @@ from core.channels import ChannelName
 from core.events import OutgoingMessage
 from storage.database import create_engine, migrate
 from storage.sql import SqlStore
+from tests.ledger_check import check_ledger
 from tests.test_crash import PlatformProcess, until
 
 TELEGRAM_PEOPLE = range(100_001, 104_001)
@@ -158,3 +159,5 @@ async def test_a_kill_in_the_middle_of_10000_notices_loses_none_and_duplicates_n
     assert len(letters.by_notice) == len(EMAIL_PEOPLE), "an e-mail notice was lost"
     assert all(len(ids) == 1 for ids in letters.by_notice.values()), "a notice became two different letters"
     record_property("letters_resent_with_the_same_message_id", letters.taken - len(letters.message_ids))
+    ledger = await check_ledger(f"sqlite+aiosqlite:///{database}")  # notices move no money: none may have moved
+    assert ledger.receipts == 0 and ledger.accrued_kopecks == 0, ledger

@@ -182,13 +182,13 @@ async def test_limits_count_all_linked_accounts_and_say_when_they_free_up(telegr
     assert await _upload(vk, fiscal(i=2)) == ["receipt.accepted_moderation"]
     assert await _upload(telegram, fiscal(i=3)) == ["receipt.accepted_moderation"]
     assert await vk.send(fiscal(i=4)) == ["receipt.refused_hourly_limit"]
-    assert vk.param("free_at") == "13:01"  # the first of the three (12:00 in Moscow) leaves the hour
+    assert vk.param("free_at") == "13:01 МСК"  # the first of the three (12:00 in Moscow) leaves the hour
     clock.advance(hours=1, minutes=1)
     assert await _upload(vk, fiscal(i=4)) == ["receipt.accepted_moderation"]
     assert await _upload(telegram, fiscal(i=5)) == ["receipt.accepted_moderation"]
     clock.advance(hours=1, minutes=1)
     assert await vk.send(fiscal(i=6)) == ["receipt.refused_daily_limit"]
-    assert vk.param("free_at") == "24.11 00:00"
+    assert vk.param("free_at") == "24.11 00:00 МСК"
 
 
 async def test_a_linked_account_cannot_send_the_receipt_again(telegram: Chat, vk: Chat) -> None:

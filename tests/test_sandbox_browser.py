@@ -44,14 +44,20 @@ def _browser(profile: Path) -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-def _register_through_the_page(url: str) -> str:
+def _register_through_the_page(url: str) -> tuple[str, list[tuple[str, str]]]:
+    """The summary registration ends with, and the conversation as the page shows it once reloaded."""
     with tempfile.TemporaryDirectory() as profile:
         browser = _browser(Path(profile))
         try:
             wait = WebDriverWait(browser, 20)
             browser.get(url + "/sandbox")
-            chat = browser.find_element(By.CSS_SELECTOR, "section.telegram")
+            chat = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "section.telegram"))
             log = chat.find_element(By.CSS_SELECTOR, ".log")
+            # not a blank page, and in the bots' language: what to do first is said in every column
+            hint = log.find_element(By.CSS_SELECTOR, ".hint")
+            assert hint.is_displayed() and "Начать" in hint.text, hint.text
+            assert chat.find_element(By.CSS_SELECTOR, "form button").text == "Отправить"
+            assert "Песочница" in browser.find_element(By.TAG_NAME, "header").text
 
             def bot_messages() -> list:
                 return log.find_elements(By.CSS_SELECTOR, ".msg.bot")
@@ -80,7 +86,16 @@ def _register_through_the_page(url: str) -> str:
             chat.find_element(By.ID, "telegram-contact").click()
             wait.until(lambda _: len(bot_messages()) > count)
             press("Пропустить")
-            return bot_messages()[-1].text
+            final = bot_messages()[-1].text
+            assert not hint.is_displayed()
+            before = len(log.find_elements(By.CSS_SELECTOR, ".msg"))
+
+            browser.refresh()
+            chat = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "section.telegram"))
+            wait.until(lambda _: len(chat.find_elements(By.CSS_SELECTOR, ".log .msg")) >= before)
+            shown = [("me" if "me" in m.get_attribute("class") else "bot", m.text.split("\n")[0])
+                     for m in chat.find_elements(By.CSS_SELECTOR, ".log .msg")]
+            return final, shown
         finally:
             browser.quit()
 
@@ -93,7 +108,12 @@ async def test_a_person_registers_through_the_sandbox_page(tmp_path, monkeypatch
     assert platform.sandbox is not None
     await asyncio.wait_for(platform.sandbox.emulator("vk").polling.wait(), 10)
     try:
-        final = await asyncio.to_thread(_register_through_the_page, platform.web_url)
+        final, shown = await asyncio.to_thread(_register_through_the_page, platform.web_url)
     finally:
         await platform.stop()
     assert "вы зарегистрированы" in final and "+7 912 345-67-89" in final
+    # reloaded, the page still shows what the person sent, each where it was in the conversation
+    mine = [text for who, text in shown if who == "me"]
+    assert mine == ["/start", "✅ Согласен", "Анна Петрова", "📱 +7 912 345-67-89", "Пропустить"], shown
+    assert shown[0] == ("me", "/start") and shown[1][0] == "bot" and shown[-1][0] == "bot", shown
+    assert [who for who, _ in shown[:4]] == ["me", "bot", "me", "bot"], shown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def _run_with(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_a_wrong_setting_stops_startup_with_one_line_naming_it(tmp_path: Path, name: str, value: str) -> None:
     result = _run_with(tmp_path, **{name: value})
     assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if " INFO promo: start-up: " not in line]
     assert len(lines) == 1 and lines[0].startswith(f"configuration error: {name}:"), result.stderr
     assert "Traceback" not in result.stderr
 
@@ -76,3 +77,39 @@ def test_the_sandbox_starts_with_no_tokens_and_stops_cleanly_on_a_signal(tmp_pat
     assert process.returncode == 0, stderr
     assert "stopping" in stderr and "Traceback" not in stderr
     assert "startup heap settled" in stderr  # full collections no longer walk what startup built
+    # the seconds of start-up say what they are spent on, from the first
+    progress = [line.split(" promo: ", 1)[1] for line in stderr.splitlines() if " INFO promo: " in line]
+    assert progress[0].startswith("start-up: 127.0.0.1:") and "loading the channels" in progress[0], stderr
+    assert any("sandbox emulators running" in line for line in progress), stderr
+
+
+def test_a_busy_port_is_said_at_once_before_the_channels_load(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TELEGRAM_", "VK_"))}
+        environment.update(WEB_PORT=str(port), DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'promo.db'}")
+        result = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "run.py")], cwd=tmp_path,
+                                env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"start-up error: cannot serve on 127.0.0.1:{port}:"), result.stderr[-500:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import")}
+    assert not {"aiogram", "vkbottle", "maxapi", "pywa"} & imported  # said before seconds of importing them
+    assert not (tmp_path / "promo.db").exists()  # nor after preparing the database
+
+
+def test_help_says_that_no_command_runs_the_platform(tmp_path: Path) -> None:
+    shown = subprocess.run([sys.executable, str(ROOT / "run.py"), "--help"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    assert "With no command, `run.py` runs it" in shown.stdout, shown.stdout
+
+
+def test_an_empty_broadcast_list_says_so(tmp_path: Path) -> None:
+    listed = subprocess.run([sys.executable, str(ROOT / "run.py"), "broadcast", "list"], cwd=tmp_path,
+                            env={**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"},
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "no broadcasts yet (`broadcast send` starts one)", listed.stdout

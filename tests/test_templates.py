@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -10,7 +12,7 @@ from bots.telegram import PROFILE as TELEGRAM
 from bots.vk import PROFILE as VK
 from core.channels import ChannelName, ChannelProfile, Identity, TextFormat
 from core.errors import TemplateError
-from core.templates import Templates
+from core.templates import Templates, texts_of
 
 TEMPLATES = Templates.load()
 EMAIL_PROFILE = ChannelProfile(EMAIL, "E-mail", TextFormat.LETTER, max_text=100_000, max_label=60,
@@ -21,12 +23,52 @@ PROFILES = [TELEGRAM, VK, EMAIL_PROFILE, SMS_PROFILE, WEB_PROFILE]
 
 
 def _params_for(key: str) -> dict[str, str]:
-    entry = TEMPLATES.entries[key]
-    texts = [v for k, v in entry.items() if isinstance(v, str)]
-    texts += [v for v in (entry.get("without_contact_button") or {}).values()]
+    texts = texts_of(TEMPLATES.entries[key])  # every variant's text too
     texts += [b[k] for row in TEMPLATES.button_specs(key) for b in row for k in b if isinstance(b[k], str)]
     names = {field for text in texts for _, field, _, _ in string.Formatter().parse(text) if field}
     return {name: f"<{name}&>" for name in names} | {"rules_url": "https://promo.example/rules?a=1&b=2"}
+
+
+def _emptied(entry: Mapping[str, Any]) -> set[str]:
+    """The parameters whose emptiness picks another text of the entry (``if_empty``, at any depth)."""
+    found = set()
+    for name, value in entry.items():
+        if isinstance(value, Mapping):
+            found |= _emptied(value)
+            if name == "if_empty":
+                found.add(str(value["param"]))
+    return found
+
+
+VARIANTS = [(key, param) for key, entry in sorted(TEMPLATES.entries.items()) for param in sorted(_emptied(entry))]
+
+
+@pytest.mark.parametrize(("key", "param"), VARIANTS)
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_every_text_chosen_by_an_empty_parameter_renders_and_does_not_name_it(key: str, param: str,
+                                                                             profile: ChannelProfile,
+                                                                             locale: str) -> None:
+    """The variant a missing draw, pending sum or channel picks renders everywhere, never mentions the parameter
+    it was picked for, and never tells a channel without a contact button to press one."""
+    params = _params_for(key) | {param: ""}
+    rendered = TEMPLATES.render(key, profile, locale, params)
+    assert rendered.text.strip() and len(rendered.text) <= profile.max_text
+    assert f"<{param}&>" not in rendered.text and "&lt;" + param not in rendered.text
+    if not profile.contact_button:
+        assert "кнопк" not in rendered.text.lower() and "button" not in rendered.text.lower(), rendered.text
+
+
+def test_a_campaign_without_a_draw_is_never_said_to_give_chances() -> None:
+    keys = [key for key, param in VARIANTS if param == "draw"]
+    assert {"receipt.confirm", "receipt.accepted_moderation", "receipt.accepted_verifying", "receipt.confirm_products",
+            "receipt.accepted_products", "receipt.verified_products"} <= set(keys)
+    for key in keys:
+        for locale in ("ru", "en"):
+            with_draw = TEMPLATES.render(key, TELEGRAM, locale, _params_for(key) | {"draw": "1"}).text.lower()
+            without = TEMPLATES.render(key, TELEGRAM, locale, _params_for(key) | {"draw": ""}).text.lower()
+            assert "шанс" in with_draw or "chance" in with_draw, key
+            assert not any(word in without for word in ("шанс", "розыгрыш", "chance", "draw")), (key, without)
 
 
 @pytest.mark.parametrize("key", TEMPLATES.keys())
@@ -49,12 +91,11 @@ def test_every_template_renders_for_every_channel_and_locale(key: str, profile: 
 @pytest.mark.parametrize("profile", [TELEGRAM, VK], ids=lambda p: p.name)
 @pytest.mark.parametrize("locale", ["ru", "en"])
 def test_every_label_fits_its_channel_whole_as_written(key: str, profile: ChannelProfile, locale: str) -> None:
-    """No label is ever cut to fit: a full one fits, or the template gives a short one that does."""
+    """No label is ever cut to fit, and none has another wording for a narrower channel."""
     for row in TEMPLATES.button_specs(key):
         for spec in row:
-            label = spec[locale]
-            if len(label) > profile.max_label:
-                assert len(spec.get(f"short_{locale}", label)) <= profile.max_label, (key, label)
+            assert f"short_{locale}" not in spec, (key, spec[locale])
+            assert len(spec[locale]) <= profile.max_label, (key, spec[locale])
 
 
 CONTACT_KEYS = [key for key in sorted(TEMPLATES.entries)
@@ -84,7 +125,7 @@ def test_vk_gets_plain_text_with_the_link_spelled_out() -> None:
     assert "<a" not in rendered.text and "(https://r.example/x)" in rendered.text
     assert rendered.buttons[0][0].payload == "consent:yes"
     assert rendered.buttons[1][0].kind == "url" and rendered.buttons[1][0].url == "https://r.example/x"
-    assert rendered.buttons[2][0].label == "Я уже участвую"  # the long label has a short form for VK
+    assert rendered.buttons[2][0].label == "Я уже участвую"  # the words Telegram shows too
 
 
 def test_plain_text_keeps_a_persons_angle_brackets() -> None:
@@ -117,7 +158,7 @@ def test_a_button_made_of_an_empty_parameter_is_left_out() -> None:
 
 
 def test_a_conditional_button_shows_only_when_its_parameter_is_set() -> None:
-    params = {"available": "0,00", "pending": "0,00", "requested": "0,00"}
+    params = {"available": "0,00", "pending": "0,00", "requested": "0,00", "paid": "0,00"}
     empty = TEMPLATES.render("cashback.balance", TELEGRAM, "ru", {**params, "can_withdraw": ""})
     full = TEMPLATES.render("cashback.balance", TELEGRAM, "ru", {**params, "can_withdraw": "1"})
     assert [b.payload for b in empty.buttons[0]] == ["/receipt"]

@@ -240,6 +240,63 @@ def test_deeply_nested_json_is_refused_not_a_server_error(clean: Webhooks) -> No
     clean.check()
 
 
+def test_a_chunked_body_is_read_to_the_limit_and_one_above_it_is_413(clean: Webhooks) -> None:
+    """Without a Content-Length the body comes in chunks: all of them are read, up to the limit."""
+    user = 3105
+    clean.telegram.set_user(user, "Анна")
+    body = json.dumps(tg_message(user, "/start", 910_005, padding="x" * 300_000)).encode()
+
+    async def send(payload: bytes) -> Answer:
+        async def chunks() -> Any:
+            for start in range(0, len(payload), 16_384):
+                yield payload[start:start + 16_384]
+                await asyncio.sleep(0)  # each chunk on the wire by itself
+
+        async with clean.http.post(TELEGRAM_PATH, data=chunks(), headers={
+                "Content-Type": "application/json", SECRET_HEADER: TELEGRAM_SECRET}) as response:
+            return Answer(response.status, await response.text())
+
+    assert clean.runner.run(send(body)).status == 200
+    too_large = clean.runner.run(send(b'{"update_id": 910006, "x": "' + b"y" * (1024 * 1024) + b'"}'))
+    assert too_large.status == 413, too_large
+    clean.runner.run(clean.telegram.wait_for_messages(user, 1))
+    clean.check()
+
+
+def test_a_lone_surrogate_is_answered_as_the_text_it_damages(clean: Webhooks) -> None:
+    """``"\\ud800"`` is valid JSON; the text is kept with U+FFFD in its place, and answered at once."""
+    user = 3106
+    clean.telegram.set_user(user, "Анна")
+    broken = tg_message(user, "привет \ud800 бот", 910_007)
+    broken["message"]["from"]["first_name"] = "Ан\udc00на"
+    assert clean.telegram_update(broken).status == 200
+    assert clean.vk_event(vk_message(clean, user, "привет \ud800", 1)).status == 200
+    (telegram,) = clean.runner.run(clean.telegram.wait_for_messages(user, 1))
+    (vk,) = clean.runner.run(clean.vk.wait_for_messages(user, 1))
+    assert "согласие" in telegram.text and "согласие" in vk.text
+    clean.check()
+
+    async def logged() -> list[str]:
+        async with clean.platform.store.transaction() as tx:
+            found = await tx.people.find_by_account("telegram", str(user))
+            assert found is not None and found[0].display_name == "Ан\ufffdна"
+            return [m.body for m in await tx.messages.inbound(found[1].id)]
+
+    assert clean.runner.run(logged()) == ["привет \ufffd бот"]
+
+
+def test_a_vk_payload_nested_too_deep_is_answered_as_an_unknown_button(clean: Webhooks) -> None:
+    user = 3107
+    assert clean.vk_event(vk_message(clean, user, "привет", 1)).status == 200
+    clean.runner.run(clean.vk.wait_for_messages(user, 1))  # the consent question: a step that has buttons
+    for local, payload in ((2, '{"p": "no-such-button"}'), (3, "[" * 5000 + "]" * 5000),
+                           (4, '{"p": ' + "[" * 3000 + "]" * 3000 + "}"), (5, '{"p": "' + "z" * 5000 + '"}')):
+        assert clean.vk_event(vk_message(clean, user, "Согласен", local, payload=payload)).status == 200
+        answer = clean.runner.run(clean.vk.wait_for_messages(user, 2 * local - 1))[-2]
+        assert "кнопка уже не действует" in answer.text, (payload[:40], answer.text)
+    clean.check()  # and no traceback: the payload was never handed to the parser
+
+
 def test_an_update_aiogram_cannot_parse_is_acknowledged_and_answered(clean: Webhooks) -> None:
     user = 3101
     clean.telegram.set_user(user, "Анна")

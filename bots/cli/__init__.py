@@ -34,7 +34,9 @@ class Tools:
 def build_cli(tools: Tools, serve: Callable[[], None]) -> typer.Typer:
     from bots.cli import broadcasts, campaigns, channels, draws, payouts, receipts, staff
 
-    app = typer.Typer(help="The promo platform: run it, and manage what it runs.", no_args_is_help=False,
+    app = typer.Typer(help="The promo platform. With no command, `run.py` runs it (the bots, the outbox and the web "
+                      "app; the sandbox when no channel is configured) until Ctrl+C or SIGTERM. The commands below "
+                      "manage what it runs.", no_args_is_help=False,
                       pretty_exceptions_enable=False, add_completion=True)
 
     @app.callback(invoke_without_command=True)

@@ -124,7 +124,10 @@ def register(app: typer.Typer, tools: Tools) -> None:
     @group.command("list")
     def list_recent() -> None:
         """The latest broadcasts."""
-        for b in tools.run(lambda store: _recent(store)):
+        recent = tools.run(lambda store: _recent(store))
+        if not recent:  # said, so that an empty list is not mistaken for a command that did nothing
+            print("no broadcasts yet (`broadcast send` starts one)")
+        for b in recent:
             print(f"{b.id:>5}  {b.created_at:%Y-%m-%d %H:%M}  {b.template:<28} {b.segment:<16} {b.people}")
 
 

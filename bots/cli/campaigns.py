@@ -9,8 +9,11 @@ from typing import Annotated
 import typer
 
 from bots.cli import Tools
+from bots.cli.draws import seed_seal
 from core import campaigns
 from core.ports import Store
+from core.settings import Settings
+from promo.beacon import QUICKNET
 from promo.campaign_file import from_toml
 from promo.campaigns import Campaign, CampaignError
 
@@ -67,6 +70,11 @@ prizes = { tv = 1 }
 draw_on = 2026-04-03
 draw_time = "12:00"
 reserves = 3
+
+[draw_rules]                         # docs/draws.md: each list is frozen and hashed when its entries close
+beacon = "drand"                     # a future drand round, named at activation; "none": the seed alone decides
+beacon_margin_minutes = 10           # the round comes at least this long after the entries close
+late_receipts = "next_draw"          # a receipt counted after its draw's list closed: "next_draw" or "no_draw"
 '''
 
 
@@ -152,15 +160,24 @@ def register(app: typer.Typer, tools: Tools) -> None:
         print(describe(view.campaign))  # type: ignore[attr-defined]
         for d in view.draws:  # type: ignore[attr-defined]
             print(f"  draw {d.id} {d.code} at {d.draw_at:%Y-%m-%d %H:%M} UTC [{d.status.value}] "
-                  f"commitment {d.commitment}" + (f" beacon round {d.beacon_round}" if d.beacon_round else ""))
+                  f"commitment {d.commitment}" + (f" beacon round {d.beacon_round}" if d.beacon_round else
+                                                  " NO beacon round")
+                  + (f" list SHA-256 {d.entries_hash} (frozen {d.frozen_at:%Y-%m-%d %H:%M} UTC)" if d.frozen_at
+                     else ""))
 
     @group.command("activate")
     def activate(code: str) -> None:
         """Open a draft campaign to people; its draws' commitments are fixed now."""
-        view = _run(tools, lambda tx: campaigns.activate(tx, code, tools.now()))
+        seal = seed_seal(Settings())
+        view = _run(tools, lambda tx: campaigns.activate(tx, code, tools.now(), seal))
         print(f"activated: {describe(view.campaign)}")  # type: ignore[attr-defined]
         for d in view.draws:  # type: ignore[attr-defined]
-            print(f"  draw {d.id} {d.code}: commitment {d.commitment}")
+            print(f"  draw {d.id} {d.code}: commitment {d.commitment}" + (
+                f"; drand quicknet round {d.beacon_round} ({QUICKNET.time_of(d.beacon_round):%Y-%m-%d %H:%M:%S} UTC)"
+                if d.beacon_round else ""))
+            if not d.beacon_round:
+                print(f"  WARNING: draw {d.code} names no beacon round (the campaign says beacon = \"none\"): "
+                      f"whoever knows its seed knows its outcome", file=sys.stderr)
 
     @group.command("finish")
     def finish(code: str) -> None:

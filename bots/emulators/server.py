@@ -86,6 +86,7 @@ class WebhookPusher:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.posts = 0  # every POST made, retries included
         self.refusals = 0  # POSTs that were not accepted
+        self.answers: list[tuple[float, int | None]] = []  # (loop time, HTTP status or None: no answer) per POST
         self._task: asyncio.Task[None] | None = None
 
     def start(self, next_update: Callable[[], Awaitable[dict[str, Any]]],
@@ -112,12 +113,17 @@ class WebhookPusher:
         pause = self.first_retry
         while True:
             self.posts += 1
+            status: int | None = None  # None: no answer (refused, reset, timed out)
+            accepted = False
             try:
                 async with session.post(self.url, json=update, headers=self.headers) as response:
-                    if self.accepted(response.status, await response.text()):
-                        return
+                    status = response.status
+                    accepted = self.accepted(status, await response.text())
             except (aiohttp.ClientError, OSError, TimeoutError):
-                pass
+                accepted = False
+            self.answers.append((asyncio.get_running_loop().time(), status))
+            if accepted:
+                return
             self.refusals += 1
             await asyncio.sleep(pause)
             pause = min(pause * 2, self.max_retry)

@@ -3,7 +3,8 @@
 Emulated users are scripted from Python (tests, the sandbox page): they write,
 press buttons, share contacts and send photos; what the bot sends them is kept
 per chat. ``block`` makes sends to a user fail with 403, ``throttle`` answers
-the next sends with 429 and ``retry_after``.
+the next sends with 429 and ``retry_after``. A ``web_app`` button must be https (or
+the sandbox's loopback address); ``open_web_app`` is the launch a client opens for it.
 
 Updates wait for ``getUpdates`` unless a webhook is set (``set_webhook`` or the
 ``setWebhook`` method): then each is POSTed to its URL, in order, until answered 2xx.
@@ -18,13 +19,16 @@ import json
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from bots.emulators.server import LoopbackServer, Outbox, WebhookPusher
+from bots.emulators.telegram_webapps import init_data, launch_url, web_app_problem
 
 BOT_ID = 7_000_000_001
 ALLOWED_HTML = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
@@ -91,6 +95,7 @@ class TelegramEmulator(LoopbackServer):
         self.blocked: set[int] = set()
         self.throttled: dict[int, tuple[int, int]] = {}  # chat -> (how many sends, retry_after)
         self.stalled: float | None = None  # every call answered only after this many seconds
+        self.bot_token: str | None = None  # the bot's, as its calls name it: Mini App launches are signed with it
         self.calls: list[tuple[float, str, dict[str, Any]]] = []
         self.users: dict[int, dict[str, Any]] = {}
         self.offset_confirmed = 0
@@ -102,6 +107,7 @@ class TelegramEmulator(LoopbackServer):
         super().__init__(web.Application(client_max_size=MAX_UPLOAD))
         self.app.router.add_route("*", "/bot{token}/{method}", self._method)
         self.app.router.add_get("/file/bot{token}/{path:.*}", self._file)
+        self.app.router.add_get("/web_app/{user:\\d+}", self._web_app)  # the sandbox's press of a web_app button
 
     # lifecycle ---------------------------------------------------------------------------------
 
@@ -215,6 +221,12 @@ class TelegramEmulator(LoopbackServer):
     def messages_to(self, user_id: int) -> list[BotMessage]:
         return self.outbox.to(user_id)
 
+    def open_web_app(self, user_id: int, url: str, version: str = "7.0", auth_date: int | None = None) -> str:
+        """The address the user's client opens for a ``web_app`` button to ``url``: initData signed for them."""
+        if self.bot_token is None:
+            raise RuntimeError("no bot has called yet: there is no token to sign with")
+        return launch_url(url, init_data(self.bot_token, self._user(user_id), auth_date), version)
+
     async def wait_for_messages(self, user_id: int, count: int, timeout: float = 10.0) -> list[BotMessage]:
         return await self.outbox.wait(user_id, count, timeout)
 
@@ -243,6 +255,7 @@ class TelegramEmulator(LoopbackServer):
                 for key, value in form.items():
                     params[key] = value.file.read() if isinstance(value, web.FileField) else value
         method = request.match_info["method"]
+        self.bot_token = token
         self.calls.append((time.monotonic(), method, params))
         if self.stalled is not None:
             await asyncio.sleep(self.stalled)
@@ -261,6 +274,17 @@ class TelegramEmulator(LoopbackServer):
         if error.retry_after is not None:
             body["parameters"] = {"retry_after": error.retry_after}
         return web.json_response(body, status=error.code)
+
+    async def _web_app(self, request: web.Request) -> web.Response:
+        """A press of a ``web_app`` button the bot sent this user: signed now, as a client signs at each press
+        (as an old client, 6.0: the sandbox's tab is no Telegram, it has no QR scanner to offer)."""
+        user, url = int(request.match_info["user"]), request.query.get("url", "")
+        sent = {b["web_app"]["url"] for m in self.messages_to(user) for row in (m.reply_markup or {}).get(
+            "inline_keyboard") or [] for b in row if "web_app" in b}
+        if url not in sent:
+            raise web.HTTPNotFound(text="no such web_app button was sent to this user")
+        # as it is: yarl (HTTPFound) would decode the %26 of the nested initData in the fragment
+        return web.Response(status=302, headers={"Location": self.open_web_app(user, url, version="6.0")})
 
     async def _file(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["path"].removeprefix("photos/"))
@@ -349,6 +373,8 @@ class TelegramEmulator(LoopbackServer):
     def _record(self, chat_id: int, text: str, params: dict[str, Any], photo: bool = False) -> dict[str, Any]:
         markup = params.get("reply_markup")
         parsed = json.loads(markup) if isinstance(markup, str) and markup else markup
+        if problem := web_app_problem(parsed):
+            raise TelegramApiError(400, problem)
         message = BotMessage(next(self.message_ids), chat_id, text, params.get("parse_mode"), parsed, photo)
         self.outbox.record(chat_id, message)
         body: dict[str, Any] = {"message_id": message.message_id, "date": message.date,
@@ -380,11 +406,14 @@ class TelegramEmulator(LoopbackServer):
         return self._record(chat_id, str(params.get("caption") or ""), params, photo=True)
 
 
-def _shown_buttons(markup: dict[str, Any] | None) -> list[list[dict[str, Any]]]:
+def _shown_buttons(markup: dict[str, Any] | None,
+                   open_web_app: Callable[[str], str] | None = None) -> list[list[dict[str, Any]]]:
     if not markup:
         return []
     if "inline_keyboard" in markup:
-        return [[{"label": b["text"], "payload": b.get("callback_data"), "url": b.get("url")} for b in row]
+        return [[{"label": b["text"], "url": open_web_app(b["web_app"]["url"]), "web_app": True}
+                 if "web_app" in b and open_web_app else
+                 {"label": b["text"], "payload": b.get("callback_data"), "url": b.get("url")} for b in row]
                 for row in markup["inline_keyboard"]]
     return [[{"label": b["text"], "contact": bool(b.get("request_contact")), "reply": True} for b in row]
             for row in markup.get("keyboard", [])]
@@ -399,8 +428,12 @@ class TelegramSandboxChat:
         self.emulator = emulator
 
     def shown(self, user_id: int) -> list[dict[str, Any]]:
+        # the sandbox opens a Mini App in a browser tab, through the emulator: signed when pressed (``_web_app``)
+        def opened(url: str) -> str:
+            return f"{self.emulator.base_url}/web_app/{user_id}?{urlencode({'url': url})}"
+
         return [{"id": m.message_id, "text": m.text, "html": m.parse_mode == "HTML",
-                 "buttons": _shown_buttons(m.reply_markup)} for m in self.emulator.messages_to(user_id)]
+                 "buttons": _shown_buttons(m.reply_markup, opened)} for m in self.emulator.messages_to(user_id)]
 
     async def say(self, user_id: int, text: str) -> None:
         await self.emulator.user_text(user_id, text)

@@ -17,12 +17,15 @@ import json
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from bots.emulators.server import LoopbackServer, Outbox, WebhookPusher
+from bots.emulators.vk_apps import App, launch_url, open_app_problem
 
 GROUP_ID = 220_000_001
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -67,12 +70,17 @@ class VkEmulator(LoopbackServer):
         self.rate_limit: int | None = None  # requests per second per community token: more get error 6
         self.too_many = 0  # errors 6 answered
         self.disallowed: set[int] = set()  # users who do not allow the community's messages
+        self.names: dict[int, tuple[str, str]] = {}  # users.get: first and last name (default: User<id>)
+        self.apps: dict[int, App] = {}  # Mini Apps an ``open_app`` button may open (``register_app``)
+        self.users_get_error: int | None = None  # users.get answers this error code while set
         self._recent_calls: deque[float] = deque()
         super().__init__(web.Application(client_max_size=MAX_UPLOAD))
         self.app.router.add_route("*", "/method/{method}", self._method)
         self.app.router.add_route("*", "/lp", self._long_poll)
         self.app.router.add_get("/files/{name}", self._file)
         self.app.router.add_post("/upload", self._upload)
+        # the sandbox's press of an open_app button
+        self.app.router.add_get("/open_app/{user:\\d+}/{app_id:\\d+}", self._open_app)
 
     @property
     def api_url(self) -> str:
@@ -160,6 +168,22 @@ class VkEmulator(LoopbackServer):
                  "access_key": secrets.token_hex(6), "sizes": sizes}
         return await self._push(user_id, text, attachments=[{"type": "photo", "photo": photo}])
 
+    async def user_document(self, user_id: int, data: bytes, file_name: str = "receipt.jpg") -> int:
+        """A file sent as a document (a picture "without compression"): VK's ``doc`` attachment."""
+        doc_id = next(self.message_ids)
+        ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+        name = f"doc{doc_id}.{ext or 'bin'}"
+        self.files[name] = data
+        image = ext in ("jpg", "jpeg", "png", "gif", "webp", "bmp")
+        doc = {"id": doc_id, "owner_id": user_id, "title": file_name, "size": len(data), "ext": ext,
+               "date": int(time.time()), "type": (3 if ext == "gif" else 4) if image else 8,
+               "url": f"{self.base_url}/files/{name}", "access_key": secrets.token_hex(6)}
+        return await self._push(user_id, "", attachments=[{"type": "doc", "doc": doc}])
+
+    def set_user(self, user_id: int, first_name: str, last_name: str = "") -> None:
+        """The name ``users.get`` gives for ``user_id``."""
+        self.names[user_id] = (first_name, last_name)
+
     async def user_sticker(self, user_id: int) -> int:
         sticker = {"type": "sticker", "sticker": {"inner_type": "base_sticker_new", "sticker_id": 1,
                                                   "product_id": 1, "images": [], "is_allowed": True}}
@@ -167,6 +191,15 @@ class VkEmulator(LoopbackServer):
 
     def messages_to(self, user_id: int) -> list[VkBotMessage]:
         return self.outbox.to(user_id)
+
+    def register_app(self, app_id: int, secret: str, url: str) -> None:
+        """A Mini App as its developer set it up at VK: its id, protected key and the address VK opens."""
+        self.apps[app_id] = App(app_id, secret, url)
+
+    def open_app(self, user_id: int, app_id: int, hash_: str = "", **launch: Any) -> str:
+        """The address the user's client opens for an ``open_app`` button: launch parameters signed for them
+        (``ts``, ``platform`` as ``vk_apps.launch_params`` takes them)."""
+        return launch_url(self.apps[app_id], user_id, hash_, **launch)
 
     async def wait_for_messages(self, user_id: int, count: int, timeout: float = 10.0) -> list[VkBotMessage]:
         return await self.outbox.wait(user_id, count, timeout)
@@ -240,6 +273,16 @@ class VkEmulator(LoopbackServer):
         fresh = [event for t, event in self.events if t > ts]
         return web.json_response({"ts": str(self.ts), "updates": fresh})
 
+    async def _open_app(self, request: web.Request) -> web.Response:
+        """A press of an ``open_app`` button: launch parameters signed now, as VK's desktop site opens the app
+        (which has no code reader there: the page offers the camera or a photo)."""
+        app_id = int(request.match_info["app_id"])
+        if app_id not in self.apps:
+            raise web.HTTPNotFound(text="no such Mini App")
+        opened = self.open_app(int(request.match_info["user"]), app_id, request.query.get("hash", ""),
+                               platform="desktop_web")
+        return web.Response(status=302, headers={"Location": opened})  # as it is, as VK's own link would be
+
     async def _file(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["name"])
         if data is None:
@@ -263,9 +306,14 @@ class VkEmulator(LoopbackServer):
         return {"server": f"{self.base_url}/lp", "key": self.key, "ts": str(self.ts)}
 
     async def _api_users_get(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """As VK answers: a list of ``{id, first_name, last_name, can_access_closed, is_closed}``, in the order
+        asked, unknown ids left out."""
+        if self.users_get_error is not None:
+            raise VkApiError(self.users_get_error, "Internal server error")
         ids = [int(i) for i in str(params.get("user_ids", "")).split(",") if i.strip().lstrip("-").isdigit()]
-        return [{"id": i, "first_name": f"User{i}", "last_name": "", "can_access_closed": True,
-                 "is_closed": False} for i in ids]
+        return [{"id": i, "first_name": self.names.get(i, (f"User{i}", ""))[0],
+                 "last_name": self.names.get(i, ("", ""))[1], "can_access_closed": True, "is_closed": False}
+                for i in ids if i > 0]
 
     async def _api_photos_getmessagesuploadserver(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"upload_url": f"{self.base_url}/upload", "album_id": -3, "group_id": self.group_id}
@@ -309,6 +357,8 @@ class VkEmulator(LoopbackServer):
                 action = button.get("action", {})
                 if len(action.get("label", "")) > 40:
                     raise VkApiError(911, "Keyboard format is invalid: label is too long")
+                if problem := open_app_problem(action, self.apps):
+                    raise VkApiError(911, problem)
                 if "payload" in action and not isinstance(action["payload"], str):
                     action["payload"] = json.dumps(action["payload"], ensure_ascii=False)  # VK keeps it a string
         message = VkBotMessage(next(self.message_ids), peer_id, text, keyboard, random_id,
@@ -338,7 +388,8 @@ class VkEmulator(LoopbackServer):
         return self._deliver_one(peer_id, params).message_id
 
 
-def _shown_buttons(keyboard: dict[str, Any] | None) -> list[list[dict[str, Any]]]:
+def _shown_buttons(keyboard: dict[str, Any] | None,
+                   open_app: Callable[[int, str], str] | None = None) -> list[list[dict[str, Any]]]:
     rows = []
     for row in (keyboard or {}).get("buttons", []):
         shaped = []
@@ -346,6 +397,10 @@ def _shown_buttons(keyboard: dict[str, Any] | None) -> list[list[dict[str, Any]]
             action = button.get("action", {})
             if action.get("type") == "open_link":
                 shaped.append({"label": action.get("label", ""), "url": action.get("link")})
+            elif action.get("type") == "open_app" and open_app is not None:
+                shaped.append({"label": action.get("label", ""), "url": open_app(action["app_id"],
+                                                                                  action.get("hash") or ""),
+                               "web_app": True})
             else:
                 shaped.append({"label": action.get("label", ""), "payload": action.get("payload")})
         rows.append(shaped)
@@ -361,7 +416,11 @@ class VkSandboxChat:
         self.emulator = emulator
 
     def shown(self, user_id: int) -> list[dict[str, Any]]:
-        return [{"id": m.message_id, "text": m.text, "html": False, "buttons": _shown_buttons(m.keyboard)}
+        # the sandbox opens a Mini App in a browser tab, through the emulator: signed when pressed (``_open_app``)
+        def opened(app_id: int, hash_: str) -> str:
+            return f"{self.emulator.base_url}/open_app/{user_id}/{app_id}?{urlencode({'hash': hash_})}"
+
+        return [{"id": m.message_id, "text": m.text, "html": False, "buttons": _shown_buttons(m.keyboard, opened)}
                 for m in self.emulator.messages_to(user_id)]
 
     async def say(self, user_id: int, text: str) -> None:

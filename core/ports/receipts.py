@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -81,15 +82,18 @@ class ReceiptRepository(Protocol):
         """``ConflictError`` when someone stored the same receipt meanwhile."""
         ...
     async def set_status(self, receipt_id: int, status: ReceiptStatus, next_check_at: datetime | None,
-                         attempts: int) -> None: ...
+                         attempts: int, *, at: datetime | None = None) -> None:
+        """Becoming ACCEPTED ``at`` a moment: its draw entries count from then (a draw's list takes only what was
+        counted before its entries closed)."""
+        ...
     async def due_for_check(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredReceipt]:
         """Receipts whose tax-service check is due, leased to the caller until ``lease_until``."""
         ...
 
     async def flag(self, receipt_id: int, person_id: int, reason: str, now: datetime) -> None: ...
     async def flags(self, receipt_id: int | None = None) -> list[ReceiptFlag]: ...
-    async def flagged_people(self, reasons: frozenset[str]) -> set[int]:
-        """People with an unresolved flag for one of these reasons."""
+    async def flagged_people(self, reasons: frozenset[str], as_of: datetime | None = None) -> set[int]:
+        """People with an unresolved flag for one of these reasons (``as_of``: as the flags stood then)."""
         ...
 
     async def set_award(self, receipt_id: int, cashback_kopecks: int, entries: int) -> None:
@@ -105,8 +109,14 @@ class ReceiptRepository(Protocol):
     async def people_on_drive(self, campaign: str, fn: int) -> int:
         """How many people sent counted receipts of this fiscal drive in the campaign."""
         ...
-    async def entries_by_person(self, campaign: str, issued_from: datetime, issued_before: datetime) -> dict[int, int]:
-        """Draw entries of accepted receipts issued in [issued_from, issued_before), per person."""
+    async def entries_by_person(self, campaign: str, issued_from: datetime, issued_before: datetime, *,
+                                counted_before: datetime,
+                                late: Sequence[tuple[datetime, datetime]] = ()) -> dict[int, int]:
+        """Draw entries per person of accepted receipts counted before ``counted_before``: issued in
+        [issued_from, issued_before), or issued in one of the ``late`` spans and counted from ``issued_from`` on
+        (receipts that missed the list of their purchase's draw). Receipts accepted before counting was recorded
+        count from when they were stored. Not of people who erased their data: they withdrew consent and enter no
+        draw whose list is frozen after."""
         ...
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved: ...

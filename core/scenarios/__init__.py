@@ -11,7 +11,7 @@ from core.scenarios.draws import DRAWS
 from core.scenarios.linking import LINK_DECISION, LINKING
 from core.scenarios.personal_data import FORGET
 from core.scenarios.phone import PHONE_VERIFICATION
-from core.scenarios.prize import PRIZE
+from core.scenarios.prize import PRIZE, PRIZE_NOTICE
 from core.scenarios.profile import PROFILE
 from core.scenarios.receipt_upload import RECEIPT_UPLOAD
 from core.scenarios.registration import REGISTRATION
@@ -26,8 +26,9 @@ def core_scenarios() -> list[Scenario]:
 
 def all_scenarios() -> list[Scenario]:
     """Every scenario the platform runs."""
-    return [*core_scenarios(), RECEIPT_UPLOAD, CAMPAIGN_CHOICE, DRAWS, PRIZE, BALANCE, PAYOUT, PHONE_VERIFICATION,
-            SUPPORT_SCENARIO, FORGET, WEBCHAT_LINK, WEBCHAT_LOGIN, WEBCHAT_EMAIL, *CONTACT_SCENARIOS]
+    return [*core_scenarios(), RECEIPT_UPLOAD, CAMPAIGN_CHOICE, DRAWS, PRIZE, PRIZE_NOTICE, BALANCE, PAYOUT,
+            PHONE_VERIFICATION, SUPPORT_SCENARIO, FORGET, WEBCHAT_LINK, WEBCHAT_LOGIN, WEBCHAT_EMAIL,
+            *CONTACT_SCENARIOS]
 
 
 def catalog(scenarios: list[Scenario] | None = None) -> Catalog:

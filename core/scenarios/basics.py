@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.channels import Identity
 from core.context import Context
 from core.machine import Scenario, State
 from core.scenarios.campaigns import enter_by_link
@@ -21,7 +22,11 @@ async def start(ctx: Context) -> None:
 
 
 async def explain(ctx: Context) -> None:
-    ctx.say("common.help" if ctx.person.is_registered else "common.help_guest")
+    if not ctx.person.is_registered:
+        ctx.say("common.help_guest")
+        return
+    # /email is listed only where a code can be mailed (the help's if_empty version leaves it out)
+    ctx.say("common.help", email="1" if ctx.services.channels.running_with(Identity.MAILBOX) else "")
 
 
 async def cancel(ctx: Context) -> None:

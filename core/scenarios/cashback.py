@@ -7,6 +7,8 @@ from core.errors import Reject
 from core.events import EventKind
 from core.identity import format_phone
 from core.machine import Scenario, State, on
+from core.payouts import money_of
+from core.scenarios.contacts import phone_ways
 from core.settings import kopecks
 from promo import ledger
 from promo.ledger import LedgerAccount
@@ -15,23 +17,24 @@ BUTTON = EventKind.BUTTON
 
 
 async def show_balance(ctx: Context) -> None:
-    balances = await ctx.tx.ledger.balances(ctx.person.id)
-    ctx.data.update({name: ledger.format_roubles(balances.get(account, 0)) for name, account in (
-        ("available", LedgerAccount.AVAILABLE), ("pending", LedgerAccount.PENDING),
-        ("requested", LedgerAccount.REQUESTED))})
-    available = balances.get(LedgerAccount.AVAILABLE, 0)
-    ctx.data["can_withdraw"] = "1" if available >= max(kopecks(ctx.settings.payout_min), 1) else ""
+    money = await money_of(ctx.tx, ctx.person.id)
+    ctx.data.update(available=ledger.format_roubles(money.available), pending=ledger.format_roubles(money.pending),
+                    requested=ledger.format_roubles(money.requested), paid=ledger.format_roubles(money.paid))
+    ctx.data["can_withdraw"] = "1" if money.available >= max(kopecks(ctx.settings.payout_min), 1) else ""
 
 
 async def choose_payout_start(ctx: Context) -> str:
-    balances = await ctx.tx.ledger.balances(ctx.person.id)
-    available = balances.get(LedgerAccount.AVAILABLE, 0)
+    money = await money_of(ctx.tx, ctx.person.id)
+    available = money.available
     minimum = kopecks(ctx.settings.payout_min)
     ctx.data.update(amount=ledger.format_roubles(available), minimum=ledger.format_roubles(minimum),
-                    phone=format_phone(ctx.person.phone), amount_kopecks=available)
+                    phone=format_phone(ctx.person.phone), amount_kopecks=available,
+                    # said only when there is some: "0,00 available" alone hides money still being checked
+                    pending=ledger.format_roubles(money.pending) if money.pending else "")
     if available < max(minimum, 1):
         return "too_little"
     if not (ctx.person.phone and ctx.person.phone_verified):
+        ctx.data.update(phone_ways(ctx))
         return "phone_unverified"
     return "confirm"
 

@@ -39,11 +39,7 @@ async def offer_channels(ctx: Context) -> None:
     chosen = preference.channel if preference else None
     ctx.data["reachable"] = [{"channel": name, "title": channels[name].title}
                              for name in channels.choosable() if name in reachable]
-    ctx.data["current"] = ctx.services.channel_title(chosen) if chosen else _auto_title(ctx)
-
-
-def _auto_title(ctx: Context) -> str:
-    return "выбираете вы" if ctx.person.locale == "ru" else "you choose"
+    ctx.data["current"] = ctx.services.channel_title(chosen) if chosen else ""  # "": we choose (the template says)
 
 
 def is_channel_choice(ctx: Context) -> bool:
@@ -56,6 +52,10 @@ async def choose_channel(ctx: Context) -> str:
         await ctx.tx.routes.prefer(ctx.person.id, None, ctx.now)
         return "auto"
     if wanted not in {offered["channel"] for offered in ctx.data.get("reachable", [])}:  # an old button, or gone
+        channels = ctx.services.channels  # how to add one: only the ways that run are named
+        ctx.data["add"] = ", ".join(command for identity, command in ((Identity.MAILBOX, "/email"),
+                                                                      (Identity.PHONE, "/phone"))
+                                    if channels.running_with(identity))
         return "unavailable"
     await ctx.tx.routes.prefer(ctx.person.id, ChannelName(wanted), ctx.now)
     ctx.data["current"] = ctx.services.channel_title(wanted)
@@ -111,7 +111,7 @@ async def check_typed_code(ctx: Context, identity: Identity) -> str | None:
     checked = await contacts.check_code(ctx.tx, ctx.person, channel, identity, ctx.event.text, ctx.now)
     if checked.outcome == "wrong":
         raise Reject("verify.wrong_code", left=checked.left)
-    ctx.data.update(address=checked.address,
+    ctx.data.update(address=checked.address, again="/phone" if identity is Identity.PHONE else "/email",
                     phone=format_phone(checked.address) if identity is Identity.PHONE else "")
     return {"verified": None, "expired": "expired", "taken": "taken"}[checked.outcome]
 
@@ -184,6 +184,16 @@ EMAIL_VERIFICATION = Scenario(
 # /phone -----------------------------------------------------------------------------------------------
 
 
+def phone_ways(ctx: Context) -> dict[str, str]:
+    """How this person can prove their number from here, as template parameters: ``texted`` when a code can be
+    texted, ``elsewhere`` the messengers where they could share their contact instead (when this one cannot)."""
+    channels = ctx.services.channels
+    here = channels.get(ctx.event.channel)
+    elsewhere = [] if here is not None and here.contact_button else [
+        channels.title(name) for name in channels.sharing_contacts() if name != ctx.event.channel]
+    return {"texted": "1" if channels.running_with(Identity.PHONE) else "", "elsewhere": ", ".join(elsewhere)}
+
+
 async def start_phone(ctx: Context) -> str:
     person = ctx.person
     ctx.data["phone"] = format_phone(person.phone)
@@ -193,7 +203,11 @@ async def start_phone(ctx: Context) -> str:
         await contacts.sync_phone_account(ctx.tx, ctx.services.channels, person, ctx.now)
         return "already"
     texts = ctx.services.channels.running_with(Identity.PHONE)
-    if texts is None:
+    if texts is None:  # no code can be texted: the contact button where this messenger has one, else where it is
+        here = ctx.services.channels.get(ctx.event.channel)
+        if here is not None and here.contact_button:
+            return "share_contact"
+        ctx.data.update(phone_ways(ctx))
         return "no_sms"
     ctx.data["code_channel"] = texts
     if await contacts.account_for(ctx.tx, person, texts, person.phone, ctx.now) is None:
@@ -212,8 +226,9 @@ async def check_phone_code(ctx: Context) -> str | None:
 PHONE_BY_SMS = Scenario(
     name="phone_by_sms",
     commands=("/phone",),
-    words=("подтвердить номер", "подтвердить телефон", "код по смс", "verify phone", "verify my number"),
-    initial=("code_sent", "already", "missing", "no_sms", "too_many"),
+    words=("подтвердить номер", "подтвердить телефон", "код по смс", "код по sms", "verify phone",
+           "verify my number"),
+    initial=("code_sent", "already", "missing", "no_sms", "share_contact", "too_many"),
     entry=start_phone,
     states=(
         State("code_sent", prompt="verify.phone_code_sent", transitions=(
@@ -225,6 +240,8 @@ PHONE_BY_SMS = Scenario(
         State("already", prompt="verify.phone_already", final=True),
         State("missing", prompt="verify.phone_missing", final=True),
         State("no_sms", prompt="verify.no_sms", final=True),
+        # final: the contact the person then shares starts the phone scenario (``core.scenarios.phone``)
+        State("share_contact", prompt="verify.share_contact", final=True),
         State("too_many", prompt="verify.too_many_codes", final=True),
     ),
 )

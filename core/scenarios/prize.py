@@ -5,6 +5,10 @@ a ``/prize <id>`` button. The winner confirms, gives their full name and, when t
 needs them, a delivery address and a phone number, each checked as it comes; or refuses,
 and the prize goes to the next reserve at once. Silence until the deadline does the same
 (``core.draws.DrawKeeper``). Every step checks the win is still theirs and still open.
+
+``PRIZE_NOTICE`` follows each notice in the background, from the outbox's domain events: the winner's time starts
+when the notice is first delivered, and a notice that reached none of their channels leaves the win ``unreached``
+for staff (``core.draws.reach``) instead of letting the prize pass on unheard.
 """
 
 from __future__ import annotations
@@ -13,14 +17,17 @@ import re
 
 from core import draws
 from core.context import Context
+from core.draws import reach
 from core.errors import Reject
 from core.events import EventKind
 from core.identity import format_phone, normalise_phone
 from core.machine import Scenario, State, on
+from core.moments import shown_time
 from core.ports.draws import Winner, WinnerStatus
 from core.scenarios.registration import said_yes
+from core.triggers import details
 
-TEXT, BUTTON, CONTACT = EventKind.TEXT, EventKind.BUTTON, EventKind.CONTACT
+TEXT, BUTTON, CONTACT, HAPPENED = EventKind.TEXT, EventKind.BUTTON, EventKind.CONTACT, EventKind.HAPPENED
 FULL_NAME = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)+\.?$")  # at least two words: a name and a surname
 ADDRESS_LENGTH = (10, 300)
 
@@ -40,6 +47,8 @@ async def find(ctx: Context) -> str:
     win = await draws.open_win(ctx.tx, ctx.person.id, wanted, ctx.now)
     if win is None:
         return "none"
+    if win.status is WinnerStatus.UNREACHED:  # no notice reached them, but they are here: their time starts now
+        win = await reach.delivered(ctx.tx, win, ctx.now, ctx.settings.draw_winner_hours)
     draw = await ctx.tx.draws.get(win.draw_id)
     campaign = await ctx.tx.campaigns.get(draw.campaign)
     if campaign is None:
@@ -47,7 +56,7 @@ async def find(ctx: Context) -> str:
     prize = campaign.tier(win.tier)
     assert win.deadline is not None
     ctx.data.update(winner_id=win.id, prize=prize.name, campaign=campaign.name, needs=sorted(prize.needs),
-                    deadline=f"{win.deadline.astimezone(campaign.zone):%d.%m.%Y %H:%M}", details={})
+                    deadline=shown_time(win.deadline, campaign.zone, ctx.person.locale), details={})
     return "offered"
 
 
@@ -145,5 +154,52 @@ PRIZE = Scenario(
         State("none", prompt="prize.none", final=True),
         State("declined", prompt="prize.declined", final=True),
         State("confirmed", prompt="prize.confirmed", final=True),
+    ),
+)
+
+
+def _about_a_win(ctx: Context) -> bool:
+    return details(ctx).get("template") == reach.NOTICE
+
+
+async def _told(ctx: Context) -> None:
+    """A (new) notice of a win is on its way: the machine keeps running, a step per delivery or failure."""
+    ctx.data.setdefault("delivered", [])
+
+
+async def _delivered(ctx: Context) -> None:
+    message_id = int(details(ctx)["message_id"])
+    seen = ctx.data.setdefault("delivered", [])
+    if message_id in seen:  # an escalation's later round: the winner's time started at the first delivery
+        return
+    seen.append(message_id)
+    del seen[:-50]  # a person wins rarely; the oldest notices are long settled
+    win = await reach.winner_of_notice(ctx.tx, ctx.person.id, message_id)
+    if win is not None:
+        await reach.delivered(ctx.tx, win, ctx.now, ctx.settings.draw_winner_hours)
+
+
+async def _failed(ctx: Context) -> None:
+    data = details(ctx)
+    message_id = int(data["message_id"])
+    # "unreached" is a notice delivered but unanswered by its deadline: the win was heard of and expires as usual
+    if data.get("status") == "unreached" or message_id in ctx.data.get("delivered", []):
+        return
+    win = await reach.winner_of_notice(ctx.tx, ctx.person.id, message_id)
+    if win is not None:
+        await reach.unreached(ctx.tx, win, ctx.now)
+
+
+PRIZE_NOTICE = Scenario(
+    name="prize_notice",
+    initial=("watching",),
+    needs_registration=False,
+    started_by=("prize.won",),
+    states=(
+        State("watching", transitions=(
+            on(HAPPENED, payload="prize.won", action=_told, label="a win told"),
+            on(HAPPENED, payload="message.sent", guard=_about_a_win, action=_delivered, label="notice delivered"),
+            on(HAPPENED, payload="message.failed", guard=_about_a_win, action=_failed, label="notice failed"),
+        )),
     ),
 )

@@ -8,9 +8,10 @@ from datetime import timedelta
 from core.context import Context
 from core.domain_events import Happened, event
 from core.errors import Reject
+from core.moments import shown_time
 from core.ports.receipts import ReceiptStatus, StoredReceipt
 from promo import ledger
-from promo.campaigns import Award, Campaign, Refused, judge
+from promo.campaigns import Award, Campaign, Refused, Usage, judge, limit_reached
 from promo.receipts import FiscalReceipt
 
 FIRST_CHECK_AFTER = timedelta(minutes=15)
@@ -18,20 +19,21 @@ FIRST_CHECK_AFTER = timedelta(minutes=15)
 
 def remember(ctx: Context, campaign: Campaign, receipt: FiscalReceipt, source: str) -> None:
     ctx.data.update(receipt=receipt.canonical(), source=source, campaign=campaign.code, campaign_title=campaign.name,
+                    draw="1" if campaign.has_draw else "",  # no draw planned: its texts name no chances
                     when=f"{receipt.issued_at.astimezone(campaign.zone):%d.%m.%Y %H:%M}",
                     sum=ledger.format_roubles(receipt.sum_kopecks), fn=f"{receipt.fn:016d}",
                     fd=str(receipt.document_number), fp=str(receipt.fiscal_sign))
 
 
 async def free_at_text(ctx: Context, campaign: Campaign, reason: str) -> str:
-    """When the limit that refused a receipt lets the next one in, in the campaign's time."""
+    """When the limit that refused a receipt lets the next one in, in the campaign's time, its zone said."""
     if reason == "hourly_limit":
         times = await ctx.tx.receipts.times_since(ctx.person.id, campaign.code, ctx.now - timedelta(hours=1))
         moment = (times[0] if times else ctx.now) + timedelta(hours=1, minutes=1)
     else:
         moment = campaign.day_bounds(ctx.now)[1]
-    local, today = moment.astimezone(campaign.zone), ctx.now.astimezone(campaign.zone).date()
-    return f"{local:%H:%M}" if local.date() == today else f"{local:%d.%m %H:%M}"
+    return shown_time(moment, campaign.zone, ctx.person.locale, today=ctx.now.astimezone(campaign.zone).date(),
+                      year=False)
 
 
 def _refused(ctx: Context, campaign: Campaign, reason: str) -> None:
@@ -48,17 +50,30 @@ async def judge_receipt(ctx: Context, campaign: Campaign, receipt: FiscalReceipt
         await ctx.tx.receipts.flag(existing.id, ctx.person.id, "sent_by_another_person", ctx.now)
         _refused(ctx, campaign, "duplicate_other")
         raise Reject("receipt.refused_duplicate_other")
-    usage = await ctx.tx.receipts.usage(ctx.person.id, campaign.code, campaign.day_bounds(ctx.now),
-                                        ctx.now - timedelta(hours=1))
     try:
-        return judge(campaign, receipt, usage, ctx.now)
+        return judge(campaign, receipt, await _usage(ctx, campaign), ctx.now)
     except Refused as refusal:
         _refused(ctx, campaign, refusal.reason)
-        free_at = await free_at_text(ctx, campaign, refusal.reason) if refusal.reason.endswith("_limit") else ""
-        raise Reject(f"receipt.refused_{refusal.reason}", min_sum=ledger.format_roubles(campaign.min_sum_kopecks),
-                     per_day=campaign.receipts_per_day, per_hour=campaign.receipts_per_hour,
-                     starts=f"{campaign.starts_on:%d.%m.%Y}", ends=f"{campaign.ends_on:%d.%m.%Y}",
-                     free_at=free_at) from refusal
+        raise await _refusal(ctx, campaign, refusal.reason) from refusal
+
+
+async def refuse_at_limit(ctx: Context, campaign: Campaign) -> None:
+    """``Reject`` when the person may send no receipt now, whatever it is: said before they type one in."""
+    reason = limit_reached(campaign, await _usage(ctx, campaign))
+    if reason is not None:
+        raise await _refusal(ctx, campaign, reason)
+
+
+async def _usage(ctx: Context, campaign: Campaign) -> Usage:
+    return await ctx.tx.receipts.usage(ctx.person.id, campaign.code, campaign.day_bounds(ctx.now),
+                                       ctx.now - timedelta(hours=1))
+
+
+async def _refusal(ctx: Context, campaign: Campaign, reason: str) -> Reject:
+    free_at = await free_at_text(ctx, campaign, reason) if reason.endswith("_limit") else ""
+    return Reject(f"receipt.refused_{reason}", min_sum=ledger.format_roubles(campaign.min_sum_kopecks),
+                  per_day=campaign.receipts_per_day, per_hour=campaign.receipts_per_hour,
+                  starts=f"{campaign.starts_on:%d.%m.%Y}", ends=f"{campaign.ends_on:%d.%m.%Y}", free_at=free_at)
 
 
 async def consider(ctx: Context, campaign: Campaign, receipt: FiscalReceipt, source: str,

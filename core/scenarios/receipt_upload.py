@@ -24,7 +24,7 @@ from core.errors import Reject
 from core.events import EventKind, InboundEvent
 from core.machine import Scenario, State, Transition, on
 from core.scenarios.campaigns import enter_chosen, is_campaign_button
-from core.scenarios.receipt_judging import confirm_state, consider, judge_receipt, store_accepted
+from core.scenarios.receipt_judging import confirm_state, consider, judge_receipt, refuse_at_limit, store_accepted
 from core.scenarios.receipt_reading import (
     from_photo,
     from_text,
@@ -129,6 +129,19 @@ async def _next_queued(ctx: Context, announce: bool = True) -> str:
     return "done"
 
 
+async def start_manual(ctx: Context) -> str | None:
+    """Typing a receipt in takes five answers: a limit the person is already at is said before the first."""
+    campaign = await _campaign_for(ctx)
+    if campaign is None:  # several run and none is chosen: the choice comes once the receipt is typed
+        return None
+    try:
+        await refuse_at_limit(ctx, campaign)
+    except Reject as refusal:
+        ctx.say(refusal.template, **refusal.params)
+        return "done"
+    return None
+
+
 async def manual_done(ctx: Context) -> str:
     await manual_step("fp", parse_fiscal_sign, "receipt.bad_manual_fp")(ctx)
     fields = ctx.data["manual"]
@@ -138,10 +151,14 @@ async def manual_done(ctx: Context) -> str:
 
 
 async def hold_another(ctx: Context) -> str | None:
-    """Another receipt while one awaits confirmation: kept, and the person chooses what to do with it."""
+    """Another receipt while one awaits confirmation: kept, and the person chooses what to do with it. It is
+    called a receipt only once read: a photo with no receipt on it is told why, and the question stays."""
     queue: list[dict[str, Any]] = ctx.data.setdefault("queue", [])
     if len(queue) >= MAX_QUEUE:
         raise Reject("receipt.queue_full", limit=MAX_QUEUE)
+    campaign = await ctx.tx.campaigns.get(ctx.data.get("campaign", ""))
+    if campaign is not None:
+        receipt_of(ctx, ctx.event, campaign)  # Reject: no QR code, a blurry one, a field wrong…
     event = await keep_photo(ctx)
     if event.replayed:  # sent before registering, in this order: it simply waits its turn
         queue.append(keep(event))
@@ -186,11 +203,12 @@ async def submit(ctx: Context) -> str:
     balances = await ctx.tx.ledger.balances(ctx.person.id)
     if award.awaits_items:
         ctx.say("receipt.accepted_products" if verifying else "receipt.accepted_products_moderation",
-                sum=ledger.format_roubles(receipt.sum_kopecks), campaign_title=campaign.name)
+                sum=ledger.format_roubles(receipt.sum_kopecks), campaign_title=campaign.name,
+                draw="1" if campaign.has_draw else "")
         return await _next_queued(ctx)
     ctx.say("receipt.accepted_verifying" if verifying else "receipt.accepted_moderation",
             sum=ledger.format_roubles(receipt.sum_kopecks), cashback=ledger.format_roubles(award.cashback_kopecks),
-            entries=award.entries, capped="1" if award.capped else "",
+            entries=award.entries, capped="1" if award.capped else "", draw="1" if campaign.has_draw else "",
             available=ledger.format_roubles(balances.get(ledger.LedgerAccount.AVAILABLE, 0)),
             pending=ledger.format_roubles(balances.get(ledger.LedgerAccount.PENDING, 0)))
     return await _next_queued(ctx)
@@ -222,7 +240,7 @@ RECEIPT_UPLOAD = Scenario(
         State("awaiting", prompt="receipt.ask", transitions=(
             on(PHOTO, action=read_photo, to="confirm", also=NEXT, label="photo"),
             on(TEXT, action=read_typed, to="confirm", also=NEXT, label="QR string"),
-            on(BUTTON, payload="receipt:manual", to="manual_time"),
+            on(BUTTON, payload="receipt:manual", action=start_manual, to="manual_time", also=("done",)),
         )),
         State("manual_time", prompt="receipt.ask_time", transitions=(
             on(TEXT, action=manual_time, to="manual_sum", label="date and time"),)),

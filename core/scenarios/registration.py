@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from core.contacts import sync_phone_account
 from core.context import Context
+from core.dispatch import KEPT
 from core.domain_events import Happened, event
 from core.errors import Reject
 from core.events import EventKind
@@ -112,6 +113,7 @@ async def complete_with_email(ctx: Context) -> str | None:
 async def complete(ctx: Context) -> str | None:
     """Everything given goes onto the person at once; a number taken meanwhile sends them back a step."""
     person, data = ctx.person, ctx.data
+    data["kept_receipt"] = "1" if data.get(KEPT) else ""  # its check comes next: "send a photo" would be wrong
     holder = await ctx.tx.people.find_by_phone(data["phone"])
     if holder is not None and holder.id != person.id:
         if holder.phone_verified and data.get("phone_verified"):

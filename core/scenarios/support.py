@@ -2,8 +2,9 @@
 
 While a ticket is open, what the person writes joins it (the support scenario stays where it
 was, and an idle person's text returns to it); answers come back on the channel they last
-wrote from. The person can close the ticket and rate the answer 1–5; staff closing it ask
-for the rating too. One person's tickets are one list, whatever channel they wrote from.
+wrote from. The person can close the ticket and rate the answer 1–5 (or /cancel it: closed,
+unrated); staff closing it ask for the rating too. One person's tickets are one list, whatever
+channel they wrote from.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from core.events import EventKind
 from core.machine import Scenario, State, on
 from core.ports.tickets import Ticket, TicketStatus
 from core.scenarios.registration import said_skip
+from core.scenarios.webchat import offers_web_chat
 from core.support import tickets as support
 
-TEXT, PHOTO, BUTTON = EventKind.TEXT, EventKind.PHOTO, EventKind.BUTTON
+TEXT, PHOTO, BUTTON, COMMAND = EventKind.TEXT, EventKind.PHOTO, EventKind.BUTTON, EventKind.COMMAND
 SUPPORT = "support"
 RATE_PREFIX = "support:rate:"  # support:rate:<ticket>:<1-5>
 MAX_TEXT = 4000
@@ -53,15 +55,23 @@ async def _own_ticket(ctx: Context, ticket_id: int) -> Ticket | None:
 
 
 async def resume(ctx: Context) -> str:
-    """An open ticket's conversation goes on; a closed one can still be rated; otherwise a new one begins."""
+    """An open ticket's conversation goes on; a closed one can still be rated; otherwise a new one begins — when
+    asked for: an old button of a closed ticket («✅ Вопрос решён») says so and starts nothing."""
+    ctx.data["site_chat"] = "1" if offers_web_chat(ctx) else ""  # its button only where the web chat runs
     current = await ctx.tx.tickets.current_of(ctx.person.id)
     if current is not None:
         ctx.data["ticket"] = current.id
         return "open"
     rating = _rating(ctx.event.payload) if ctx.event.kind is BUTTON else None
     if rating is not None and (ticket := await _own_ticket(ctx, rating[0])) is not None:
+        if not await support.may_rate(ctx.tx, ticket, ctx.now, ctx.services.rating_change):
+            ctx.say("support.rating_stale", ticket=ticket.id)  # an old button: the score given stays
+            return "gone"
         ctx.data["ticket"] = ticket.id
         return "rate"
+    if ctx.event.kind is BUTTON:
+        ctx.say("support.ticket_unknown" if rating is not None else "support.ticket_closed")
+        return "gone"
     return "describe"
 
 
@@ -116,7 +126,17 @@ async def close(ctx: Context) -> None:
         await support.set_status(ctx.tx, ticket, TicketStatus.CLOSED, ctx.now)
 
 
-async def rate(ctx: Context) -> None:
+async def withdraw(ctx: Context) -> str | None:
+    """/cancel with a ticket open closes it: leaving alone would still send the person's next words to it."""
+    ticket = await _current(ctx)
+    if ticket is None:  # staff closed it meanwhile
+        return "left"
+    await support.set_status(ctx.tx, ticket, TicketStatus.CLOSED, ctx.now)
+    return None
+
+
+async def rate(ctx: Context) -> str | None:
+    """Rate a ticket; an old button of a ticket rated already says so and leaves the conversation where it was."""
     if ctx.event.kind is BUTTON:
         ticket_id, stars = _rating(ctx.event.payload) or (0, 0)
     else:
@@ -124,9 +144,13 @@ async def rate(ctx: Context) -> None:
     ticket = await _own_ticket(ctx, ticket_id)
     if ticket is None:
         raise Reject("support.ticket_unknown")
+    if not await support.may_rate(ctx.tx, ticket, ctx.now, ctx.services.rating_change):
+        ctx.say("support.rating_stale", ticket=ticket.id)
+        return ctx.current.state if ctx.current is not None and ctx.current.state in ("open", "rate") else "done"
     if ticket.is_open:
         await support.set_status(ctx.tx, ticket, TicketStatus.CLOSED, ctx.now)
-    await support.rate(ctx.tx, ticket, stars, ctx.now)
+    await support.rate(ctx.tx, ticket, stars, ctx.now, ctx.services.rating_change)
+    return None
 
 
 SUPPORT_SCENARIO = Scenario(
@@ -135,7 +159,7 @@ SUPPORT_SCENARIO = Scenario(
     words=("поддержка", "служба поддержки", "оператор", "написать в поддержку", "support", "operator",
            "contact support"),
     needs_registration=False,
-    initial=("describe", "open", "rate"),
+    initial=("describe", "open", "rate", "gone"),
     entry=resume,
     starts_on=frozenset({TEXT, BUTTON}),
     starts_when=continues,
@@ -149,17 +173,22 @@ SUPPORT_SCENARIO = Scenario(
             on(BUTTON, payload="support:skip", to="open"),
             on(TEXT, guard=said_skip, to="open", label="skip"),
             on(TEXT, action=add_text, to="open", also=("photo",), label="more words"),
+            on(COMMAND, payload="/cancel", action=withdraw, to="withdrawn", also=("left",)),
         )),
         State("open", prompt="support.open", transitions=(
             on(TEXT, action=add_text, also=("photo",), label="more words"),
             on(PHOTO, action=attach_photo),
             on(BUTTON, payload="support:close", action=close, to="rate"),
-            on(BUTTON, guard=is_rating, action=rate, to="done", label="rating"),
+            on(BUTTON, guard=is_rating, action=rate, to="done", also=("open",), label="rating"),
+            on(COMMAND, payload="/cancel", action=withdraw, to="withdrawn", also=("left",)),
         )),
         State("rate", prompt="support.rate", transitions=(
-            on(BUTTON, TEXT, guard=is_rating, action=rate, to="done", label="rating"),
+            on(BUTTON, TEXT, guard=is_rating, action=rate, to="done", also=("rate",), label="rating"),
             on(BUTTON, payload="support:norate", to="done"),
         )),
         State("done", prompt="support.thanks", final=True),
+        State("withdrawn", prompt="support.withdrawn", final=True),
+        State("left", prompt="common.cancelled", final=True),
+        State("gone", final=True),  # ``resume`` said why
     ),
 )

@@ -34,8 +34,13 @@ def _secret(ctx: Context) -> bytes:
     return configured.get_secret_value().encode() if configured else web_links.PROCESS_SECRET
 
 
+def offers_web_chat(ctx: Context) -> bool:
+    """The web chat runs and has an address to link to: only then is it offered."""
+    return ctx.services.channels.site_chat() is not None and bool(ctx.services.web_url)
+
+
 async def give_link(ctx: Context) -> None:
-    if ctx.services.channels.site_chat() is None or not ctx.services.web_url:
+    if not offers_web_chat(ctx):
         ctx.say("webchat.unavailable")
         return
     token = web_links.sign(_secret(ctx), ctx.person.id, ctx.now)
@@ -67,8 +72,12 @@ async def login_by_link(ctx: Context) -> None:
     if target is None:
         ctx.say("webchat.link_expired")
         return
+    evidence = f"web chat link {web_links.link_id(ctx.event.args)}"
+    if target != ctx.person.id and any(m.reason == evidence for m in await ctx.tx.people.merges(target)):
+        ctx.say("webchat.link_used")  # it signed a browser in already: a copy of it signs in nobody else
+        return
     try:
-        await _join(ctx, target, "web chat link")
+        await _join(ctx, target, evidence)
     except Reject as refusal:
         ctx.say(refusal.template)
 

@@ -35,6 +35,7 @@ class MemoryBroadcasts:
 
     def _page(self, after_id: int, limit: int, wanted: set[int] | None = None) -> list[Recipient]:
         people = self._persons.where(lambda p: p.id > after_id and p.is_registered and p.merged_into_id is None
+                                     and p.withdrawn_at is None
                                      and (wanted is None or p.id in wanted))
         return [Recipient(p.id, p.locale) for p in sorted(people, key=lambda p: p.id)[:limit]]
 

@@ -21,7 +21,7 @@ class MemoryCorePersonalData:
         t, owner, changed = self._t, subject.person_id, 0
         person = t.people.persons.one(owner)
         t.people.persons.put(owner, replace(person, name=None, phone=None, phone_verified=False, email=None,
-                                            email_verified=False))
+                                            email_verified=False, withdrawn_at=utc(now)))  # consent withdrawn
         for merge in t.people.merges.where(lambda m: owner in (m.survivor_id, m.absorbed_id) and m.details):
             t.people.merges.put(merge.id, replace(merge, details=None))  # see storage.sql.erasure
             changed += 1
@@ -55,4 +55,8 @@ class MemoryCorePersonalData:
         externals = {external for _, external in addresses}
         for update in t.inbox.updates.where(lambda u: u.account_id in externals and u.processed_at is not None):
             t.inbox.updates.put(update.id, replace(update, raw=None, account_id=None))
+        for update in t.inbox.updates.where(lambda u: u.account_id in externals and u.dead_at is not None
+                                            and u.processed_at is None):  # see storage.sql.erasure
+            t.inbox.updates.put(update.id, replace(update, raw=None, account_id=None, last_error=None, dead_at=None,
+                                                   processed_at=utc(now)))
         return changed + 1

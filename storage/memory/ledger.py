@@ -82,13 +82,18 @@ class MemoryLedger:
     async def get_payout(self, payout_id: int) -> Payout | None:
         return self._t.payouts.get(payout_id)
 
-    async def payouts(self, status: PayoutStatus | None = None) -> list[Payout]:
-        rows = self._t.payouts.where(lambda p: status is None or p.status == status)
+    async def payouts(self, status: PayoutStatus | None = None, *, person_id: int | None = None) -> list[Payout]:
+        rows = self._t.payouts.where(lambda p: (status is None or p.status == status)
+                                     and (person_id is None or p.person_id == person_id))
         return sorted(rows, key=lambda p: (p.requested_at, p.id))
 
-    async def set_payout_paid(self, payout_id: int, now: datetime) -> None:
+    async def settle_payout(self, payout_id: int, status: PayoutStatus, now: datetime) -> bool:
         payout = self._t.payouts.one(payout_id)
-        self._t.payouts.put(payout_id, replace(payout, status=PayoutStatus.PAID, paid_at=utc(now)))
+        if payout.status is not PayoutStatus.REQUESTED:
+            return False
+        paid_at = utc(now) if status is PayoutStatus.PAID else None
+        self._t.payouts.put(payout_id, replace(payout, status=status, paid_at=paid_at))
+        return True
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         self._persons.one(survivor_id)

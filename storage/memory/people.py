@@ -12,7 +12,7 @@ from storage.memory.table import Table, json_copy, reassign_rows, restore_rows, 
 
 DISPLAY_NAME_LENGTH = 128
 FILLED_FROM_ABSORBED = ("name", "email", "source", "registered_at")  # taken over when the survivor has none
-UNSAVED_PERSON_FIELDS = ("id", "created_at")
+UNSAVED_PERSON_FIELDS = ("id", "created_at", "withdrawn_at")  # withdrawn only by erasure, never by a step's save
 ACCOUNTS, CONSENTS = "channel_accounts", "consents"
 
 

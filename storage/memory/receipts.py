@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ class ReceiptRow:
     next_check_at: datetime | None
     check_attempts: int
     photo_sha256: str | None = None
+    counted_at: datetime | None = None  # when it became accepted (its draw entries count from then)
 
     @property
     def key(self) -> tuple[int, int, int]:
@@ -107,14 +109,16 @@ class MemoryReceipts:
             issued_at=utc(receipt.issued_at), sum_kopecks=receipt.sum_kopecks, operation=int(receipt.operation),
             canonical=receipt.canonical(), source=source, status=ReceiptStatus(status),
             cashback_kopecks=award.cashback_kopecks, entries=award.entries, created_at=utc(now),
-            next_check_at=utc(next_check_at), check_attempts=0, photo_sha256=photo_sha256)
+            next_check_at=utc(next_check_at), check_attempts=0, photo_sha256=photo_sha256,
+            counted_at=utc(now) if status is ReceiptStatus.ACCEPTED else None)
         return self._t.receipts.put(row.id, row).record()
 
     async def set_status(self, receipt_id: int, status: ReceiptStatus, next_check_at: datetime | None,
-                         attempts: int) -> None:
+                         attempts: int, *, at: datetime | None = None) -> None:
         row = self._t.receipts.one(receipt_id)
+        counted = utc(at) if status is ReceiptStatus.ACCEPTED and at is not None else row.counted_at
         self._t.receipts.put(row.id, replace(row, status=ReceiptStatus(status), next_check_at=utc(next_check_at),
-                                             check_attempts=attempts))
+                                             check_attempts=attempts, counted_at=counted))
 
     async def due_for_check(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredReceipt]:
         due = sorted(self._t.receipts.where(lambda r: r.status == ReceiptStatus.VERIFYING
@@ -132,8 +136,12 @@ class MemoryReceipts:
         rows = self._t.flags.where(lambda f: receipt_id is None or f.receipt_id == receipt_id)
         return sorted(rows, key=lambda f: (f.created_at, f.id))
 
-    async def flagged_people(self, reasons: frozenset[str]) -> set[int]:
-        return {f.person_id for f in self._t.flags.rows() if f.reason in reasons and f.resolved_at is None}
+    async def flagged_people(self, reasons: frozenset[str], as_of: datetime | None = None) -> set[int]:
+        def standing(f: ReceiptFlag) -> bool:
+            if as_of is None:
+                return f.resolved_at is None
+            return f.created_at < as_of and (f.resolved_at is None or f.resolved_at >= as_of)
+        return {f.person_id for f in self._t.flags.rows() if f.reason in reasons and standing(f)}
 
     async def set_award(self, receipt_id: int, cashback_kopecks: int, entries: int) -> None:
         row = self._t.receipts.one(receipt_id)
@@ -160,11 +168,17 @@ class MemoryReceipts:
         return len({r.person_id for r in self._t.receipts.rows()
                     if r.campaign == campaign and r.fn == fn and r.status != ReceiptStatus.REJECTED})
 
-    async def entries_by_person(self, campaign: str, issued_from: datetime, issued_before: datetime) -> dict[int, int]:
+    async def entries_by_person(self, campaign: str, issued_from: datetime, issued_before: datetime, *,
+                                counted_before: datetime,
+                                late: Sequence[tuple[datetime, datetime]] = ()) -> dict[int, int]:
         totals: dict[int, int] = {}
         for r in self._t.receipts.rows():
-            if r.campaign == campaign and r.status == ReceiptStatus.ACCEPTED and r.entries > 0 \
-                    and issued_from <= r.issued_at < issued_before:
+            counted = r.counted_at or r.created_at
+            if r.campaign != campaign or r.status != ReceiptStatus.ACCEPTED or r.entries <= 0 \
+                    or counted >= counted_before or self._persons.one(r.person_id).withdrawn_at is not None:
+                continue
+            if issued_from <= r.issued_at < issued_before or (
+                    counted >= issued_from and any(start <= r.issued_at < end for start, end in late)):
                 totals[r.person_id] = totals.get(r.person_id, 0) + r.entries
         return totals
 

@@ -15,7 +15,9 @@ from storage.tables.people import persons
 from storage.tables.receipts import receipts
 from storage.tables.routing import broadcasts
 
-_registered = (persons.c.registered_at.is_not(None), persons.c.merged_into_id.is_(None))
+# consent withdrawn (erased): no broadcast reaches them, nor counts them
+_registered = (persons.c.registered_at.is_not(None), persons.c.merged_into_id.is_(None),
+               persons.c.withdrawn_at.is_(None))
 WAITING = (ReceiptStatus.VERIFYING.value, ReceiptStatus.MODERATION.value)
 
 

@@ -47,8 +47,9 @@ class SqlCorePersonalData:
         owner = subject.person_id
         changed = 0
         statements = [
+            # consent is withdrawn: in no later draw's list nor any broadcast (registered_at stays: who took part)
             update(persons).where(persons.c.id == owner).values(name=None, phone=None, phone_verified=False,
-                                                                email=None, email_verified=False),
+                                                                email=None, email_verified=False, withdrawn_at=now),
             # a merge's details name both people (and what one took from the other): its undo then moves rows only
             update(person_merges).where(or_(person_merges.c.survivor_id == owner,
                                             person_merges.c.absorbed_id == owner),
@@ -76,6 +77,11 @@ class SqlCorePersonalData:
             statements.append(update(inbox).where(
                 inbox.c.account_id.in_([external for _, external in subject.accounts]),
                 inbox.c.processed_at.is_not(None)).values(raw=None, account_id=None))
+            # a dead update keeps its body for a retry: erased, it is over (its error may quote the body too)
+            statements.append(update(inbox).where(
+                inbox.c.account_id.in_([external for _, external in subject.accounts]),
+                inbox.c.processed_at.is_(None), inbox.c.dead_at.is_not(None)).values(
+                raw=None, account_id=None, last_error=None, dead_at=None, processed_at=now))
         for statement in statements:
             changed += int((await self.db.execute(statement)).rowcount or 0)
         tried = await self.db.rows(select(outbox.c.id, outbox.c.tried).where(outbox.c.person_id == owner,

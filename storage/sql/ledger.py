@@ -54,15 +54,20 @@ class SqlLedger:
         row = await self.db.first(select(payouts).where(payouts.c.id == payout_id))
         return None if row is None else _payout(row)
 
-    async def payouts(self, status: PayoutStatus | None = None) -> list[Payout]:
+    async def payouts(self, status: PayoutStatus | None = None, *, person_id: int | None = None) -> list[Payout]:
         query = select(payouts).order_by(payouts.c.requested_at, payouts.c.id)
         if status is not None:
             query = query.where(payouts.c.status == status.value)
+        if person_id is not None:
+            query = query.where(payouts.c.person_id == person_id)
         return [_payout(row) for row in await self.db.rows(query)]
 
-    async def set_payout_paid(self, payout_id: int, now: datetime) -> None:
-        await self.db.execute(update(payouts).where(payouts.c.id == payout_id).values(
-            status=PayoutStatus.PAID.value, paid_at=now))
+    async def settle_payout(self, payout_id: int, status: PayoutStatus, now: datetime) -> bool:
+        # conditional on still being requested: a payout paid and cancelled at once by two writers moves money once
+        result = await self.db.execute(update(payouts).where(
+            payouts.c.id == payout_id, payouts.c.status == PayoutStatus.REQUESTED.value).values(
+            status=status.value, paid_at=now if status is PayoutStatus.PAID else None))
+        return bool(result.rowcount)
 
     async def reassign(self, absorbed_id: int, survivor_id: int) -> Moved:
         return await move_rows(self.db, OWNED, absorbed_id, survivor_id)

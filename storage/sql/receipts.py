@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from core.ports.person_owned import Moved
 from core.ports.personal_data import ErasureSubject
@@ -16,6 +17,7 @@ from promo.receipts import FiscalReceipt
 from storage.sql.db import Db
 from storage.sql.ownership import move_rows, restore_rows
 from storage.sql.records import record
+from storage.tables.people import persons
 from storage.tables.receipt_checks import receipt_checks
 from storage.tables.receipts import receipt_flags, receipts
 
@@ -83,16 +85,17 @@ class SqlReceipts:
                   "operation": int(receipt.operation), "canonical": receipt.canonical(), "source": source,
                   "status": status.value, "cashback_kopecks": award.cashback_kopecks, "entries": award.entries,
                   "created_at": now, "next_check_at": next_check_at, "check_attempts": 0,
-                  "photo_sha256": photo_sha256}
+                  "photo_sha256": photo_sha256, "counted_at": now if status is ReceiptStatus.ACCEPTED else None}
         receipt_id = await self.db.scalar(_add, values)
         return StoredReceipt(receipt_id, person_id, campaign, values["canonical"], status, source,
                              receipt.sum_kopecks, award.cashback_kopecks, award.entries, 0, now, receipt.issued_at,
                              photo_sha256, receipt.fn)
 
     async def set_status(self, receipt_id: int, status: ReceiptStatus, next_check_at: datetime | None,
-                         attempts: int) -> None:
+                         attempts: int, *, at: datetime | None = None) -> None:
+        counted = {"counted_at": at} if status is ReceiptStatus.ACCEPTED and at is not None else {}
         await self.db.execute(update(receipts).where(receipts.c.id == receipt_id).values(
-            status=status.value, next_check_at=next_check_at, check_attempts=attempts))
+            status=status.value, next_check_at=next_check_at, check_attempts=attempts, **counted))
 
     async def due_for_check(self, now: datetime, lease_until: datetime, limit: int) -> list[StoredReceipt]:
         rows = await self.db.rows(select(receipts).where(
@@ -113,9 +116,12 @@ class SqlReceipts:
             query = query.where(receipt_flags.c.receipt_id == receipt_id)
         return [record(ReceiptFlag, row) for row in await self.db.rows(query)]
 
-    async def flagged_people(self, reasons: frozenset[str]) -> set[int]:
-        rows = await self.db.rows(select(receipt_flags.c.person_id).distinct().where(
-            receipt_flags.c.reason.in_(sorted(reasons)), receipt_flags.c.resolved_at.is_(None)))
+    async def flagged_people(self, reasons: frozenset[str], as_of: datetime | None = None) -> set[int]:
+        flags = receipt_flags.c
+        standing = [flags.resolved_at.is_(None)] if as_of is None else [
+            flags.created_at < as_of, or_(flags.resolved_at.is_(None), flags.resolved_at >= as_of)]
+        rows = await self.db.rows(select(flags.person_id).distinct().where(flags.reason.in_(sorted(reasons)),
+                                                                           *standing))
         return {int(row[0]) for row in rows}
 
     async def set_award(self, receipt_id: int, cashback_kopecks: int, entries: int) -> None:
@@ -152,12 +158,21 @@ class SqlReceipts:
             receipts.c.campaign == campaign, receipts.c.fn == fn, receipts.c.status != ReceiptStatus.REJECTED.value))
         return int(count or 0)
 
-    async def entries_by_person(self, campaign: str, issued_from: datetime, issued_before: datetime) -> dict[int, int]:
+    async def entries_by_person(self, campaign: str, issued_from: datetime, issued_before: datetime, *,
+                                counted_before: datetime,
+                                late: Sequence[tuple[datetime, datetime]] = ()) -> dict[int, int]:
+        r = receipts.c
+        counted = func.coalesce(r.counted_at, r.created_at)
+        which = and_(r.issued_at >= issued_from, r.issued_at < issued_before)
+        if late:
+            which = or_(which, and_(counted >= issued_from,
+                                    or_(*(and_(r.issued_at >= start, r.issued_at < end) for start, end in late))))
         rows = await self.db.rows(
-            select(receipts.c.person_id, func.sum(receipts.c.entries)).where(
-                receipts.c.campaign == campaign, receipts.c.status == ReceiptStatus.ACCEPTED.value,
-                receipts.c.entries > 0, receipts.c.issued_at >= issued_from, receipts.c.issued_at < issued_before)
-            .group_by(receipts.c.person_id))
+            select(r.person_id, func.sum(r.entries)).where(
+                r.campaign == campaign, r.status == ReceiptStatus.ACCEPTED.value, r.entries > 0,
+                counted < counted_before, which,
+                r.person_id.in_(select(persons.c.id).where(persons.c.withdrawn_at.is_(None))))
+            .group_by(r.person_id))
         return {int(person): int(total) for person, total in rows}
 
     async def erase_personal(self, subject: ErasureSubject, now: datetime) -> int:

@@ -20,6 +20,7 @@ persons = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("registered_at", UtcDateTime),
     Column("merged_into_id", ForeignKey("persons.id")),
+    Column("withdrawn_at", UtcDateTime),  # consent withdrawn (erased): in no draw frozen later, in no broadcast
 )
 
 channel_accounts = Table(

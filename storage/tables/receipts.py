@@ -27,6 +27,7 @@ receipts = Table(
     Column("next_check_at", UtcDateTime),
     Column("check_attempts", Integer, nullable=False, default=0),
     Column("photo_sha256", String(64)),  # the photo it was read from, kept in ``photos``
+    Column("counted_at", UtcDateTime),  # when it became accepted: a draw's list takes what was counted before its close
     UniqueConstraint("fn", "document_number", "fiscal_sign"),
     Index(None, "person_id", "created_at"),
     Index(None, "status", "next_check_at"),

@@ -101,10 +101,25 @@ async def test_a_payout_is_requested_then_paid(store: Store) -> None:
     assert payout == Payout(payout.id, person_id, 1500, "+79123456789", PayoutStatus.REQUESTED, NOW, None)
     assert await read(store, lambda tx: tx.ledger.get_payout(payout.id)) == payout
     async with store.transaction() as tx:
-        await tx.ledger.set_payout_paid(payout.id, at(days=2))
+        assert await tx.ledger.settle_payout(payout.id, PayoutStatus.PAID, at(days=2))
     paid = await read(store, lambda tx: tx.ledger.get_payout(payout.id))
     assert (paid.status, paid.paid_at) == (PayoutStatus.PAID, at(days=2))
     assert await read(store, lambda tx: tx.ledger.get_payout(999_999)) is None
+
+
+async def test_a_payout_is_settled_once_paid_or_cancelled_never_both(store: Store) -> None:
+    person_id = await new_person(store)
+    async with store.transaction() as tx:
+        paid = await tx.ledger.add_payout(person_id, 100, "+79123456789", NOW)
+        cancelled = await tx.ledger.add_payout(person_id, 200, "+79123456789", NOW)
+    async with store.transaction() as tx:
+        assert await tx.ledger.settle_payout(paid.id, PayoutStatus.PAID, at(hours=1))
+        assert await tx.ledger.settle_payout(cancelled.id, PayoutStatus.CANCELLED, at(hours=1))
+    async with store.transaction() as tx:  # settled already: nothing changes, and the caller moves no money
+        assert not await tx.ledger.settle_payout(paid.id, PayoutStatus.CANCELLED, at(hours=2))
+        assert not await tx.ledger.settle_payout(cancelled.id, PayoutStatus.PAID, at(hours=2))
+    settled = [(p.status, p.paid_at) for p in await read(store, lambda tx: tx.ledger.payouts(person_id=person_id))]
+    assert settled == [(PayoutStatus.PAID, at(hours=1)), (PayoutStatus.CANCELLED, None)]
 
 
 async def test_payouts_are_listed_by_request_time_all_or_by_status(store: Store) -> None:
@@ -113,11 +128,13 @@ async def test_payouts_are_listed_by_request_time_all_or_by_status(store: Store)
         late = await tx.ledger.add_payout(first, 100, "+79123456789", at(hours=2))
         early = await tx.ledger.add_payout(second, 200, "+79998887766", at(hours=1))
         same_time = await tx.ledger.add_payout(first, 300, "+79123456789", at(hours=2))
-        await tx.ledger.set_payout_paid(early.id, at(hours=3))
+        await tx.ledger.settle_payout(early.id, PayoutStatus.PAID, at(hours=3))
     listed = await read(store, lambda tx: tx.ledger.payouts())
     assert [p.id for p in listed] == [early.id, late.id, same_time.id]
     assert await read(store, lambda tx: tx.ledger.payouts(PayoutStatus.REQUESTED)) == [late, same_time]
     assert [p.id for p in await read(store, lambda tx: tx.ledger.payouts(PayoutStatus.PAID))] == [early.id]
+    assert await read(store, lambda tx: tx.ledger.payouts(person_id=first)) == [late, same_time]
+    assert await read(store, lambda tx: tx.ledger.payouts(PayoutStatus.REQUESTED, person_id=second)) == []
 
 
 async def test_a_payout_in_an_abandoned_unit_is_not_kept(store: Store) -> None:
@@ -127,7 +144,7 @@ async def test_a_payout_in_an_abandoned_unit_is_not_kept(store: Store) -> None:
 
     async def request_and_pay(tx):
         await tx.ledger.add_payout(person_id, 200, "+79123456789", NOW)
-        await tx.ledger.set_payout_paid(kept.id, NOW)
+        await tx.ledger.settle_payout(kept.id, PayoutStatus.PAID, NOW)
 
     await abandon(store, request_and_pay)
     assert await read(store, lambda tx: tx.ledger.payouts()) == [kept]

@@ -54,5 +54,8 @@ document.getElementById("leave").addEventListener("click", async () => {
   await fetch("/chat/leave", {method: "POST", credentials: "same-origin", headers: {"X-Requested-With": "webchat"}});
   location.href = "/chat";
 });
+// a link from the bot arrives as /chat#t=…: handed back once, then gone from the address bar and history
+const link = new URLSearchParams(location.hash.slice(1)).get("t");
+if (link) { history.replaceState(null, "", "/chat"); post("/chat/send", {text: "/chat_login " + link}); }
 poll();
 setInterval(poll, 1500);
