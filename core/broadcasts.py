@@ -1,11 +1,13 @@
 """Broadcasts: one template to a segment of people, queued as bulk notices, and the report of what became of them.
 
-A segment is anything that can list its people page by page (``Segment``); today's are everyone
-registered and people with a receipt still being checked (``standard_segments``). The platform
-builds its ``Segments`` once and hands them to the console and the command line; a new segment
-("a campaign's participants", "a draw's winners") is one more entry there. Notices are
-queued in pages, each page in its own transaction, so a broadcast to a million people never
-holds one long transaction, and replies to people who are chatting still go first (bulk).
+Segments (``core.segments``) list their people page by page: everyone registered, a campaign's participants, a
+draw's entrants or winners, … The platform builds its ``Segments`` once and hands them to the console and the
+command line. A broadcast is advertising or not, as the manager says: the advertising consent
+(``core.advertising``) keeps out of every segment the people no channel of theirs may carry it to, and the
+delivery gate rules on each channel when it goes. ``preview`` is what the confirmation shows: how many people,
+and the text in each of their languages. Notices are queued in pages, each page in its own transaction, so a
+broadcast to a million people never holds one long transaction, and replies to people who are chatting still
+go first (bulk).
 """
 
 from __future__ import annotations
@@ -13,68 +15,26 @@ from __future__ import annotations
 import asyncio
 import string
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from core.advertising import wanted
+from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import MessageStatus
 from core.events import OutgoingMessage
 from core.gates import Reason
-from core.ports import Store, UnitOfWork
+from core.ports import Store
 from core.ports.broadcasts import Broadcast, Recipient
 from core.queueing import enqueue
+from core.segments import BroadcastError, QuerySegment, Segment, Segments, standard_segments
 from core.templates import Templates, texts_of
 
+__all__ = ["BroadcastError", "QuerySegment", "Segment", "Segments", "standard_segments"]
+
 PAGE = 1000
-
-
-class Segment(Protocol):
-    name: str
-    description: str
-
-    async def page(self, tx: UnitOfWork, after_id: int, limit: int) -> list[Recipient]:
-        """People of the segment with ids above ``after_id``, by id."""
-        ...
-
-
-@dataclass(frozen=True)
-class QuerySegment:
-    name: str
-    description: str
-    query: Callable[[UnitOfWork, int, int], Awaitable[list[Recipient]]]
-
-    async def page(self, tx: UnitOfWork, after_id: int, limit: int) -> list[Recipient]:
-        return await self.query(tx, after_id, limit)
-
-
-class BroadcastError(Exception):
-    """The broadcast cannot start: an unknown segment or template, or a parameter the template needs is missing."""
-
-
-class Segments:
-    """The segments a broadcast can go to, by name."""
-
-    def __init__(self, segments: list[Segment]) -> None:
-        self._by_name = {segment.name: segment for segment in segments}
-
-    def find(self, name: str) -> Segment:
-        segment = self._by_name.get(name)
-        if segment is None:
-            raise BroadcastError(f"no segment {name!r}; there are: {', '.join(sorted(self._by_name))}")
-        return segment
-
-    def by_name(self) -> list[tuple[str, Segment]]:
-        return sorted(self._by_name.items())
-
-
-def standard_segments() -> Segments:
-    return Segments([
-        QuerySegment("registered", "everyone registered",
-                     lambda tx, after, limit: tx.broadcasts.registered(after, limit)),
-        QuerySegment("pending-receipt", "people with a receipt still being checked",
-                     lambda tx, after, limit: tx.broadcasts.with_pending_receipt(after, limit)),
-    ])
+PREVIEW = ChannelProfile(ChannelName("preview"), "preview", TextFormat.PLAIN, max_text=4096)
 
 
 def needed_params(templates: Templates, key: str) -> set[str]:
@@ -93,43 +53,68 @@ def check_template(templates: Templates, template: str, params: dict[str, Any]) 
         raise BroadcastError(f"template {template!r} needs --param {missing[0]}=…")
 
 
-async def recipients(store: Store, segment: Segment) -> int:
+async def recipients(store: Store, segment: Segment, *, advertising: bool = False) -> int:
     """How many people a broadcast to the segment would reach now: counted page by page, as ``start`` queues."""
-    after, counted = 0, 0
+    return sum((await _languages(store, segment, advertising)).values())
+
+
+async def _languages(store: Store, segment: Segment, advertising: bool) -> Counter[str]:
+    after, counted = 0, Counter[str]()
     while True:
         async with store.transaction() as tx:
             page = await segment.page(tx, after, PAGE)
-        counted += len(page)
+            kept = await wanted(tx, page, advertising)
+        counted.update(r.locale for r in kept)
         if len(page) < PAGE:
             return counted
         after = page[-1].person_id
         await asyncio.sleep(0)  # inside the platform (the console), SQLite runs inline: let replies through
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What the confirmation shows: how many people it would reach now, and the text each language reads."""
+
+    people: int
+    by_locale: dict[str, int]
+    texts: dict[str, str]  # locale -> the rendered text (plain: as the plainest channel shows it)
+
+
+async def preview(store: Store, templates: Templates, template: str, params: dict[str, Any], segment: Segment,
+                  *, advertising: bool = False) -> Preview:
+    check_template(templates, template, params)
+    languages = await _languages(store, segment, advertising)
+    shown = sorted(languages) or [templates.default_locale]
+    filled = {"message_id": "", "name": "", "rules_url": "", **params}
+    texts = {locale: templates.render(template, PREVIEW, locale, filled).text for locale in shown}
+    return Preview(sum(languages.values()), dict(sorted(languages.items())), texts)
+
+
 async def start(store: Store, templates: Templates, template: str, params: dict[str, Any], segment: Segment,
                 now: datetime, *, answer_within: timedelta | None = None, deadline: datetime | None = None,
-                progress: Callable[[int], None] = lambda queued: None) -> Broadcast:
+                advertising: bool = False, progress: Callable[[int], None] = lambda queued: None) -> Broadcast:
     """Queue the notices, page by page; the platform's outbox sends them (bulk: replies go first)."""
     check_template(templates, template, params)
     async with store.transaction() as tx:
-        broadcast = await tx.broadcasts.create(template, params, segment.name, now)
+        broadcast = await tx.broadcasts.create(template, params, segment.name, now, advertising=advertising)
     after, queued = 0, 0
     window = int(answer_within.total_seconds()) if answer_within else None
     while True:
         async with store.transaction() as tx:
             page = await segment.page(tx, after, PAGE)
-            for recipient in page:
+            kept: list[Recipient] = await wanted(tx, page, advertising)
+            for recipient in kept:
                 enqueue(tx, OutgoingMessage(recipient.person_id, template, dict(params), recipient.locale,
-                                                    bulk=True, ack_window_seconds=window, deadline=deadline,
-                                                    broadcast_id=broadcast.id), now)
-            queued += len(page)
+                                            bulk=True, ack_window_seconds=window, deadline=deadline,
+                                            broadcast_id=broadcast.id), now)
+            queued += len(kept)
             await tx.broadcasts.set_people(broadcast.id, queued)
-        progress(len(page))
+        progress(len(kept))
         if len(page) < PAGE:
             break
         after = page[-1].person_id
         await asyncio.sleep(0)  # as in ``recipients``: other people's replies go between pages
-    return Broadcast(broadcast.id, template, params, segment.name, broadcast.created_at, queued)
+    return Broadcast(broadcast.id, template, params, segment.name, broadcast.created_at, queued, advertising)
 
 
 @dataclass

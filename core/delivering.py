@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from core.advertising import with_opt_out
 from core.channels import ChannelName, ChannelProfile
 from core.delivery import ChannelSender, DeliveryOutcome, DeliveryResult, MessageStatus, ReachabilityProbe
 from core.errors import CoreError
@@ -201,6 +202,8 @@ class Deliverer:
         try:
             rendered = self.templates.render(message.template, sender.profile, message.locale,
                                              {**message.params, "message_id": message.id})
+            if message.broadcast_id is not None:  # every broadcast carries the way out of broadcasts
+                rendered = with_opt_out(rendered, self.templates, sender.profile, message.locale)
         except CoreError as e:
             return DeliveryResult(DeliveryOutcome.FAILED, detail=str(e))
         await self.pacer.take_turn(sender.profile, account_id, message, lease)

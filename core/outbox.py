@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.advertising import marketing_of
 from core.bus import Bus
 from core.channels import ChannelName
 from core.delivering import Attempt, Deliverer
@@ -133,9 +134,11 @@ class Outbox:
         records = await tx.routes.records(people)
         preferences = await tx.routes.preferences(people)
         accounts = await tx.people.accounts_of_people(people)
+        marketing = await marketing_of(tx, messages)
         for message in messages:
             preference = preferences.get(message.person_id)
-            facts = Facts(accounts[message.person_id], records.get(message.person_id, {}), preference)
+            facts = Facts(accounts[message.person_id], records.get(message.person_id, {}), preference,
+                          marketing.get(message.id))
             self._facts[message.id] = (facts, preference.time_zone if preference else None)
 
     async def stop(self, grace: float = 10.0) -> None:

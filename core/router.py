@@ -21,10 +21,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from core.channels import ChannelName, ChannelProfile
 from core.identity import ChannelAccount
 from core.ports.routes import Candidate, ChannelRecord, Preference
+
+if TYPE_CHECKING:
+    from core.advertising import Marketing
 
 RECENCY_POINTS = 40.0
 RECENCY_HALF_LIFE = timedelta(days=7)
@@ -42,6 +46,7 @@ class Facts:
     accounts: list[ChannelAccount]
     records: Mapping[ChannelName, ChannelRecord] = field(default_factory=dict)
     preference: Preference | None = None
+    marketing: Marketing | None = None  # a broadcast message's advertising facts (None for any other message)
 
 
 def account_key(channel: str, account_id: str) -> str:

@@ -2,9 +2,15 @@
 
     python run.py broadcast segments
     python run.py broadcast send notify.announcement --segment registered --param text="Новый розыгрыш!"
+    python run.py broadcast send notify.announcement --segment participants:milk-spring --advertising --param text="…"
     python run.py broadcast send notify.please_answer --segment pending-receipt --param text="…" \\
         --answer-within-hours 24 --deadline-hours 72
     python run.py broadcast report 7
+
+Segments: ``registered``, ``pending-receipt``, ``participants:CAMPAIGN``, ``entrants:DRAW_ID``,
+``winners:DRAW_ID``. ``--advertising`` marks an advertisement: it goes only where people gave advertising consent
+(``/news``); no broadcast goes where they said ``/stop``. Before anything is queued the command says how many people
+it reaches and shows the text in each of their languages, and asks.
 
 The command queues the notices; the running platform sends them at the channels' limits
 (replies to people who are chatting go first). ``send`` then follows the delivery with a
@@ -23,14 +29,15 @@ import typer
 
 from bots.cli import Tools
 from core import broadcasts
-from core.broadcasts import BroadcastError, Report
+from core.broadcasts import BroadcastError, Report, Segment
 from core.ports import Store
 from core.templates import Templates
 
 
 def print_report(found: Report) -> None:
     b = found.broadcast
-    print(f"broadcast {b.id}: {b.template} to {b.segment} ({b.people} people), "
+    print(f"broadcast {b.id}: {b.template} to {b.segment} ({b.people} people"
+          f"{', advertising' if b.advertising else ''}), "
           f"queued {b.created_at:%Y-%m-%d %H:%M} UTC")
     print("status: " + ", ".join(f"{status} {n}" for status, n in sorted(found.by_status.items())))
     print("delivered by channel: " + (", ".join(f"{channel} {n}" for channel, n in
@@ -62,9 +69,10 @@ def register(app: typer.Typer, tools: Tools) -> None:
 
     @group.command("segments")
     def list_segments() -> None:
-        """The segments a broadcast can go to."""
-        for name, segment in tools.segments.by_name():
-            print(f"{name:<20} {segment.description}")
+        """The segments a broadcast can go to: the fixed ones, each campaign's participants, each draw's entrants and
+        winners."""
+        for segment in tools.run(tools.segments.choices):
+            print(f"{segment.name:<24} {segment.description}")
 
     @group.command("send")
     def send(template: Annotated[str, typer.Argument(help="a template key, e.g. notify.announcement")],
@@ -73,6 +81,9 @@ def register(app: typer.Typer, tools: Tools) -> None:
              answer_within_hours: Annotated[float | None, typer.Option(
                  help="ask for an answer; unanswered after this long, it goes to the next channel")] = None,
              deadline_hours: Annotated[float, typer.Option(help="with an answer asked for: stop trying after")] = 72,
+             advertising: Annotated[bool, typer.Option(
+                 "--advertising", help="an advertisement: only to channels where people gave advertising "
+                 "consent")] = False,
              follow: Annotated[bool, typer.Option(help="show delivery progress until all is settled")] = True,
              yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False) -> None:
         """Queue the template for everyone in the segment; the platform sends it."""
@@ -83,12 +94,23 @@ def register(app: typer.Typer, tools: Tools) -> None:
         except BroadcastError as e:
             print(e, file=sys.stderr)
             raise typer.Exit(2) from e
+        async def look(store: Store) -> tuple[Segment, broadcasts.Preview]:
+            async with store.transaction() as tx:
+                found = await tools.segments.resolve(tx, segment)
+            return found, await broadcasts.preview(store, templates, template, params, found,
+                                                   advertising=advertising)
+
         try:
-            chosen = tools.segments.find(segment)
+            chosen, shown = tools.run(look)
         except BroadcastError as e:
             print(e, file=sys.stderr)
             raise typer.Exit(2) from e
-        if not yes and not typer.confirm(f"Send {template} to everyone in {segment}?"):
+        kind = "advertising" if advertising else "not advertising"
+        print(f"{template} to {segment} ({chosen.description}), {kind}: {shown.people} people now "
+              f"({', '.join(f'{locale} {n}' for locale, n in shown.by_locale.items()) or 'nobody'})")
+        for locale, text in shown.texts.items():
+            print(f"--- {locale} ---\n{text}")
+        if not yes and not typer.confirm(f"Send it to these {shown.people} people?"):
             raise typer.Exit(1)
         now = tools.now()
         answer_within = timedelta(hours=answer_within_hours) if answer_within_hours else None
@@ -98,7 +120,7 @@ def register(app: typer.Typer, tools: Tools) -> None:
             with typer.progressbar(length=0, label="queueing", show_pos=True) as bar:
                 return await broadcasts.start(store, templates, template, params, chosen, now,
                                               answer_within=answer_within, deadline=deadline,
-                                              progress=lambda n: bar.update(n))
+                                              advertising=advertising, progress=lambda n: bar.update(n))
 
         try:
             started = tools.run(queue)

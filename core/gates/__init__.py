@@ -44,6 +44,8 @@ class Reason(StrEnum):
     UNREACHABLE = "unreachable"
     NOT_VERIFIED = "not verified"
     SESSION_WINDOW = "session window closed"
+    NEWS_STOPPED = "news stopped"  # a broadcast, where the person withdrew advertising consent (/stop)
+    NO_ADVERTISING_CONSENT = "no advertising consent"  # an advertising broadcast, where it was never given
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from core.channels import ChannelName
 from core.identity import ChannelAccount, Consent, Merge, MergeDetails, Person
 from core.ports.person_owned import Moved
+
+
+@dataclass(frozen=True)
+class AdvertisingConsent:
+    """The person's latest word on advertising in one channel (issue 19 §3: its own consent, per channel, apart
+    from the personal-data one): given (``/news``) or withdrawn (``/stop``, the button under a broadcast)."""
+
+    person_id: int
+    channel: ChannelName
+    given: bool
+    source: str  # "/news", "/stop", "button", …
+    at: datetime
 
 
 class PeopleRepository(Protocol):
@@ -38,7 +51,17 @@ class PeopleRepository(Protocol):
         ...
 
     async def add_consent(self, person_id: int, text_version: str, channel: ChannelName, now: datetime) -> None: ...
-    async def consents_of(self, person_id: int) -> list[Consent]: ...
+    async def consents_of(self, person_id: int) -> list[Consent]:
+        """The personal-data consents, oldest first (the advertising one is apart: ``advertising_of``)."""
+        ...
+    async def record_advertising(self, person_id: int, channel: ChannelName, given: bool, source: str,
+                                 now: datetime) -> None:
+        """Keep the person's word on advertising in that channel; every word is kept, the latest holds."""
+        ...
+    async def advertising_of(self, person_ids: list[int]) -> dict[int, dict[ChannelName, AdvertisingConsent]]:
+        """Each person's latest word per channel (a channel they never said anything about is absent); a person
+        with none maps to ``{}``."""
+        ...
 
     async def absorb(self, survivor_id: int, absorbed_id: int) -> None:
         """Fill the survivor's empty fields from the absorbed person and mark the absorbed one merged."""

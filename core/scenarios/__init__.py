@@ -9,6 +9,7 @@ from core.scenarios.cashback import BALANCE, PAYOUT
 from core.scenarios.contacts import SCENARIOS as CONTACT_SCENARIOS
 from core.scenarios.draws import DRAWS
 from core.scenarios.linking import LINK_DECISION, LINKING
+from core.scenarios.news import NEWS, STOP
 from core.scenarios.personal_data import FORGET
 from core.scenarios.phone import PHONE_VERIFICATION
 from core.scenarios.prize import PRIZE, PRIZE_NOTICE
@@ -27,7 +28,7 @@ def core_scenarios() -> list[Scenario]:
 def all_scenarios() -> list[Scenario]:
     """Every scenario the platform runs."""
     return [*core_scenarios(), RECEIPT_UPLOAD, CAMPAIGN_CHOICE, DRAWS, PRIZE, PRIZE_NOTICE, BALANCE, PAYOUT,
-            PHONE_VERIFICATION, SUPPORT_SCENARIO, FORGET, WEBCHAT_LINK, WEBCHAT_LOGIN, WEBCHAT_EMAIL,
+            PHONE_VERIFICATION, SUPPORT_SCENARIO, FORGET, STOP, NEWS, WEBCHAT_LINK, WEBCHAT_LOGIN, WEBCHAT_EMAIL,
             *CONTACT_SCENARIOS]
 
 

@@ -91,7 +91,7 @@ class MemoryUnitOfWork:
         self.core_personal_data = MemoryCorePersonalData(tables)
         self.routes = MemoryRoutes(tables.routes, persons, tables.messages.outbox)
         self.contact_codes = MemoryContactCodes(tables.contact_codes, persons)
-        self.broadcasts = MemoryBroadcasts(tables.broadcasts, persons, tables.receipts.receipts)
+        self.broadcasts = MemoryBroadcasts(tables.broadcasts, persons, tables.receipts.receipts, tables.draws.winners)
         self.events = MemoryEvents(tables.events)
         self.timers = MemoryTimers(tables.events, tables.workers)
         self.channel_health = MemoryChannelHealth(tables.channel_health)

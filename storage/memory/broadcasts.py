@@ -8,6 +8,7 @@ from typing import Any
 
 from core.identity import Person
 from core.ports.broadcasts import Broadcast, Recipient
+from core.ports.draws import AWARDED
 from core.ports.receipts import ReceiptStatus
 from storage.memory.table import Table, json_copy, utc
 
@@ -15,13 +16,17 @@ WAITING = (ReceiptStatus.VERIFYING, ReceiptStatus.MODERATION)
 
 
 class MemoryBroadcasts:
-    def __init__(self, broadcasts: Table[int, Broadcast], persons: Table[int, Person], receipts: Table) -> None:
+    def __init__(self, broadcasts: Table[int, Broadcast], persons: Table[int, Person], receipts: Table,
+                 winners: Table | None = None) -> None:
         self._broadcasts = broadcasts
         self._persons = persons
         self._receipts = receipts
+        self._winners = winners
 
-    async def create(self, template: str, params: dict[str, Any], segment: str, now: datetime) -> Broadcast:
-        broadcast = Broadcast(self._broadcasts.next_id(), template, json_copy(params), segment, utc(now), 0)
+    async def create(self, template: str, params: dict[str, Any], segment: str, now: datetime, *,
+                     advertising: bool = False) -> Broadcast:
+        broadcast = Broadcast(self._broadcasts.next_id(), template, json_copy(params), segment, utc(now), 0,
+                              advertising)
         return self._broadcasts.put(broadcast.id, broadcast)
 
     async def set_people(self, broadcast_id: int, people: int) -> None:
@@ -45,3 +50,16 @@ class MemoryBroadcasts:
     async def with_pending_receipt(self, after_id: int, limit: int) -> list[Recipient]:
         waiting = {r.person_id for r in self._receipts.where(lambda r: r.status in WAITING)}
         return self._page(after_id, limit, waiting)
+
+    async def participants(self, campaign: str, after_id: int, limit: int) -> list[Recipient]:
+        accepted = {r.person_id for r in self._receipts.where(
+            lambda r: r.campaign == campaign and r.status is ReceiptStatus.ACCEPTED)}
+        return self._page(after_id, limit, accepted)
+
+    async def winners(self, draw_id: int, after_id: int, limit: int) -> list[Recipient]:
+        assert self._winners is not None, "built without the draws' winners"
+        won = {w.person_id for w in self._winners.where(lambda w: w.draw_id == draw_id and w.status in AWARDED)}
+        return self._page(after_id, limit, won)
+
+    async def among(self, person_ids: list[int]) -> list[Recipient]:
+        return self._page(0, len(person_ids), set(person_ids))

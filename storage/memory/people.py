@@ -7,6 +7,7 @@ from datetime import datetime
 
 from core.channels import ChannelName
 from core.identity import ChannelAccount, Consent, Merge, MergeDetails, Person
+from core.ports.people import AdvertisingConsent
 from core.ports.person_owned import Moved
 from storage.memory.table import Table, json_copy, reassign_rows, restore_rows, utc
 
@@ -41,6 +42,9 @@ class ConsentRow:
     text_version: str
     channel: ChannelName
     accepted_at: datetime
+    kind: str = "personal_data"  # or "advertising", given or withdrawn per channel
+    given: bool = True
+    source: str = ""
 
 
 class PeopleTables:
@@ -124,8 +128,25 @@ class MemoryPeople:
         self._t.consents.put(row.id, row)
 
     async def consents_of(self, person_id: int) -> list[Consent]:
-        rows = sorted(self._t.consents.where(lambda c: c.person_id == person_id), key=lambda c: c.id)
+        rows = sorted(self._t.consents.where(lambda c: c.person_id == person_id and c.kind == "personal_data"),
+                      key=lambda c: c.id)
         return [Consent(c.person_id, c.text_version, c.channel, c.accepted_at) for c in rows]
+
+    async def record_advertising(self, person_id: int, channel: ChannelName, given: bool, source: str,
+                                 now: datetime) -> None:
+        self._t.persons.one(person_id)
+        row = ConsentRow(self._t.consents.next_id(), person_id, "advertising", channel, utc(now), "advertising",
+                         given, source[:32])
+        self._t.consents.put(row.id, row)
+
+    async def advertising_of(self, person_ids: list[int]) -> dict[int, dict[ChannelName, AdvertisingConsent]]:
+        found: dict[int, dict[ChannelName, AdvertisingConsent]] = {person_id: {} for person_id in person_ids}
+        wanted = set(person_ids)
+        rows = self._t.consents.where(lambda c: c.kind == "advertising" and c.person_id in wanted)
+        for c in sorted(rows, key=lambda c: c.id):  # a later word replaces an earlier one
+            found[c.person_id][c.channel] = AdvertisingConsent(c.person_id, c.channel, c.given, c.source,
+                                                               c.accepted_at)
+        return found
 
     async def absorb(self, survivor_id: int, absorbed_id: int) -> None:
         survivor, absorbed = self._t.persons.one(survivor_id), self._t.persons.one(absorbed_id)

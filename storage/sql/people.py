@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, insert, null, or_, select, update
 
 from core.channels import ChannelName
 from core.identity import ChannelAccount, Consent, Merge, MergeDetails, Person
+from core.ports.people import AdvertisingConsent
 from core.ports.person_owned import Moved
 from storage.sql.db import Db
 from storage.sql.ownership import move_rows, restore_rows
@@ -18,6 +19,7 @@ PERSON_FIELDS = ("name", "phone", "phone_verified", "email", "email_verified", "
                  "merged_into_id")
 FILLED_FROM_ABSORBED = ("name", "email", "source", "registered_at")
 OWNED = (channel_accounts, consents)
+PERSONAL_DATA, ADVERTISING = "personal_data", "advertising"
 
 # Statements on the path of every message are built once: building one costs more than running it.
 _touch = (update(channel_accounts).where(channel_accounts.c.id == bindparam("account_id"))
@@ -111,12 +113,33 @@ class SqlPeople:
                                                                    unreachable_reason=(reason or "")[:64] or None))
 
     async def add_consent(self, person_id: int, text_version: str, channel: ChannelName, now: datetime) -> None:
-        await self.db.execute(_add_consent, {"person_id": person_id, "kind": "personal_data",
+        await self.db.execute(_add_consent, {"person_id": person_id, "kind": PERSONAL_DATA, "given": True,
                                              "text_version": text_version, "channel": channel, "accepted_at": now})
 
     async def consents_of(self, person_id: int) -> list[Consent]:
-        rows = await self.db.rows(select(consents).where(consents.c.person_id == person_id).order_by(consents.c.id))
+        rows = await self.db.rows(select(consents).where(consents.c.person_id == person_id,
+                                                         consents.c.kind == PERSONAL_DATA).order_by(consents.c.id))
         return [record(Consent, row, channel=ChannelName(row.channel)) for row in rows]
+
+    async def record_advertising(self, person_id: int, channel: ChannelName, given: bool, source: str,
+                                 now: datetime) -> None:
+        await self.db.execute(_add_consent, {"person_id": person_id, "kind": ADVERTISING, "given": given,
+                                             "text_version": ADVERTISING, "channel": channel, "accepted_at": now,
+                                             "source": source[:32]})
+
+    async def advertising_of(self, person_ids: list[int]) -> dict[int, dict[ChannelName, AdvertisingConsent]]:
+        await self.db.flush()
+        found: dict[int, dict[ChannelName, AdvertisingConsent]] = {person_id: {} for person_id in person_ids}
+        if not person_ids:
+            return found
+        rows = await self.db.rows(select(consents).where(
+            consents.c.kind == ADVERTISING, consents.c.person_id.in_(bindparam("ids", expanding=True)))
+            .order_by(consents.c.id), {"ids": person_ids})
+        for row in rows:  # by id: a later word replaces an earlier one
+            channel = ChannelName(row.channel)
+            found[row.person_id][channel] = AdvertisingConsent(row.person_id, channel, bool(row.given),
+                                                               row.source or "", row.accepted_at)
+        return found
 
     async def absorb(self, survivor_id: int, absorbed_id: int) -> None:
         survivor, absorbed = await self.get(survivor_id), await self.get(absorbed_id)

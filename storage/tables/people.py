@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, String, Table, UniqueConstraint, true
 
 from storage.tables.base import metadata
 from storage.types import BigId, UtcDateTime
@@ -46,6 +46,10 @@ consents = Table(
     Column("text_version", String(32), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("accepted_at", UtcDateTime, nullable=False),
+    # advertising consent (kind "advertising") is given or withdrawn per channel; the latest row per channel holds
+    Column("given", Boolean, nullable=False, default=True, server_default=true()),
+    Column("source", String(32)),  # where it was said: "/news", "/stop", "button"
+    Index(None, "kind", "person_id"),
 )
 
 person_merges = Table(

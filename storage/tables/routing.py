@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, false
 
 from storage.tables.base import metadata
 from storage.types import BigId, UtcDateTime
@@ -55,4 +55,5 @@ broadcasts = Table(
     Column("segment", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("people", Integer, nullable=False, default=0),
+    Column("advertising", Boolean, nullable=False, default=False, server_default=false()),  # consent needed
 )

@@ -1,6 +1,7 @@
 """Managers' broadcasts: the latest with their reports (delivered per channel, fallbacks, failures by reason), and
-sending one template to a segment, as ``promo broadcast send`` does, after a confirmation that says to how many
-people it goes.
+sending one template to a segment (fixed, or a campaign's participants, a draw's entrants or winners), marked
+advertising or not, as ``promo broadcast send`` does, after a confirmation that says to how many people it goes and
+shows the text in each of their languages.
 
 Everything goes through ``core.broadcasts``: the template and its parameters are checked there, the notices are
 queued there page by page, and the report is computed there.
@@ -59,7 +60,8 @@ def _read(form: Any) -> dict[str, Any]:
     values = {"template": form_value(form, "template", 100).strip(), "segment": form_value(form, "segment", 50),
               "params": form_value(form, "params", 10_000), "answer_within_hours":
               form_value(form, "answer_within_hours", 20).strip(), "deadline_hours":
-              form_value(form, "deadline_hours", 20).strip() or "72"}
+              form_value(form, "deadline_hours", 20).strip() or "72",
+              "advertising": "1" if form_value(form, "advertising", 5) else ""}
     values["parsed"] = _params(values["params"])
     values["answer_within"] = _hours(values["answer_within_hours"], "answer_within_hours")
     values["deadline"] = _hours(values["deadline_hours"], "deadline_hours")
@@ -74,7 +76,7 @@ async def _listing(request: web.Request, values: dict[str, Any] | None = None, e
     reports = {b.id: await broadcasts.report(config.store, b.id) for b in recent[:REPORTED]}
     return render(request, "broadcasts.html", {
         "recent": recent, "reports": reports, "channels": config.channels,
-        "segments": config.segments.by_name(), "templates": sorted(config.templates.entries),
+        "segments": await config.segments.choices(config.store), "templates": sorted(config.templates.entries),
         "values": values or {"deadline_hours": "72"}, "error": error}, status=status)
 
 
@@ -90,14 +92,25 @@ async def confirm(request: web.Request) -> web.Response:
     form = await request.post()
     try:
         values = _read(form)
-        broadcasts.check_template(config.templates, values["template"], values["parsed"])
-        segment = config.segments.find(values["segment"])
-        people = await broadcasts.recipients(config.store, segment)
+        segment = await _segment(config, values["segment"])
+        shown = await broadcasts.preview(config.store, config.templates, values["template"], values["parsed"],
+                                         segment, advertising=bool(values["advertising"]))
     except (FormError, BroadcastError) as e:
-        return await _listing(request, {k: form_value(form, k, 10_000) for k in (
-            "template", "segment", "params", "answer_within_hours", "deadline_hours")}, str(e), status=400)
-    return render(request, "broadcast_confirm.html", {"values": values, "people": people,
-                                                      "segment": segment})
+        return await _listing(request, _echo(form), str(e), status=400)
+    return render(request, "broadcast_confirm.html", {"values": values, "people": shown.people,
+                                                      "preview": shown, "segment": segment})
+
+
+FIELDS = ("template", "segment", "params", "answer_within_hours", "deadline_hours", "advertising")
+
+
+def _echo(form: Any) -> dict[str, str]:
+    return {k: form_value(form, k, 10_000) for k in FIELDS}
+
+
+async def _segment(config: Any, name: str) -> broadcasts.Segment:
+    async with config.store.transaction() as tx:
+        return await config.segments.resolve(tx, name)
 
 
 @requires(*MANAGERS)
@@ -110,14 +123,15 @@ async def send(request: web.Request) -> web.Response:
         answer_within = timedelta(hours=values["answer_within"]) if values["answer_within"] else None
         deadline = now + timedelta(hours=values["deadline"]) if answer_within and values["deadline"] else None
         started = await broadcasts.start(config.store, config.templates, values["template"], values["parsed"],
-                                         config.segments.find(values["segment"]), now,
-                                         answer_within=answer_within, deadline=deadline)
+                                         await _segment(config, values["segment"]), now,
+                                         answer_within=answer_within, deadline=deadline,
+                                         advertising=bool(values["advertising"]))
     except (FormError, BroadcastError) as e:
-        return await _listing(request, {k: form_value(form, k, 10_000) for k in (
-            "template", "segment", "params", "answer_within_hours", "deadline_hours")}, str(e), status=400)
+        return await _listing(request, _echo(form), str(e), status=400)
     async with config.store.transaction() as tx:
         await tx.staff.audit(staff.id, "broadcast_send", f"broadcast:{started.id}", now, {
             "template": started.template, "segment": started.segment, "people": started.people,
+            "advertising": started.advertising,
             "confirmed_people": form_value(form, "people", 12)})
     raise web.HTTPFound(f"{config.mount}/broadcasts/{started.id}")
 
