@@ -14,12 +14,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from promo.campaign_keys import problems
 from promo.campaigns import Campaign, CampaignError, CampaignStatus, DrawPlan, DrawRules, LateReceipts, PrizeTier
 from promo.products import ProductRuleError, ProductRules
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_FILE_BYTES = 1_000_000
 MAX_DRAWS = 200
+UNKNOWN_KEY = "unknown_key"  # the reason of a file refused for keys no reader takes
 
 
 def _field(data: Mapping[str, Any], name: str, where: str, default: Any = ...) -> Any:
@@ -142,7 +144,9 @@ def _draws(data: Mapping[str, Any], zone: ZoneInfo, starts_on: date, ends_on: da
 
 
 def weekly_draws(spec: Mapping[str, Any], zone: ZoneInfo, starts_on: date, ends_on: date) -> list[DrawPlan]:
-    """A draw per 7 campaign days (the last period may be shorter), held on the next ``draw_weekday``."""
+    """A draw per calendar week (Monday to Sunday, campaign days in its zone), held on ``draw_weekday`` of the
+    week after it: a campaign starting on a Tuesday has a first week of six days, drawn the next week, and a
+    last week cut at its end is a week of its own. One week, one following week: never two draws on one day."""
     where = "weekly."
     weekday = str(_field(spec, "draw_weekday", where, "monday")).lower()
     if weekday not in WEEKDAYS:
@@ -150,14 +154,12 @@ def weekly_draws(spec: Mapping[str, Any], zone: ZoneInfo, starts_on: date, ends_
     at = _clock(_field(spec, "draw_time", where, "12:00"), f"{where}draw_time")
     prizes = _prize_counts(_field(spec, "prizes", where), f"{where}prizes")
     reserves = _int(_field(spec, "reserves", where, 0), f"{where}reserves")
-    plans, first, number = [], starts_on, 1
-    while first <= ends_on:
-        last = min(first + timedelta(days=6), ends_on)
-        day = last + timedelta(days=1)
-        while day.weekday() != WEEKDAYS.index(weekday):
-            day += timedelta(days=1)
+    plans, monday, number = [], starts_on - timedelta(days=starts_on.weekday()), 1
+    while monday <= ends_on:
+        first, last = max(monday, starts_on), min(monday + timedelta(days=6), ends_on)
+        day = monday + timedelta(days=7 + WEEKDAYS.index(weekday))
         plans.append(DrawPlan(f"week-{number}", first, last, datetime.combine(day, at, zone), prizes, reserves))
-        first, number = last + timedelta(days=1), number + 1
+        monday, number = monday + timedelta(days=7), number + 1
     return plans
 
 
@@ -226,13 +228,22 @@ def from_mapping(data: Mapping[str, Any], status: CampaignStatus | None = None) 
 
 
 def from_toml(text: str, status: CampaignStatus | None = None) -> Campaign:
+    """A manager's file. Unknown keys are refused, all at once with their lines (a misspelt rule would keep its
+    default unseen), together with the first wrong value the rest of the file has: nothing to find one by one."""
     if len(text.encode()) > MAX_FILE_BYTES:
         raise CampaignError("file", f"larger than {MAX_FILE_BYTES} bytes")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise CampaignError("file", f"not valid TOML: {e}") from e
-    return from_mapping(data, status)
+    unknown = problems(text, data)
+    if not unknown:
+        return from_mapping(data, status)
+    try:
+        from_mapping(data, status)
+    except CampaignError as e:
+        unknown.append(f"{e.reason}: {e.detail}")
+    raise CampaignError(UNKNOWN_KEY, "\n".join(unknown))
 
 
 def to_mapping(campaign: Campaign) -> dict[str, Any]:

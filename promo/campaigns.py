@@ -194,6 +194,21 @@ def check(campaign: Campaign) -> None:
                                 f"quantity {tier.quantity}")
 
 
+def missed_draws(campaign: Campaign, now: datetime, plans: tuple[DrawPlan, ...] | None = None) -> list[str]:
+    """Why each planned draw could not be held fairly if the campaign opened at ``now``: its time is past, or its
+    entries closed while nobody could enter (a draft takes no receipts), so its list would be frozen empty."""
+    missed = []
+    for plan in campaign.draws if plans is None else plans:
+        closes = campaign.days(plan.entries_from, plan.entries_to)[1]
+        if plan.draw_at <= now:
+            missed.append(f"draw {plan.code} was due {plan.draw_at.astimezone(campaign.zone):%d.%m.%Y %H:%M} "
+                          f"({campaign.zone.key}), already past")
+        elif closes <= now:
+            missed.append(f"draw {plan.code}: its entries ({plan.entries_from:%d.%m}–{plan.entries_to:%d.%m.%Y}) "
+                          f"closed before the campaign opened, nobody could enter it")
+    return missed
+
+
 @dataclass(frozen=True)
 class Usage:
     """What the person (all their linked accounts together) has already done in this campaign."""

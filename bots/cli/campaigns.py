@@ -11,17 +11,18 @@ import typer
 from bots.cli import Tools
 from bots.cli.draws import seed_seal
 from core import campaigns
+from core.draws import DrawRefused
 from core.ports import Store
 from core.settings import Settings
 from promo.beacon import QUICKNET
-from promo.campaign_file import from_toml
+from promo.campaign_file import UNKNOWN_KEY, WEEKDAYS, from_toml
 from promo.campaigns import Campaign, CampaignError
 
 EXAMPLE = '''# A campaign, as `promo campaign create milk.toml` reads it. Money in roubles, days inclusive.
 code = "milk-spring"                 # also the packs' link: t.me/<bot>?start=milk-spring
 title = "Весна с молоком"
 time_zone = "Europe/Moscow"
-starts_on = 2026-03-01
+starts_on = 2026-03-02               # weeks are calendar weeks, Monday to Sunday
 ends_on = 2026-03-31
 
 [receipts]
@@ -59,7 +60,8 @@ quantity = 1
 value = 60000
 needs = ["address", "phone"]
 
-[weekly]                             # a draw over each week's purchases, on the next Monday
+[weekly]                             # a draw per calendar week (a cut first or last week is its own),
+                                     # on draw_weekday of the week after: week 30–31.03 on 06.04
 prizes = { certificate = 4 }
 draw_weekday = "monday"
 draw_time = "12:00"
@@ -67,7 +69,7 @@ reserves = 2
 
 [final]                              # over the whole campaign
 prizes = { tv = 1 }
-draw_on = 2026-04-03
+draw_on = 2026-04-07                 # default: the day after the campaign ends
 draw_time = "12:00"
 reserves = 3
 
@@ -86,6 +88,8 @@ def _read(path: Path) -> Campaign:
     except UnicodeDecodeError:
         _fail(f"{path} is not UTF-8 text")
     except CampaignError as e:
+        if e.reason == UNKNOWN_KEY:  # several problems, one a line
+            _fail(f"{path}:\n" + "\n".join(f"  {problem}" for problem in e.detail.splitlines()))
         _fail(f"{path}: {e.reason}: {e.detail}")
     raise AssertionError("unreachable")
 
@@ -97,29 +101,66 @@ def _fail(message: str) -> None:
 
 def _run(tools: Tools, work) -> object:  # type: ignore[no-untyped-def]
     async def run(store: Store) -> object:
-        async with store.transaction() as tx:
-            try:
+        try:  # a refusal leaves the transaction, so nothing it began (an activation half done) is kept
+            async with store.transaction() as tx:
                 return await work(tx)
-            except campaigns.CampaignRefused as e:
-                return e
+        except (campaigns.CampaignRefused, DrawRefused) as e:
+            return e
 
     result = tools.run(run)
-    if isinstance(result, campaigns.CampaignRefused):
+    if isinstance(result, campaigns.CampaignRefused | DrawRefused):
         _fail(str(result))
     return result
 
 
+def _money(kopecks: int) -> str:
+    return f"{kopecks // 100}.{kopecks % 100:02d} ₽"
+
+
+def _limit(value: int, what: str) -> str:
+    return f"{what} {value}" if value else f"{what}: off"
+
+
+def _rules(c: Campaign) -> list[str]:
+    """Every rule the campaign applies, as the file states it (a 0 cap or limit is said to be off)."""
+    lines = [f"  period: {c.starts_on:%d.%m.%Y}–{c.ends_on:%d.%m.%Y}, days in {c.zone.key}",
+             f"  receipts: from {_money(c.min_sum_kopecks)}, at most {c.receipts_per_day} a day and "
+             f"{c.receipts_per_hour} an hour per person (linked accounts together)"]
+    if c.cashback_percent:
+        lines.append(f"  cashback: {c.cashback_percent}%, at most {_money(c.cashback_cap_per_receipt_kopecks)} a "
+                     f"receipt and {_money(c.cashback_cap_per_person_kopecks)} a person")
+    else:
+        lines.append("  cashback: none")
+    per_item = c.products.entries_per_item if c.products else 0
+    if per_item or c.kopecks_per_entry:
+        unit = f"{per_item} per matching item" if per_item else f"one per {_money(c.kopecks_per_entry)}"
+        lines.append(f"  draw entries: {unit}, at most {c.max_entries_per_receipt} a receipt and "
+                     f"{c.max_entries_per_person} a person")
+    else:
+        lines.append("  draw entries: none")
+    if c.products:
+        lines.append(f"  products: {', '.join(c.products.include)}"
+                     + (f" (not {', '.join(c.products.exclude)})" if c.products.exclude else "")
+                     + f", at least {c.products.min_items} a receipt")
+    lines.append(f"  to a moderator: {_limit(c.receipts_per_shop_per_hour, 'receipts of one shop an hour above')}; "
+                 f"{_limit(c.people_per_fiscal_drive, 'people per fiscal drive above')}")
+    for tier in c.prizes:
+        needs = f", needs {', '.join(sorted(tier.needs))}" if tier.needs else ""
+        lines.append(f"  prize {tier.code}: {tier.name} ×{tier.quantity}, {_money(tier.value_kopecks)} each{needs}")
+    rules = c.draw_rules
+    lines.append(f"  draw rules: beacon {'drand' if rules.beacon else 'none'}, margin "
+                 f"{int(rules.beacon_margin.total_seconds() // 60)} min, late receipts {rules.late_receipts.value}")
+    for plan in c.draws:
+        day = plan.draw_at.astimezone(c.zone)
+        lines.append(f"  planned draw {plan.code}: purchases {plan.entries_from:%d.%m}–{plan.entries_to:%d.%m.%Y}, "
+                     f"drawn {WEEKDAYS[day.weekday()]} {day:%d.%m.%Y %H:%M} ({c.zone.key}): "
+                     + ", ".join(f"{tier} ×{count}" for tier, count in plan.prizes)
+                     + f", {plan.reserves} reserves a tier")
+    return lines
+
+
 def describe(campaign: Campaign) -> str:
-    lines = [f"{campaign.code}: {campaign.name} [{campaign.status.value}]",
-             f"  {campaign.starts_on:%d.%m.%Y}–{campaign.ends_on:%d.%m.%Y} ({campaign.zone.key})",
-             f"  receipts from {campaign.min_sum_kopecks / 100:.2f} ₽, {campaign.receipts_per_day}/day, "
-             f"{campaign.receipts_per_hour}/hour; cashback {campaign.cashback_percent}%"]
-    if campaign.products:
-        lines.append(f"  products: {', '.join(campaign.products.include)}"
-                     + (f" (not {', '.join(campaign.products.exclude)})" if campaign.products.exclude else ""))
-    for tier in campaign.prizes:
-        lines.append(f"  prize {tier.code}: {tier.name} ×{tier.quantity}")
-    return "\n".join(lines)
+    return "\n".join([f"{campaign.code}: {campaign.name} [{campaign.status.value}]", *_rules(campaign)])
 
 
 def register(app: typer.Typer, tools: Tools) -> None:
@@ -155,7 +196,7 @@ def register(app: typer.Typer, tools: Tools) -> None:
 
     @group.command("show")
     def show(code: str) -> None:
-        """A campaign's rules and its draws with their published commitments."""
+        """Every rule of a campaign, its planned draws and, once active, their published commitments."""
         view = _run(tools, lambda tx: campaigns.view(tx, code))
         print(describe(view.campaign))  # type: ignore[attr-defined]
         for d in view.draws:  # type: ignore[attr-defined]

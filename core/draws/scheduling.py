@@ -1,4 +1,5 @@
-"""A campaign's draws scheduled with their commitments and beacon rounds, and a beacon round named by hand."""
+"""A campaign's draws scheduled with their commitments and beacon rounds (none already past), and a beacon round
+named by hand."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from core.ports import UnitOfWork
 from core.ports.draws import Draw, DrawStatus
 from promo import draws as algorithm
 from promo.beacon import QUICKNET, chain
-from promo.campaigns import Campaign
+from promo.campaigns import Campaign, missed_draws
 
 if TYPE_CHECKING:
     from core.draws.sealing import SeedSeal
@@ -32,6 +33,11 @@ async def schedule_draws(tx: UnitOfWork, campaign: Campaign, now: datetime, seal
     the entries' close and now. Published together, at activation, so nobody picks a round later."""
     existing = {d.code for d in await tx.draws.of_campaign(campaign.code)}
     plans = [plan for plan in campaign.draws if plan.code not in existing]
+    # a draw held late, or over days nobody could enter, would publish a commitment to a draw that cannot be fair
+    missed = missed_draws(campaign, now, tuple(plans))
+    if missed:
+        raise DrawRefused("draw_past", f"campaign {campaign.code!r} cannot open with these draws: "
+                                       f"{'; '.join(missed)}. Move them (or the campaign's start) and try again")
     if plans and seal is None:
         raise DrawRefused("no_seed_key", NO_SEED_KEY)
     made = []

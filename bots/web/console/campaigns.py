@@ -19,6 +19,7 @@ from bots.web.console.app import config_of, render, staff_of
 from bots.web.console.auth import form_value, requires
 from bots.web.console.pages import add_page
 from core import campaigns
+from core.draws import DrawRefused
 from core.ports.staff import StaffRole
 from promo.campaign_file import from_mapping, from_toml, to_mapping
 from promo.campaigns import CODE, PRIZE_NEEDS, Campaign, CampaignError, CampaignStatus
@@ -241,7 +242,7 @@ async def _lifecycle(request: web.Request, action: str) -> web.Response:
             else:
                 await campaigns.finish(tx, code, now)
             await tx.staff.audit(staff.id, f"campaign_{action}", f"campaign:{code}", now)
-    except campaigns.CampaignRefused as e:
+    except (campaigns.CampaignRefused, DrawRefused) as e:  # a draw already past is refused as on the command line
         if e.reason == "unknown":
             raise web.HTTPNotFound(text="no such campaign") from None
         async with config.store.transaction() as tx:
