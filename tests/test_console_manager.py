@@ -392,7 +392,8 @@ MANAGER_PAGES = ["/console/campaigns", "/console/campaigns/_new", "/console/camp
                  "/console/broadcasts", "/console/broadcasts/1", "/console/channels"]
 MANAGER_ACTIONS = ["/console/campaigns", "/console/campaigns/autumn/edit", "/console/campaigns/autumn/activate",
                    "/console/campaigns/autumn/finish", "/console/draws/1/beacon", "/console/draws/1/run",
-                   "/console/draws/1/verify", "/console/winners/1/sent", "/console/broadcasts/confirm",
+                   "/console/draws/1/verify", "/console/draws/1/move", "/console/draws/1/cancel",
+                   "/console/winners/1/sent", "/console/broadcasts/confirm",
                    "/console/broadcasts", "/console/channels"]
 
 

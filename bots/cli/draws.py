@@ -15,9 +15,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.progress import Progress as Bar
 
-from bots.cli import Tools
+from bots.cli import Tools, draw_changes
 from bots.drand import DrandRelays
 from core import draws
+from core.draws import roster
 from core.draws.sealing import SANDBOX_KEY, SeedSeal, parse_key
 from core.ports import Store, UnitOfWork
 from core.ports.draws import Winner, WinnerStatus
@@ -166,9 +167,17 @@ def register(app: typer.Typer, tools: Tools) -> None:
                 progress("writing", done, 3)
         print(f"wrote {folder / 'entries.csv'}, {folder / 'winners.csv'}, {folder / 'protocol.html'}")
 
+    draw_changes.register(group, tools, _in_tx)
+
     @group.command("winners")
-    def winners(draw_id: int) -> None:
+    def winners(draw_id: int, as_csv: Annotated[bool, typer.Option(
+            "--csv", help="named columns: prize, person, name as known, pseudonym, the channels the notice went "
+                          "through, contact state and why, confirmed or forfeited, delivery details")] = False
+                ) -> None:
         """Winners with what they gave for delivery — for the staff sending prizes, never for publishing."""
+        if as_csv:
+            draw_changes.print_winners_csv(_in_tx(tools, lambda tx: roster.winner_rows(tx, draw_id)))
+            return
         print("winner_id\ttier\tposition\treserve\tstatus\tdeadline\tperson_id\tdetails")
 
         async def listed(tx: UnitOfWork) -> list[tuple[Winner, list[str]]]:

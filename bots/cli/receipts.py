@@ -19,15 +19,19 @@ def register(app: typer.Typer, tools: Tools) -> None:
 
     @receipts.command("list")
     def receipts_list() -> None:
-        """Receipts awaiting moderation: id, person, sum, cashback, when sent."""
+        """Receipts awaiting moderation: id, campaign, person, sum, cashback, when sent, and why each was flagged
+        (its unresolved flags: a moderator decides those first)."""
 
         async def waiting(store: Store) -> list[str]:
             async with store.transaction() as tx:
                 rows = await tx.receipts.with_status(ReceiptStatus.MODERATION)
-            return [f"{r.id}\t{r.person_id}\t{r.sum_kopecks / 100:.2f}\t{r.cashback_kopecks / 100:.2f}\t"
-                    f"{r.created_at:%Y-%m-%d %H:%M}" for r in rows]
+                flags = {r.id: sorted({f.reason for f in await tx.receipts.flags(r.id) if f.resolved_at is None})
+                         for r in rows}
+            return [f"{r.id}\t{r.campaign}\t{r.person_id}\t{r.sum_kopecks / 100:.2f}\t"
+                    f"{r.cashback_kopecks / 100:.2f}\t{r.created_at:%Y-%m-%d %H:%M}\t{','.join(flags[r.id]) or '-'}"
+                    for r in rows]
 
-        print("receipt_id\tperson_id\tsum_rub\tcashback_rub\tsent_at")
+        print("receipt_id\tcampaign\tperson_id\tsum_rub\tcashback_rub\tsent_at\tflags")
         for line in tools.run(waiting):
             print(line)
 

@@ -13,9 +13,23 @@ from core.errors import ConflictError
 from core.ports import Store
 from core.ports.staff import StaffRole
 
+PASSWORD_STDIN = typer.Option("--password-stdin", help="read the password from stdin (one line), e.g. from a pipe or "
+                              "a secrets manager, instead of asking for it")
 
-def _password() -> str:
-    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+def _password(from_stdin: bool = False) -> str:
+    """Asked twice, hidden, at a terminal; with ``--password-stdin`` read as one line from stdin: getpass reading a
+    pipe warns that the password may be echoed (``GetPassWarning``), which it is not, and asks for it twice."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            print("no password on stdin: --password-stdin reads one line, and it was empty", file=sys.stderr)
+            raise typer.Exit(2)
+    elif not sys.stdin.isatty():
+        print("stdin is not a terminal: pass --password-stdin to read the password from it", file=sys.stderr)
+        raise typer.Exit(2)
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < MIN_PASSWORD:
         print(f"a password has at least {MIN_PASSWORD} characters", file=sys.stderr)
         raise typer.Exit(2)
@@ -47,15 +61,17 @@ def _create(tools: Tools, username: str, display_name: str, role: StaffRole, pas
 def register(app: typer.Typer, tools: Tools) -> None:
     @app.command("create-admin")
     def create_admin(username: Annotated[str, typer.Argument(help="the login")] = "admin",
-                     name: Annotated[str, typer.Option(help="shown to colleagues")] = "") -> None:
-        """Create a console administrator (asks for the password twice)."""
-        _create(tools, username, name, StaffRole.ADMIN, _password())
+                     name: Annotated[str, typer.Option(help="shown to colleagues")] = "",
+                     password_stdin: Annotated[bool, PASSWORD_STDIN] = False) -> None:
+        """Create a console administrator (asks for the password twice, or reads it with --password-stdin)."""
+        _create(tools, username, name, StaffRole.ADMIN, _password(password_stdin))
 
     staff = typer.Typer(help="Console users: support, promo managers, admins.")
     app.add_typer(staff, name="staff")
 
     @staff.command("add")
     def add(username: str, role: Annotated[StaffRole, typer.Option(help="admin | manager | support")],
-            name: Annotated[str, typer.Option(help="shown to colleagues")] = "") -> None:
-        """Create a console user with this role (asks for the password twice)."""
-        _create(tools, username, name, role, _password())
+            name: Annotated[str, typer.Option(help="shown to colleagues")] = "",
+            password_stdin: Annotated[bool, PASSWORD_STDIN] = False) -> None:
+        """Create a console user with this role (asks for the password twice, or reads it with --password-stdin)."""
+        _create(tools, username, name, role, _password(password_stdin))

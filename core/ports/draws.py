@@ -56,6 +56,24 @@ class Exclusion:
 
 
 @dataclass(frozen=True)
+class DrawChange:
+    """A scheduled draw moved or cancelled before its list was frozen: who, when, why (the audit log has it too,
+    but the draw's page and its public record show it beside the draw)."""
+
+    id: int
+    draw_id: int
+    draw_at_before: datetime
+    draw_at_after: datetime | None  # None: cancelled
+    reason: str
+    staff_id: int | None  # None: the command line
+    changed_at: datetime
+
+    @property
+    def cancelled(self) -> bool:
+        return self.draw_at_after is None
+
+
+@dataclass(frozen=True)
 class Draw:
     id: int
     campaign: str
@@ -135,6 +153,15 @@ class DrawRepository(Protocol):
         ...
     async def save(self, draw: Draw) -> None:
         """Status, beacon, the frozen list's figures, the revealed seed and result fields."""
+        ...
+    async def reschedule(self, draw_id: int, draw_at: datetime | None, reason: str, staff_id: int | None,
+                         now: datetime) -> DrawChange:
+        """Move a scheduled draw to ``draw_at``, or cancel it (``None``), and keep the change. Only while its list is
+        not frozen: ``ConflictError`` when it was frozen (or drawn, or cancelled) meanwhile, by the keeper in another
+        process say; nothing changes then."""
+        ...
+    async def changes(self, draw_id: int) -> list[DrawChange]:
+        """The draw's moves and its cancellation, oldest first."""
         ...
     async def keep_list(self, draw_id: int, data: bytes, entrants: Sequence[int] = ()) -> None:
         """The frozen entry list, exactly as exported, and who each row is (person ids in the list's order: the

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from core.errors import ConflictError
-from core.ports.draws import Draw, DrawStatus, Exclusion, NewWinner, Winner, WinnerStatus
+from core.ports.draws import Draw, DrawChange, DrawStatus, Exclusion, NewWinner, Winner, WinnerStatus
 from core.ports.person_owned import Moved
 from core.ports.personal_data import ERASED
 from promo.draws import TierDraw
@@ -25,9 +25,10 @@ class DrawTables:
         self.entrants: Table[int, tuple[int, ...]] = Table("draw_entrants")
         self.winners: Table[int, Winner] = Table("draw_winners")
         self.exclusions: Table[int, Exclusion] = Table("draw_exclusions")
+        self.changes: Table[int, DrawChange] = Table("draw_changes")
 
     def all(self) -> list[Table]:
-        return [self.draws, self.lists, self.entrants, self.winners, self.exclusions]
+        return [self.draws, self.lists, self.entrants, self.winners, self.exclusions, self.changes]
 
 
 class MemoryDraws:
@@ -67,6 +68,21 @@ class MemoryDraws:
             beacon_previous=draw.beacon_previous, entries_hash=draw.entries_hash, participants=draw.participants,
             entries=draw.entries, excluded=draw.excluded, exclusions=tuple(draw.exclusions),
             drawn_at=utc(draw.drawn_at) if draw.drawn_at else None))
+
+    async def reschedule(self, draw_id: int, draw_at: datetime | None, reason: str, staff_id: int | None,
+                         now: datetime) -> DrawChange:
+        stored = self._t.draws.one(draw_id)
+        if stored.status is not DrawStatus.SCHEDULED or stored.frozen or self._t.lists.get(draw_id) is not None:
+            raise ConflictError(f"draw {draw_id}: no longer scheduled with its list open")
+        moved = replace(stored, draw_at=utc(draw_at)) if draw_at is not None else \
+            replace(stored, status=DrawStatus.CANCELLED)
+        self._t.draws.put(draw_id, moved)
+        change = DrawChange(self._t.changes.next_id(), draw_id, stored.draw_at, utc(draw_at) if draw_at else None,
+                            reason, staff_id, utc(now))
+        return self._t.changes.put(change.id, change)
+
+    async def changes(self, draw_id: int) -> list[DrawChange]:
+        return sorted(self._t.changes.where(lambda c: c.draw_id == draw_id), key=lambda c: c.id)
 
     async def keep_list(self, draw_id: int, data: bytes, entrants: Sequence[int] = ()) -> None:
         self._t.draws.one(draw_id)

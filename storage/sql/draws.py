@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select, update
 
 from core.errors import ConflictError
-from core.ports.draws import Draw, DrawStatus, Exclusion, Left, NewWinner, Winner, WinnerStatus
+from core.ports.draws import Draw, DrawChange, DrawStatus, Exclusion, Left, NewWinner, Winner, WinnerStatus
 from core.ports.person_owned import Moved
 from core.ports.personal_data import ERASED
 from promo.draws import TierDraw
 from storage.sql.db import Db
 from storage.sql.ownership import move_rows, restore_rows
 from storage.sql.records import record
-from storage.tables.draws import draw_exclusions, draw_winners, draws
+from storage.tables.draws import draw_changes, draw_exclusions, draw_winners, draws
 
 if TYPE_CHECKING:  # the erasure port (152-FZ) belongs to the staff console
     from core.ports.personal_data import ErasureSubject
@@ -81,6 +81,27 @@ class SqlDraws:
         values["status"] = draw.status.value
         values["exclusions"] = [[e.participant, e.person_id, e.reason] for e in draw.exclusions] or None
         await self.db.execute(update(draws).where(draws.c.id == draw.id).values(**values))
+
+    async def reschedule(self, draw_id: int, draw_at: datetime | None, reason: str, staff_id: int | None,
+                         now: datetime) -> DrawChange:
+        before = await self.get(draw_id)
+        values: dict[str, Any] = {"draw_at": draw_at} if draw_at is not None else \
+            {"status": DrawStatus.CANCELLED.value}
+        # one conditional update: a freeze committed meanwhile (its list kept) makes it change nothing
+        result = await self.db.execute(update(draws).where(
+            draws.c.id == draw_id, draws.c.status == DrawStatus.SCHEDULED.value, draws.c.frozen_at.is_(None),
+            draws.c.entry_list.is_(None)).values(**values))
+        if result.rowcount == 0:
+            raise ConflictError(f"draw {draw_id}: no longer scheduled with its list open")
+        change = {"draw_id": draw_id, "draw_at_before": before.draw_at, "draw_at_after": draw_at, "reason": reason,
+                  "staff_id": staff_id, "changed_at": now}
+        change_id = await self.db.scalar(insert(draw_changes).values(**change).returning(draw_changes.c.id))
+        return DrawChange(change_id, **change)
+
+    async def changes(self, draw_id: int) -> list[DrawChange]:
+        rows = await self.db.rows(select(draw_changes).where(draw_changes.c.draw_id == draw_id)
+                                  .order_by(draw_changes.c.id))
+        return [record(DrawChange, row) for row in rows]
 
     async def keep_list(self, draw_id: int, data: bytes, entrants: Sequence[int] = ()) -> None:
         packed = b"".join(person.to_bytes(8, "big") for person in entrants)

@@ -83,3 +83,14 @@ draw_exclusions = Table(
     Column("decided_at", UtcDateTime, nullable=False),
     Index(None, "campaign", "person_id"),
 )
+
+draw_changes = Table(
+    "draw_changes", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("draw_id", ForeignKey("draws.id"), nullable=False, index=True),
+    Column("draw_at_before", UtcDateTime, nullable=False),
+    Column("draw_at_after", UtcDateTime),  # None: cancelled
+    Column("reason", String(300), nullable=False),  # the manager's words, shown beside the draw
+    Column("staff_id", BigInteger),  # who decided; None: the command line
+    Column("changed_at", UtcDateTime, nullable=False),
+)

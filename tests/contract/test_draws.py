@@ -214,3 +214,28 @@ async def test_exclusions_are_per_campaign_kept_in_order_and_move_with_a_merge(s
     async with store.transaction() as tx:
         await tx.draws.restore(moved, anna)
     assert [e.person_id for e in await read(store, lambda tx: tx.draws.exclusions("milk"))] == [anna]
+
+
+async def test_a_scheduled_draw_is_moved_or_cancelled_only_while_its_list_is_open(store) -> None:
+    async with store.transaction() as tx:
+        moved, cancelled, frozen = await _draw(tx, "a"), await _draw(tx, "b"), await _draw(tx, "c")
+    async with store.transaction() as tx:
+        change = await tx.draws.reschedule(moved.id, at(days=3), "призы задерживаются", 7, at(minutes=1))
+        await tx.draws.reschedule(cancelled.id, None, "акция сокращена", None, at(minutes=2))
+    assert (change.draw_at_before, change.draw_at_after, change.reason, change.staff_id, change.changed_at) == (
+        at(days=1), at(days=3), "призы задерживаются", 7, at(minutes=1)) and not change.cancelled
+    assert (await read(store, lambda tx: tx.draws.get(moved.id))).draw_at == at(days=3)
+    assert (await read(store, lambda tx: tx.draws.get(cancelled.id))).status is DrawStatus.CANCELLED
+    (gone,) = await read(store, lambda tx: tx.draws.changes(cancelled.id))
+    assert gone.cancelled and gone.draw_at_before == at(days=1) and gone.reason == "акция сокращена"
+    assert [d.id for d in await read(store, lambda tx: tx.draws.scheduled())] == [frozen.id, moved.id]  # by time
+    await conflicts(store, lambda tx: tx.draws.reschedule(cancelled.id, at(days=2), "снова", None, NOW))
+
+    async with store.transaction() as tx:  # frozen: its list kept and its hash published
+        await tx.draws.keep_list(frozen.id, b"participant,entries,excluded_tiers\n")
+        await tx.draws.save(replace(frozen, frozen_at=at(minutes=3), entries_hash="12" * 32))
+    await conflicts(store, lambda tx: tx.draws.reschedule(frozen.id, at(days=5), "поздно", None, at(minutes=4)))
+    await conflicts(store, lambda tx: tx.draws.reschedule(frozen.id, None, "поздно", None, at(minutes=4)))
+    assert (await read(store, lambda tx: tx.draws.get(frozen.id))).draw_at == at(days=1)
+    assert await read(store, lambda tx: tx.draws.changes(frozen.id)) == []
+    assert [c.draw_at_after for c in await read(store, lambda tx: tx.draws.changes(moved.id))] == [at(days=3)]

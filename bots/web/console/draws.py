@@ -10,6 +10,7 @@ winners from the stored list exactly as ``promo draw check`` does.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from bots.web.console.app import config_of, render, staff_of
 from bots.web.console.auth import form_value, requires
 from bots.web.console.pages import add_page
 from core import campaigns, draws
+from core.draws import rescheduling
 from core.ports.draws import Draw, DrawStatus, WinnerStatus
 from core.ports.staff import StaffRole
 from promo import draws as algorithm
@@ -49,6 +51,7 @@ async def _draw_page(request: web.Request, draw_id: int, *, error: str = "", rea
         trails = {w.id: await draws.notice_trail(tx, w) for w in winners
                   if w.status in (WinnerStatus.UNREACHED, WinnerStatus.PASSED)}
         notes = {x.person_id: x.note for x in await tx.draws.exclusions(draw.campaign)} if draw.exclusions else {}
+        changes = await tx.draws.changes(draw_id)
     beacon_at = chain(draw.beacon_chain).time_of(draw.beacon_round) if draw.beacon_round and draw.beacon_chain \
         else None
     now = config.clock()
@@ -62,7 +65,9 @@ async def _draw_page(request: web.Request, draw_id: int, *, error: str = "", rea
         else "", "error": error, "reason": reason, "check": check, "message": message,
         "scheduled": draw.status is DrawStatus.SCHEDULED, "drawn": draw.status is DrawStatus.DRAWN,
         "confirmed": WinnerStatus.CONFIRMED, "unreached": WinnerStatus.UNREACHED, "trails": trails,
-        "notes": notes},
+        "notes": notes, "changes": changes,
+        "changeable": draw.status is DrawStatus.SCHEDULED and not draw.frozen and campaign is not None
+        and now < draws.entries_close(campaign, draw)},
         status=status)
 
 
@@ -216,6 +221,42 @@ async def tell_again(request: web.Request) -> web.Response:
     return await _on_unreached(request, "winner_told_again")
 
 
+async def _reschedule(request: web.Request, action: str) -> web.Response:
+    """Move (``draw_moved``) or cancel (``draw_cancelled``) a draw whose list is open, with the reason; audited."""
+    config, staff, draw_id = config_of(request), staff_of(request), _id(request)
+    form = await request.post()
+    reason, typed = form_value(form, "reason", 300), form_value(form, "draw_at", 20).strip()
+    now = config.clock()
+    try:
+        async with config.store.transaction() as tx:
+            if action == "draw_moved":
+                try:
+                    to = datetime.fromisoformat(typed)
+                except ValueError:
+                    raise draws.DrawRefused("bad_time", f"{typed!r} is not a date and time") from None
+                change = await rescheduling.move(tx, draw_id, to, reason, staff.id, now)
+            else:
+                change = await rescheduling.cancel(tx, draw_id, reason, staff.id, now)
+            await tx.staff.audit(staff.id, action, f"draw:{draw_id}", now, {
+                "from": change.draw_at_before.isoformat(),
+                "to": change.draw_at_after.isoformat() if change.draw_at_after else None, "reason": change.reason})
+    except LookupError:
+        raise web.HTTPNotFound(text="no such draw") from None
+    except draws.DrawRefused as e:
+        return await _draw_page(request, draw_id, error=str(e), reason=e.reason, status=409)
+    raise web.HTTPFound(f"{config.mount}/draws/{draw_id}?done={action}")
+
+
+@requires(*MANAGERS)
+async def move(request: web.Request) -> web.Response:
+    return await _reschedule(request, "draw_moved")
+
+
+@requires(*MANAGERS)
+async def cancel(request: web.Request) -> web.Response:
+    return await _reschedule(request, "draw_cancelled")
+
+
 def add_routes(app: web.Application) -> None:
     add_page("/draws", "draws", *MANAGERS)
     app.router.add_get("/draws", all_draws)
@@ -223,6 +264,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/draws/{draw_id}/beacon", name_beacon)
     app.router.add_post("/draws/{draw_id}/run", run)
     app.router.add_post("/draws/{draw_id}/verify", verify)
+    app.router.add_post("/draws/{draw_id}/move", move)
+    app.router.add_post("/draws/{draw_id}/cancel", cancel)
     app.router.add_get("/draws/{draw_id}/files/{file}", download)
     app.router.add_post("/winners/{winner_id}/sent", prize_sent)
     app.router.add_post("/winners/{winner_id}/pass", pass_on)
