@@ -128,7 +128,9 @@ class UpdateReader:
         attachments = [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
         kinds = [a.get("type") for a in attachments]
         if "image" in kinds:
-            return await self._photo(account, _dict(attachments[kinds.index("image")].get("payload")), who)
+            caption = text_of(body.get("text"), TEXT_LIMIT)  # kept with the photo (a ticket's words)
+            return await self._photo(account, _dict(attachments[kinds.index("image")].get("payload")),
+                                     {**who, "text": caption} if caption else who)
         if "contact" in kinds and (contact := contact_of(_dict(attachments[kinds.index("contact")].get("payload")),
                                                           user)):
             return InboundEvent(MAX, account, EventKind.CONTACT, contact=contact, **who)

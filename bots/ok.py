@@ -215,7 +215,9 @@ class OkChannel:
         attachments = attachments_of(message)
         kinds = [str(a.get("type", "")).upper() for a in attachments]
         if "IMAGE" in kinds:
-            return await self._photo(chat, attachments[kinds.index("IMAGE")]["payload"], who)
+            caption = text_of(message.get("text"), 4096)  # kept with the photo (a ticket's words)
+            return await self._photo(chat, attachments[kinds.index("IMAGE")]["payload"],
+                                     {**who, "text": caption} if caption else who)
         if "CONTACT" in kinds and (phone := text_of(attachments[kinds.index("CONTACT")]["payload"].get("phone"), 32)):
             # OK does not say whose number a shared contact is: it counts as typed, never as proved
             return InboundEvent(OK, chat, EventKind.CONTACT, contact=SharedContact(phone, False), **who)

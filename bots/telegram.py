@@ -267,7 +267,8 @@ class TelegramChannel:
             sink.append(InboundEvent(TELEGRAM, account, EventKind.CONTACT, contact=contact, **who))
         elif message.photo or (message.document and (message.document.mime_type or "").startswith("image/")):
             file = message.photo[-1] if message.photo else message.document
-            sink.append(await self._photo_event(account, file, who))
+            caption = {"text": message.caption[:4096]} if message.caption else {}  # kept with it: a ticket's words
+            sink.append(await self._photo_event(account, file, {**who, **caption}))
         else:
             sink.append(InboundEvent(TELEGRAM, account, EventKind.UNSUPPORTED, **who))
 

@@ -306,6 +306,8 @@ class VkChannel:
             return InboundEvent.from_text(VK, account, f"/start {ref.strip()[:64]}", **who)
         if payload is not None:
             return InboundEvent.button(VK, account, payload, **who)
+        if attached and text:
+            who["text"] = text[:4096]  # the photo's caption: kept with it (a ticket's words)
         if photos and isinstance(photos[0], dict):
             return await self._photo_event(account, photos[0], who)
         if pictures:

@@ -96,7 +96,8 @@ class Reader:
         if kind == "button" and (said := text_of(content.get("text"), 256)):
             return InboundEvent.from_text(WHATSAPP, account, said, **who)  # a template's quick reply
         if kind == "image" or (kind == "document" and str(content.get("mime_type", "")).startswith("image/")):
-            return await self._photo(account, content, who)
+            caption = text_of(content.get("caption"), 4096)  # kept with the photo (a ticket's words)
+            return await self._photo(account, content, {**who, "text": caption} if caption else who)
         if kind == "contacts":
             return self._contact(account, message, contact, who) or unsupported
         if kind == "request_welcome":  # the person opened the chat for the first time [I]

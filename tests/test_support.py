@@ -223,9 +223,36 @@ async def test_undoing_a_merge_gives_back_a_verified_number_and_keeps_what_the_s
     assert (telegram.param("phone"), telegram.param("email")) == ("+7 912 345-67-89", "boris@example.ru")
 
 
-async def test_a_photo_before_any_words_asks_for_words(telegram: Chat) -> None:
+async def test_a_photo_before_any_words_is_kept_until_the_words_come(telegram: Chat, store) -> None:
     await telegram.register()
     await telegram.send("/support")
     said = await telegram.deliver(InboundEvent(telegram.channel, "1001", EventKind.PHOTO, photo=_png(),
                                                update_id="photo-first"))
+    assert said == ["support.photo_kept", "support.describe"]  # it used to be refused and thrown away
+    assert await telegram.send("Вот скриншот ошибки") == ["support.photo_added", "support.open"]
+    ticket = await _ticket(store, await _person(store, "telegram", "1001"))
+    async with store.transaction() as tx:
+        (opened,) = await tx.tickets.events(ticket.id)
+    assert (opened.body, opened.photo_sha256 is not None) == ("Вот скриншот ошибки", True)
+
+
+async def test_a_photo_with_a_caption_opens_the_ticket_with_both(telegram: Chat, store) -> None:
+    await telegram.register()
+    await telegram.send("/support")
+    said = await telegram.deliver(InboundEvent(telegram.channel, "1001", EventKind.PHOTO, photo=_png(),
+                                               text="Кешбэк не пришёл, вот чек", update_id="captioned"))
+    assert said == ["support.photo_added", "support.open"]
+    ticket = await _ticket(store, await _person(store, "telegram", "1001"))
+    assert ticket.subject == "Кешбэк не пришёл, вот чек"
+    async with store.transaction() as tx:
+        (opened,) = await tx.tickets.events(ticket.id)
+        assert await tx.photos.get(ticket.person_id, opened.photo_sha256) == _png()
+    assert opened.body == "Кешбэк не пришёл, вот чек"
+
+
+async def test_a_photo_that_could_not_be_read_still_asks_for_words(telegram: Chat) -> None:
+    await telegram.register()
+    await telegram.send("/support")
+    said = await telegram.deliver(InboundEvent(telegram.channel, "1001", EventKind.PHOTO,
+                                               attachment_error="download_failed", update_id="broken"))
     assert said == ["support.describe_in_words", "support.describe"]

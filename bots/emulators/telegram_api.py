@@ -190,13 +190,15 @@ class TelegramEmulator(LoopbackServer):
         self.files[file_id] = data
         return file_id, file_id[1:9]
 
-    async def user_photo(self, user_id: int, data: bytes, width: int = 1280, height: int = 960) -> int:
+    async def user_photo(self, user_id: int, data: bytes, width: int = 1280, height: int = 960,
+                         caption: str = "") -> int:
         file_id, unique = self._store_file(data)
         thumb_id, thumb_unique = self._store_file(data[:64])
         sizes = [{"file_id": thumb_id, "file_unique_id": thumb_unique, "width": 90, "height": 67, "file_size": 64},
                  {"file_id": file_id, "file_unique_id": unique, "width": width, "height": height,
                   "file_size": len(data)}]
-        return await self.push_update({"message": self._message(user_id, photo=sizes)})
+        extra = {"caption": caption} if caption else {}
+        return await self.push_update({"message": self._message(user_id, photo=sizes, **extra)})
 
     async def user_document(self, user_id: int, data: bytes, file_name: str, mime_type: str) -> int:
         file_id, unique = self._store_file(data)

@@ -20,8 +20,9 @@ from core.scenarios.webchat import offers_web_chat
 from core.support import tickets as support
 
 TEXT, PHOTO, BUTTON, COMMAND = EventKind.TEXT, EventKind.PHOTO, EventKind.BUTTON, EventKind.COMMAND
-SUPPORT = "support"
+SUPPORT = support.CONVERSATION  # the state named support.LISTENING is where words join the ticket
 RATE_PREFIX = "support:rate:"  # support:rate:<ticket>:<1-5>
+KEPT_PHOTO = "photo"  # a photo sent before the words, kept in the scenario's data until they come
 MAX_TEXT = 4000
 
 
@@ -82,10 +83,32 @@ def _text(ctx: Context) -> str:
     return text[:MAX_TEXT]
 
 
-async def describe(ctx: Context) -> None:
+async def _kept_photo(ctx: Context) -> str | None:
+    """The event's photo as kept in ``tx.photos`` (its hash); None when it came unusable or too large to keep."""
+    if ctx.event.kind is not PHOTO or ctx.event.photo is None:
+        return None
+    return (await keep_photo(ctx)).photo_ref
+
+
+async def describe(ctx: Context) -> str | None:
+    """The first words open the ticket. A photo sent with them (its caption) is the ticket's attachment, so the
+    photo step is skipped; a photo with no words is kept for the words to come (it used to be thrown away)."""
+    photo = await _kept_photo(ctx)
+    if ctx.event.kind is PHOTO and not ctx.event.text.strip():
+        if photo is None:
+            raise Reject("support.describe_in_words")
+        ctx.data[KEPT_PHOTO] = photo
+        raise Reject("support.photo_kept")
+    photo = photo or ctx.data.pop(KEPT_PHOTO, None)
     ticket = await support.open_ticket(ctx.tx, ctx.person.id, ctx.services.campaign.code, ctx.event.channel,
-                                       ctx.event.account_id, _text(ctx), ctx.now)
+                                       ctx.event.account_id, _text(ctx), ctx.now, photo_sha256=photo)
     ctx.data["ticket"] = ticket.id
+    if photo is not None:
+        ctx.say("support.photo_added", ticket=ticket.id)
+        return "open"
+    if ctx.event.kind is PHOTO:  # words with a photo we could not keep: ask for it again at the photo step
+        ctx.say("support.photo_unusable")
+    return None
 
 
 async def _current(ctx: Context) -> Ticket | None:
@@ -102,8 +125,8 @@ async def attach_photo(ctx: Context) -> None:
     ticket = await _current(ctx)
     if ticket is None:
         raise Reject("support.ticket_closed")
-    await support.person_wrote(ctx.tx, ticket, ctx.now, photo_sha256=event.photo_ref, channel=ctx.event.channel,
-                               account_id=ctx.event.account_id)
+    await support.person_wrote(ctx.tx, ticket, ctx.now, text=ctx.event.text.strip()[:MAX_TEXT],  # its caption
+                               photo_sha256=event.photo_ref, channel=ctx.event.channel, account_id=ctx.event.account_id)
     ctx.say("support.photo_added", ticket=ticket.id)
 
 
@@ -165,8 +188,8 @@ SUPPORT_SCENARIO = Scenario(
     starts_when=continues,
     states=(
         State("describe", prompt="support.describe", transitions=(
-            on(TEXT, action=describe, to="photo", label="problem"),
-            on(PHOTO, action=describe, to="photo", label="photo first"),
+            on(TEXT, action=describe, to="photo", also=("open",), label="problem"),
+            on(PHOTO, action=describe, to="photo", also=("open",), label="photo first"),
         )),
         State("photo", prompt="support.photo", transitions=(
             on(PHOTO, action=attach_photo, to="open"),

@@ -13,7 +13,7 @@ from core.channels import ChannelName
 from core.domain_events import Happened
 from core.domain_events import event as happened
 from core.events import OutgoingMessage
-from core.ports import UnitOfWork
+from core.ports import ScenarioState, UnitOfWork
 from core.ports.tickets import Ticket, TicketEvent, TicketEventKind, TicketStatus
 from core.queueing import enqueue
 
@@ -21,6 +21,9 @@ SUBJECT_LENGTH = 120
 MAX_REPLY = 3000  # one staff answer: fits every messenger's message after the template's words
 RATINGS = range(1, 6)
 WAITING_FOR_US = (TicketStatus.NEW, TicketStatus.OPEN)
+# the person's side of a ticket: the support scenario, and its state in which whatever they write joins the ticket
+CONVERSATION, LISTENING = "support", "open"
+DESCRIBING_ANOTHER = "photo"  # a new ticket's photo step: a reopened older one does not take it over
 
 
 def subject_of(text: str) -> str:
@@ -29,9 +32,10 @@ def subject_of(text: str) -> str:
 
 
 async def open_ticket(tx: UnitOfWork, person_id: int, campaign: str, channel: ChannelName, account_id: str,
-                      text: str, now: datetime) -> Ticket:
+                      text: str, now: datetime, *, photo_sha256: str | None = None) -> Ticket:
+    """A new ticket from the person's words; a photo sent with them (its caption the words) is their attachment."""
     ticket = await tx.tickets.open(person_id, campaign, channel, account_id, subject_of(text), now)
-    await tx.tickets.add_event(ticket.id, TicketEventKind.PERSON, now, body=text)
+    await tx.tickets.add_event(ticket.id, TicketEventKind.PERSON, now, body=text, photo_sha256=photo_sha256)
     tx.events.add(happened(Happened.TICKET_OPENED, person_id, now, ticket_id=ticket.id, channel=channel))
     return ticket
 
@@ -92,10 +96,11 @@ async def assign(tx: UnitOfWork, ticket: Ticket, staff_id: int | None, by: int, 
 
 async def set_status(tx: UnitOfWork, ticket: Ticket, status: TicketStatus, now: datetime, *,
                      staff_id: int | None = None) -> bool:
-    """Change the status; closing tells the person and asks them to rate the answer. False when unchanged."""
+    """Change the status; closing tells the person and asks them to rate the answer, and staff reopening a closed
+    ticket tells them it listens again. False when unchanged."""
     if ticket.status is status:
         return False
-    ticket.status, ticket.updated_at = status, now
+    was, ticket.status, ticket.updated_at = ticket.status, status, now
     ticket.closed_at = now if status is TicketStatus.CLOSED else None
     await tx.tickets.add_event(ticket.id, TicketEventKind.STATUS, now, body=status.value, staff_id=staff_id)
     await tx.tickets.save(ticket)
@@ -106,7 +111,24 @@ async def set_status(tx: UnitOfWork, ticket: Ticket, status: TicketStatus, now: 
         person = await tx.people.get(ticket.person_id)
         enqueue(tx, OutgoingMessage(person.id, "support.closed_by_staff", {"ticket": ticket.id},
                                             person.locale, ticket.channel, ticket.account_id), now)
+    if was is TicketStatus.CLOSED and staff_id is not None:
+        await _reopened(tx, ticket, now)
     return True
+
+
+async def _reopened(tx: UnitOfWork, ticket: Ticket, now: datetime) -> None:
+    """Staff reopened a closed ticket: the person is told (a notice, through the router: they may have moved on
+    to another messenger since), and what they write next joins it — their support conversation, finished when
+    the ticket closed, listens again (without this their next words went to the menu)."""
+    person = await tx.people.get(ticket.person_id)
+    enqueue(tx, OutgoingMessage(person.id, "support.reopened", {"ticket": ticket.id}, person.locale), now)
+    state = (await tx.states.load(person.id)).get(CONVERSATION)
+    if state is None:
+        state = ScenarioState(person.id, CONVERSATION, LISTENING, False)
+    elif state.state == DESCRIBING_ANOTHER and state.data.get("ticket") != ticket.id:
+        return  # a newer ticket is being written: it stays theirs (and the newest open ticket is the one joined)
+    state.state, state.data = LISTENING, {**state.data, "ticket": ticket.id}
+    await tx.states.save(state, now)
 
 
 async def may_rate(tx: UnitOfWork, ticket: Ticket, now: datetime, change_window: timedelta) -> bool:
