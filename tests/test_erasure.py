@@ -48,7 +48,7 @@ REVIEWED: dict[str, tuple[str, str]] = {
                 "merged_into_id withdrawn_at"),  # withdrawn_at: set by erasure itself (consent withdrawn)
     "channel_accounts": ("external_id display_name", "id person_id channel created_at last_seen_at unreachable_since "
                          "unreachable_reason verified_at"),
-    "consents": ("", "id person_id kind text_version channel accepted_at"),
+    "consents": ("", "id person_id kind text_version channel accepted_at given source"),  # evidence of consent
     "campaign_members": ("", "id person_id campaign source joined_at"),
     "channel_preferences": ("", "id person_id channel time_zone updated_at"),
     "contact_codes": ("address origin_account", "id person_id channel code_hash link_hash created_at expires_at "
@@ -81,12 +81,13 @@ REVIEWED: dict[str, tuple[str, str]] = {
               "entries_hash participants entries excluded drawn_at entry_list entrants sealed_seed frozen_at "
               "exclusions"),
     # a moderator's note may name people; the decision (campaign, reason code, when, by whom) stays
+    "draw_changes": ("", "id draw_id draw_at_before draw_at_after reason staff_id changed_at"),  # names no person
     "draw_exclusions": ("note", "id campaign person_id reason staff_id decided_at"),
     # the list names pseudonyms only; entrants are internal person ids (like person_id), kept so the frozen list stays
     # the one whose hash was published
     "draw_winners": ("details", "id draw_id person_id participant tier tier_order position reserve status deadline "
                      "updated_at"),
-    "broadcasts": ("", "id template params segment created_at people"),  # recipients are outbox rows
+    "broadcasts": ("", "id template params segment created_at people advertising"),  # recipients are outbox rows
     "campaigns": ("", "id code title status starts_on ends_on rules created_at updated_at"),
     "report_days": ("", "id zone day figure channel key fallback count rolled_at"),  # counts only
     # staff's own, and the platform's: no consumer's data
