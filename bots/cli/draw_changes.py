@@ -39,10 +39,10 @@ def register(group: typer.Typer, tools: Tools, run_in_tx: InTx) -> None:
              reason: Annotated[str, typer.Option(help="why: kept beside the draw and in the audit log")]) -> None:
         """Hold a scheduled draw at another time, before its entry list is frozen (refused after)."""
         async def work(tx: UnitOfWork) -> DrawChange:
-            change = await rescheduling.move(tx, draw_id, to, reason, None, tools.now())
-            await tx.staff.audit(None, "draw_moved", f"draw:{draw_id}", tools.now(), {
-                "from": change.draw_at_before.isoformat(), "to": change.draw_at_after.isoformat()
-                if change.draw_at_after else None, "reason": change.reason, "by": "command line"})
+            now = tools.now()
+            change = await rescheduling.move(tx, draw_id, to, reason, None, now)
+            await tx.staff.audit(None, "draw_moved", f"draw:{draw_id}", now,
+                                 {**rescheduling.audit_detail(change), "by": "command line"})
             return change
 
         change = run_in_tx(tools, work)
@@ -54,9 +54,10 @@ def register(group: typer.Typer, tools: Tools, run_in_tx: InTx) -> None:
                reason: Annotated[str, typer.Option(help="why: kept beside the draw and in the audit log")]) -> None:
         """Cancel a scheduled draw before its entry list is frozen (refused after): it is never frozen nor run."""
         async def work(tx: UnitOfWork) -> DrawChange:
-            change = await rescheduling.cancel(tx, draw_id, reason, None, tools.now())
-            await tx.staff.audit(None, "draw_cancelled", f"draw:{draw_id}", tools.now(),
-                                 {"reason": change.reason, "by": "command line"})
+            now = tools.now()
+            change = await rescheduling.cancel(tx, draw_id, reason, None, now)
+            await tx.staff.audit(None, "draw_cancelled", f"draw:{draw_id}", now,
+                                 {**rescheduling.audit_detail(change), "by": "command line"})
             return change
 
         run_in_tx(tools, work)

@@ -61,6 +61,12 @@ async def _change(tx: UnitOfWork, draw_id: int, draw_at: datetime | None, reason
         raise DrawRefused("list_frozen", f"draw {draw_id} cannot be {doing}: its list was frozen meanwhile") from None
 
 
+def audit_detail(change: DrawChange) -> dict[str, str | None]:
+    """What the audit entry of a move or cancel keeps, the same from the console and the command line."""
+    return {"from": change.draw_at_before.isoformat(),
+            "to": change.draw_at_after.isoformat() if change.draw_at_after else None, "reason": change.reason}
+
+
 def as_campaign_time(draw_at: datetime, zone: tzinfo) -> datetime:
     """A time typed without a zone is the campaign's own (as its file and pages show times)."""
     return draw_at.replace(tzinfo=zone) if draw_at.tzinfo is None else draw_at

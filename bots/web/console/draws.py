@@ -237,9 +237,7 @@ async def _reschedule(request: web.Request, action: str) -> web.Response:
                 change = await rescheduling.move(tx, draw_id, to, reason, staff.id, now)
             else:
                 change = await rescheduling.cancel(tx, draw_id, reason, staff.id, now)
-            await tx.staff.audit(staff.id, action, f"draw:{draw_id}", now, {
-                "from": change.draw_at_before.isoformat(),
-                "to": change.draw_at_after.isoformat() if change.draw_at_after else None, "reason": change.reason})
+            await tx.staff.audit(staff.id, action, f"draw:{draw_id}", now, rescheduling.audit_detail(change))
     except LookupError:
         raise web.HTTPNotFound(text="no such draw") from None
     except draws.DrawRefused as e:
