@@ -34,7 +34,7 @@ from bots.vk_app import VkMiniApp
 from bots.vk_names import VkNames
 from bots.webhooks import BadBody, is_id, json_body, json_depth, stored_then_ok
 from core.channels import ChannelName, ChannelProfile, TextFormat
-from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult, ThrottleScope
+from core.delivery import DELIVERED, DeliveryOutcome, DeliveryResult, RequestTurn, ThrottleScope
 from core.events import EventKind, InboundEvent
 from core.intake import Intake
 from core.limits import Rate
@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 
 VK = ChannelName("vk")
 # 20 requests/s per community token, every method counted (../shared/specs/messaging-limits.md): the limiter's
-# catch-up lets 1 + floor(rate + 0.15) = 19 sends into any second at this rate, and the name lookups
-# (``bots.vk_names``) take at most one users.get a second: 20
+# catch-up lets 1 + floor(rate + 0.15) = 19 requests into any second at this rate — the sends, the name lookups
+# (``bots.vk_names``) and a photo's upload each take a turn (``draw_turns_from``) — and one is left to the
+# lateness of a loaded machine, where a request that waited its turn reaches VK with the next second's
 DEFAULT_RATE = 18.2
 PROFILE = ChannelProfile(VK, "VK", TextFormat.PLAIN, max_text=4096, max_label=40, images=True,
                          rate=Rate(DEFAULT_RATE))
@@ -184,6 +185,7 @@ class VkChannel:
         # raw dicts rather than vkbottle's strict models: one unexpected field must not lose a message
         self.vk.on.raw_event(GroupEventType.MESSAGE_NEW, dict)(self._on_message_new)
         self.names = VkNames(api)
+        self._turn = self.names.turn
         self._polling: asyncio.Task[None] | None = None
 
     # receiving ---------------------------------------------------------------------------
@@ -342,6 +344,10 @@ class VkChannel:
 
     # sending -----------------------------------------------------------------------------
 
+    def draw_turns_from(self, turn: RequestTurn) -> None:
+        """Every request VK counts besides a send waits for a turn of the community's bucket (all processes')."""
+        self._turn = self.names.turn = turn
+
     async def allows(self, account_id: str) -> bool | None:
         """``messages.isMessagesFromGroupAllowed``: may the community write to this person first?"""
         try:
@@ -356,7 +362,9 @@ class VkChannel:
     async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
         try:
             attachment = None
-            if message.image is not None:
+            if message.image is not None:  # photos.getMessagesUploadServer and photos.saveMessagesPhoto count too
+                await self._turn()
+                await self._turn()
                 attachment = await PhotoMessageUploader(self.api).upload(message.image, peer_id=int(account_id))
             await self.api.messages.send(peer_id=int(account_id), random_id=idempotency_key % 2**31,
                                          message=message.text, keyboard=keyboard(message, self.mini_app),

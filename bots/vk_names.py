@@ -5,7 +5,8 @@ Telegram and MAX put the sender's name on every update; VK does not, and without
 one-press answer and the link handshake asks the owner about an account without a name. A name is looked up
 once and kept (for a day, a bounded number of people); lookups that come together go as one ``users.get``
 (up to ``BATCH`` ids), one at a time and at most one a ``GAP``, so a crowd of newcomers costs one of the
-community's 20 requests a second (``bots.vk`` sends at one a second less) rather than one each. A lookup
+community's 20 requests a second rather than one each; that one waits for its turn of the community's bucket
+like a send (``turn``, from the outbox), so however many processes look names up, all stay within the limit. A lookup
 that fails or is slow gives no name this time (and is tried again on the person's next message): the
 message itself is never held up or lost for it.
 """
@@ -17,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import ClientError
@@ -40,6 +42,10 @@ def full_name(user: Any) -> str:
     return " ".join(" ".join(parts).split())[:128]
 
 
+async def _no_wait() -> None:
+    return None
+
+
 class VkNames:
     def __init__(self, api: API, *, gather: float = GATHER, wait: float = WAIT) -> None:
         self.api = api
@@ -48,6 +54,7 @@ class VkNames:
         self._asked: dict[int, asyncio.Future[str]] = {}
         self._asking: asyncio.Task[None] | None = None
         self._last = 0.0  # when the last users.get left
+        self.turn: Callable[[], Awaitable[None]] = _no_wait  # the outbox's turns, once it shares them
 
     async def of(self, user_id: int) -> str:
         """The user's name as VK shows it, or "" when VK does not say (now)."""
@@ -74,6 +81,7 @@ class VkNames:
             batch = dict(list(self._asked.items())[:BATCH])
             for user_id in batch:
                 del self._asked[user_id]
+            await self.turn()
             names = await self._lookup(list(batch))
             for user_id, future in batch.items():
                 if user_id in names:

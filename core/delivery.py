@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -67,6 +68,18 @@ class ChannelSender(Protocol):
     async def send(self, account_id: str, message: Rendered, idempotency_key: int) -> DeliveryResult:
         """Send one rendered message; ``idempotency_key`` is stable across retries of the same message."""
         ...
+
+
+RequestTurn = Callable[[], Awaitable[None]]  # waits for one request of the channel's bucket (reply priority)
+
+
+@runtime_checkable
+class SharesItsRequests(Protocol):
+    """A channel whose limit counts requests besides the sends (VK: every method, ``users.get`` and a photo's
+    upload among them): each of those waits for a turn of the bot's bucket like a send, so all processes together
+    stay within the limit rather than each adding its own on top."""
+
+    def draw_turns_from(self, turn: RequestTurn) -> None: ...
 
 
 @runtime_checkable

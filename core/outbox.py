@@ -24,13 +24,14 @@ import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from core.advertising import marketing_of
 from core.bus import Bus
 from core.channels import ChannelName
 from core.delivering import Attempt, Deliverer
-from core.delivery import DELIVERY_LEASE, ChannelSender, MessageStatus
+from core.delivery import DELIVERY_LEASE, ChannelSender, MessageStatus, SharesItsRequests
 from core.domain_events import DomainEvent, Happened, event, without_contacts
 from core.gates import DeliveryPolicy
 from core.gates.standard import standard_policy
@@ -68,6 +69,9 @@ class Outbox:
         policy = policy or standard_policy(ZoneInfo("Europe/Moscow"))
         self.deliverer = Deliverer(templates, senders, policy, self.pacer, clock, health)
         self.health = self.deliverer.health
+        for sender in senders.values():
+            if isinstance(sender, SharesItsRequests):
+                sender.draw_turns_from(partial(self.pacer.bot_turn, sender.profile))
         self.max_in_flight = max_in_flight
         self.lanes: Lanes[tuple[str, str], QueuedMessage] = Lanes(lambda m: m.address, self._deliver_in_lane,
                                                                   done=self._forget, name="outbox lane")

@@ -69,6 +69,18 @@ class Pacer:
         self._paced_until[profile.name] = slot + timedelta(seconds=profile.rate.interval)
         return slot - PACING_HORIZON / 2
 
+    async def bot_turn(self, profile: ChannelProfile, *, bulk: bool = False) -> None:
+        """Wait for one request of the bot's bucket: a send's, or another request the channel's limit counts."""
+        if not self.limited or profile.rate is None:
+            return
+        turns = self._turns.get(profile.name)
+        if turns is None:
+            turns = self._turns[profile.name] = Turns(self.limiter, profile.name, profile.rate)
+        adaptive = self.rates.get(profile.name)
+        if adaptive is not None:
+            turns.rate = adaptive.rate()
+        await turns.wait(bulk=bulk)
+
     async def take_turn(self, profile: ChannelProfile, account_id: str, message: QueuedMessage,
                         lease: datetime | None) -> None:
         """Wait out the chat's hold (``ChatHeld`` when long), then for the bot's turn (replies first), then for the
@@ -78,14 +90,7 @@ class Pacer:
             raise ChatHeld(held)
         if held > 0:
             await asyncio.sleep(held)
-        if self.limited and profile.rate is not None:
-            turns = self._turns.get(profile.name)
-            if turns is None:
-                turns = self._turns[profile.name] = Turns(self.limiter, profile.name, profile.rate)
-            adaptive = self.rates.get(profile.name)
-            if adaptive is not None:
-                turns.rate = adaptive.rate()
-            await turns.wait(bulk=message.bulk)
+        await self.bot_turn(profile, bulk=message.bulk)
         if self.limited and profile.per_chat is not None:
             chat: list[Limit] = [(_chat_key(profile, account_id), profile.per_chat)]
             while True:

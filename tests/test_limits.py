@@ -121,7 +121,7 @@ def test_the_messengers_pace_below_their_limits_unless_told_otherwise(monkeypatc
     monkeypatch.setenv("VK_BOT_TOKEN", "v")
     monkeypatch.setenv("VK_GROUP_ID", "7")
     assert TelegramChannel(TelegramSettings(), "polling").profile.rate == Rate(28.8)  # 30/s per bot
-    assert VkChannel(VkSettings(), "polling").profile.rate == Rate(18.2)  # 20 requests/s, one left to users.get
+    assert VkChannel(VkSettings(), "polling").profile.rate == Rate(18.2)  # 20 requests/s, one left to a late request
     monkeypatch.setenv("TELEGRAM_RATE_PER_SECOND", "100")  # a limit raised by @BotSupport
     monkeypatch.setenv("VK_RATE_PER_SECOND", "15")
     assert TelegramChannel(TelegramSettings(), "polling").profile.rate == Rate(100)
