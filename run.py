@@ -43,6 +43,7 @@ from core.draws import DrawKeeper, SeedSeal
 from core.draws.sealing import SANDBOX_KEY, parse_key
 from core.engine import Engine
 from core.event_feed import EventFeed
+from core.gates.caps import FrequencyCaps
 from core.gates.quiet_hours import QuietHours
 from core.gates.standard import standard_policy
 from core.group_commit import GroupCommit
@@ -263,7 +264,8 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
     outbox = Outbox(store, templates,
                     {channel.profile.name: channel for channel in channels}, clock=clock, worker_id=worker_id,
                     committer=GroupCommit(store), limiter=limiter,  # its bookkeeping never queues before a reply
-                    policy=standard_policy(settings.zone, QuietHours.parse(settings.quiet_hours)), bus=bus,
+                    policy=standard_policy(settings.zone, QuietHours.parse(settings.quiet_hours),
+                                           FrequencyCaps.parse(settings.frequency_caps)), bus=bus,
                     health=health)
     engine = Engine(store, catalog(), engine_services, settings, clock=clock, committer=committer,
                     deliver=outbox.submit, worker_id=worker_id)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from core.channels import ChannelName, ChannelProfile
 from core.identity import ChannelAccount
 from core.ports import UnitOfWork
 from core.ports.broadcasts import Recipient
-from core.ports.messages import QueuedMessage
+from core.ports.messages import BroadcastSend, QueuedMessage
 from core.ports.people import AdvertisingConsent
 from core.templates import Rendered, Templates
 
+SENDS_LOOKBACK = timedelta(days=8)  # a calendar week in the person's zone, wherever they are
 OPT_OUT = "news.opt_out"  # the button under every broadcast message
 
 
@@ -30,6 +32,7 @@ class Marketing:
 
     advertising: bool = False
     consents: Mapping[ChannelName, AdvertisingConsent] = field(default_factory=dict)
+    sends: Sequence[BroadcastSend] = ()  # the person's recent and in-flight broadcasts, for the frequency caps
 
 
 def may_receive(advertising: bool, consent: AdvertisingConsent | None) -> bool:
@@ -63,8 +66,9 @@ def with_opt_out(rendered: Rendered, templates: Templates, profile: ChannelProfi
     return replace(rendered, buttons=rendered.buttons + button) if button else rendered
 
 
-async def marketing_of(tx: UnitOfWork, messages: Sequence[QueuedMessage]) -> dict[int, Marketing]:
-    """For each broadcast message of a batch, what the gate needs: read at once for the whole batch."""
+async def marketing_of(tx: UnitOfWork, messages: Sequence[QueuedMessage],
+                       now: datetime) -> dict[int, Marketing]:
+    """For each broadcast message of a batch, what the gates need: read at once for the whole batch."""
     broadcast = [m for m in messages if m.broadcast_id is not None]
     if not broadcast:
         return {}
@@ -72,6 +76,8 @@ async def marketing_of(tx: UnitOfWork, messages: Sequence[QueuedMessage]) -> dic
     for broadcast_id in {m.broadcast_id for m in broadcast if m.broadcast_id is not None}:
         found = await tx.broadcasts.get(broadcast_id)
         advertising[broadcast_id] = found is not None and found.advertising
-    consents = await tx.people.advertising_of(sorted({m.person_id for m in broadcast}))
-    return {m.id: Marketing(advertising[m.broadcast_id], consents.get(m.person_id, {}))
+    people = sorted({m.person_id for m in broadcast})
+    consents = await tx.people.advertising_of(people)
+    sends = await tx.messages.broadcast_sends(people, now - SENDS_LOOKBACK)
+    return {m.id: Marketing(advertising[m.broadcast_id], consents.get(m.person_id, {}), sends.get(m.person_id, []))
             for m in broadcast if m.broadcast_id is not None}

@@ -19,7 +19,7 @@ from core.advertising import with_opt_out
 from core.channels import ChannelName, ChannelProfile
 from core.delivery import ChannelSender, DeliveryOutcome, DeliveryResult, MessageStatus, ReachabilityProbe
 from core.errors import CoreError
-from core.gates import DeliveryPolicy, Ruling, Situation, Verdict
+from core.gates import DeliveryPolicy, Reason, Ruling, Situation, Verdict
 from core.health import ChannelHealth, is_fault
 from core.pacing import LONG_HOLD, ChatHeld, Pacer
 from core.ports import Outcome, QueuedMessage
@@ -106,6 +106,9 @@ class Deliverer:
                                  outcome, detail)
 
         ruling = self.policy.ruling(situation)
+        if ruling.verdict is Verdict.DROP and ruling.reason is Reason.CAPPED:
+            return Attempt(Outcome(message.id, MessageStatus.CAPPED, error=ruling.detail),
+                           decision=decide(candidates, None, ruling.reason.value, ruling.detail))
         if ruling.verdict is Verdict.DROP:
             return self._dropped(message, situation, ruling)
         if ruling.verdict is Verdict.HOLD:

@@ -37,6 +37,7 @@ class MessageStatus(StrEnum):
     AWAITING_ACK = "awaiting_ack"  # delivered; sent again on the next channel if not answered in its window
     ACKNOWLEDGED = "acknowledged"  # delivered and answered (a button press or a reply)
     UNREACHED = "unreached"  # its final deadline passed without an answer: staff follow it up
+    CAPPED = "capped"  # a broadcast not sent: the person had as many as the frequency caps allow
 
     @property
     def is_final(self) -> bool:

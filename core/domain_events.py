@@ -43,6 +43,7 @@ class Happened(StrEnum):
     MESSAGE_QUEUED = "message.queued"
     MESSAGE_SENT = "message.sent"
     MESSAGE_FAILED = "message.failed"
+    MESSAGE_CAPPED = "message.capped"
     TICKET_OPENED = "ticket.opened"
     TICKET_ANSWERED = "ticket.answered"
     TICKET_CLOSED = "ticket.closed"
@@ -79,6 +80,8 @@ CATALOGUE: Mapping[Happened, Spec] = {
     Happened.MESSAGE_SENT: Spec(1, ("message_id", "template", "channel"), "the channel took a message"),
     Happened.MESSAGE_FAILED: Spec(1, ("message_id", "template", "status", "reason"),
                                   "a message could not be delivered"),
+    Happened.MESSAGE_CAPPED: Spec(1, ("message_id", "template", "broadcast_id", "cap"),
+                                  "a broadcast was not sent: the person's frequency cap was reached"),
     Happened.TICKET_OPENED: Spec(1, ("ticket_id", "channel"), "a support ticket was opened"),
     Happened.TICKET_ANSWERED: Spec(1, ("ticket_id", "by"), "staff answered a ticket"),
     Happened.TICKET_CLOSED: Spec(1, ("ticket_id", "by"), "a ticket was closed"),

@@ -138,7 +138,7 @@ class Outbox:
         records = await tx.routes.records(people)
         preferences = await tx.routes.preferences(people)
         accounts = await tx.people.accounts_of_people(people)
-        marketing = await marketing_of(tx, messages)
+        marketing = await marketing_of(tx, messages, self.clock())
         for message in messages:
             preference = preferences.get(message.person_id)
             facts = Facts(accounts[message.person_id], records.get(message.person_id, {}), preference,
@@ -241,7 +241,8 @@ _ENDED = (MessageStatus.FAILED, MessageStatus.UNREACHABLE, MessageStatus.UNDELIV
 
 
 def _happened(attempt: Attempt, now: datetime) -> DomainEvent | None:
-    """``message.sent`` for a delivery, ``message.failed`` for a message that ended undelivered."""
+    """``message.sent`` for a delivery, ``message.failed`` for a message that ended undelivered, ``message.capped``
+    for a broadcast the frequency caps held back."""
     message, outcome = attempt.message, attempt.outcome
     if message is None:
         return None
@@ -252,4 +253,8 @@ def _happened(attempt: Attempt, now: datetime) -> DomainEvent | None:
         return event(Happened.MESSAGE_FAILED, message.person_id, now, message_id=message.id,
                      template=message.template, status=outcome.status.value,
                      reason=without_contacts(outcome.error or ""))
+    if outcome.status is MessageStatus.CAPPED:
+        return event(Happened.MESSAGE_CAPPED, message.person_id, now, message_id=message.id,
+                     template=message.template, broadcast_id=message.broadcast_id,
+                     cap=(outcome.error or "").removesuffix(" reached"))
     return None

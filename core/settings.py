@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.gates.caps import FrequencyCaps
 from core.gates.quiet_hours import QuietHours
 from promo.campaigns import Campaign
 
@@ -107,6 +108,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None  # shared rate limits for several processes; unset: limits kept in this process
     rate_limits: bool = True  # false: send as fast as the channels take it (a test or a benchmark of the outbox)
     quiet_hours: str = "22:00-09:00"  # notices wait these hours out in each person's time zone ("off": never)
+    # broadcasts one person gets at most, per calendar day and week of their zone, all channels together and per
+    # channel (``sms:1/day``); transactional messages are never capped ("off": no caps)
+    frequency_caps: str = "3/day, 10/week"
     contact_code_ttl_minutes: int = Field(15, ge=1, le=24 * 60, description="e-mail and SMS codes live")
     contact_codes_per_hour: int = Field(3, ge=1, le=100, description="codes one person may ask for in an hour")
     contact_codes_per_address_per_day: int = Field(5, ge=1, le=100, description="codes one address or number gets")
@@ -144,6 +148,12 @@ class Settings(BaseSettings):
     @classmethod
     def _quiet_hours(cls, value: str) -> str:
         QuietHours.parse(value)
+        return value
+
+    @field_validator("frequency_caps")
+    @classmethod
+    def _frequency_caps(cls, value: str) -> str:
+        FrequencyCaps.parse(value)
         return value
 
     @field_validator("time_zone")

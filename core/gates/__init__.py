@@ -46,6 +46,7 @@ class Reason(StrEnum):
     SESSION_WINDOW = "session window closed"
     NEWS_STOPPED = "news stopped"  # a broadcast, where the person withdrew advertising consent (/stop)
     NO_ADVERTISING_CONSENT = "no advertising consent"  # an advertising broadcast, where it was never given
+    CAPPED = "capped"  # a broadcast over the person's frequency cap (``core.gates.caps``)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,20 @@ class OutboxEntry:
     broadcast_id: int | None = None
 
 
+COUNTED_AS_SENT = (MessageStatus.SENT, MessageStatus.AWAITING_ACK, MessageStatus.ACKNOWLEDGED)
+
+
+@dataclass(frozen=True)
+class BroadcastSend:
+    """A broadcast message a person got (``sent_at``) or that a worker is sending now (``sent_at`` None): what
+    the frequency caps count."""
+
+    message_id: int
+    person_id: int
+    channel: ChannelName | None
+    sent_at: datetime | None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What became of one delivery attempt; recorded in batches."""
@@ -114,6 +128,10 @@ class MessageRepository(Protocol):
     async def record(self, outcomes: list[Outcome], now: datetime) -> None: ...
     async def entries(self, person_id: int | None = None, template: str | None = None, *,
                       broadcast_id: int | None = None) -> list[OutboxEntry]: ...
+
+    async def broadcast_sends(self, person_ids: list[int], since: datetime) -> dict[int, list[BroadcastSend]]:
+        """Per person, the broadcast messages delivered since ``since`` and those being sent now."""
+        ...
 
     def note_reply(self, person_id: int, now: datetime) -> None:
         """The person wrote to us: every delivered message awaiting their answer is acknowledged (at commit)."""

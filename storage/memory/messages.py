@@ -9,7 +9,7 @@ from typing import Any
 from core.channels import ChannelName
 from core.delivery import MessageStatus
 from core.events import InboundEvent, OutgoingMessage
-from core.ports.messages import LoggedMessage, OutboxEntry, Outcome, QueuedMessage
+from core.ports.messages import COUNTED_AS_SENT, BroadcastSend, LoggedMessage, OutboxEntry, Outcome, QueuedMessage
 from core.ports.person_owned import Moved
 from storage.memory.table import Table, json_copy, reassign_rows, restore_rows, utc
 from storage.memory.workers import Workers
@@ -141,6 +141,16 @@ class MemoryMessages:
                                     and (template is None or r.template == template)
                                     and (broadcast_id is None or r.broadcast_id == broadcast_id))
         return [row.entry() for row in sorted(rows, key=lambda r: r.id)]
+
+    async def broadcast_sends(self, person_ids: list[int], since: datetime) -> dict[int, list[BroadcastSend]]:
+        wanted = set(person_ids)
+        found: dict[int, list[BroadcastSend]] = {person_id: [] for person_id in person_ids}
+        for row in self._t.outbox.where(lambda r: r.person_id in wanted and r.broadcast_id is not None):
+            if row.status == MessageStatus.SENDING:
+                found[row.person_id].append(BroadcastSend(row.id, row.person_id, row.channel, None))
+            elif row.status in COUNTED_AS_SENT and row.sent_at is not None and row.sent_at >= since:
+                found[row.person_id].append(BroadcastSend(row.id, row.person_id, row.channel, row.sent_at))
+        return found
 
     def note_reply(self, person_id: int, now: datetime) -> None:
         for row in self._t.outbox.where(lambda r: r.person_id == person_id

@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from core.channels import ChannelName
 from core.delivery import MessageStatus
 from core.events import InboundEvent, OutgoingMessage
-from core.ports.messages import LoggedMessage, OutboxEntry, Outcome, QueuedMessage
+from core.ports.messages import COUNTED_AS_SENT, BroadcastSend, LoggedMessage, OutboxEntry, Outcome, QueuedMessage
 from core.ports.person_owned import Moved
 from storage.sql.db import Db
 from storage.sql.ownership import move_rows, restore_rows
@@ -144,6 +144,22 @@ class SqlMessages:
         return [record(OutboxEntry, row, channel=ChannelName(row.channel) if row.channel else None,
                        account_id=row.external_id, status=MessageStatus(row.status), params=dict(row.params))
                 for row in await self.db.rows(query)]
+
+    async def broadcast_sends(self, person_ids: list[int], since: datetime) -> dict[int, list[BroadcastSend]]:
+        await self.db.flush()
+        found: dict[int, list[BroadcastSend]] = {person_id: [] for person_id in person_ids}
+        if not person_ids:
+            return found
+        delivered = and_(outbox.c.status.in_([s.value for s in COUNTED_AS_SENT]), outbox.c.sent_at >= since)
+        rows = await self.db.rows(
+            select(outbox.c.id, outbox.c.person_id, outbox.c.channel, outbox.c.status, outbox.c.sent_at)
+            .where(outbox.c.person_id.in_(bindparam("ids", expanding=True)), outbox.c.broadcast_id.is_not(None),
+                   or_(outbox.c.status == MessageStatus.SENDING.value, delivered)), {"ids": person_ids})
+        for row in rows:
+            sending = row.status == MessageStatus.SENDING.value
+            found[row.person_id].append(BroadcastSend(row.id, row.person_id, ChannelName(row.channel) if row.channel
+                                                      else None, None if sending else row.sent_at))
+        return found
 
     def note_reply(self, person_id: int, now: datetime) -> None:
         self.db.later(_replied, {"person_": person_id, "now_": now})

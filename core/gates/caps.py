@@ -1,0 +1,127 @@
+"""Frequency caps (issue 18 §3): at most so many broadcast messages per person per calendar day and per calendar
+week (Monday to Sunday) in the person's own time zone, across all channels and, where set, per channel.
+
+Only broadcasts count and only broadcasts are capped: replies, codes, receipt answers, payouts and winner
+notices are transactional and always go. A message over a cross-channel cap ends as ``capped`` (it is not
+sent later: a broadcast a day late is another broadcast); one over a channel's own cap skips that channel and
+the router tries the person's others. What counts is what was delivered in the window plus what is in flight
+ahead of this message (claimed earlier, by any worker): two broadcasts claimed together cannot both take the
+last place — the earlier one goes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from core.channels import ChannelName
+from core.gates import GO, Reason, Ruling, Situation, Verdict
+from core.identity import ChannelAccount
+from core.ports.messages import BroadcastSend
+
+PERIODS = {"day": 1, "week": 7}
+_TERM = re.compile(r"^(?:(?P<channel>[a-z][a-z0-9_]*):)?(?P<count>\d+)/(?P<period>day|week)$")
+
+
+@dataclass(frozen=True)
+class Cap:
+    count: int
+    period: str  # "day" or "week"
+    channel: ChannelName | None = None  # None: all channels together
+
+    def __str__(self) -> str:
+        return f"{self.channel + ':' if self.channel else ''}{self.count}/{self.period}"
+
+
+@dataclass(frozen=True)
+class FrequencyCaps:
+    caps: tuple[Cap, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> FrequencyCaps:
+        """``3/day, 10/week, sms:1/day``; empty or ``off``: no caps."""
+        text = text.strip().lower()
+        if text in ("", "off", "none"):
+            return cls()
+        caps: list[Cap] = []
+        for term in (t.strip() for t in text.split(",")):
+            found = _TERM.match(term)
+            if found is None:
+                raise ValueError(f"expected terms like 3/day, 10/week or sms:1/day, got {term!r}")
+            channel = found["channel"]
+            caps.append(Cap(int(found["count"]), found["period"], ChannelName(channel) if channel else None))
+        return cls(tuple(caps))
+
+    def __str__(self) -> str:
+        return ", ".join(map(str, self.caps)) or "off"
+
+    @property
+    def across(self) -> tuple[Cap, ...]:
+        return tuple(c for c in self.caps if c.channel is None)
+
+    def of_channel(self, channel: ChannelName) -> tuple[Cap, ...]:
+        return tuple(c for c in self.caps if c.channel == channel)
+
+
+def period_start(now: datetime, period: str, zone: ZoneInfo) -> datetime:
+    """The start of this calendar day or week (Monday) in ``zone``, as an aware time."""
+    local = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        local -= timedelta(days=local.weekday())
+    return local
+
+
+def counted(sends: Sequence[BroadcastSend], message_id: int, since: datetime,
+            channel: ChannelName | None = None) -> int:
+    """Broadcast messages that take a place under a cap: delivered since ``since``, or in flight ahead of this one."""
+    return sum(1 for s in sends if s.message_id != message_id and (channel is None or s.channel == channel)
+               and (s.sent_at >= since if s.sent_at is not None else s.message_id < message_id))
+
+
+def over(caps: Sequence[Cap], situation: Situation, channel: ChannelName | None = None) -> Cap | None:
+    marketing = situation.facts.marketing
+    sends = marketing.sends if marketing is not None else ()
+    for cap in caps:
+        since = period_start(situation.now, cap.period, situation.zone)
+        if counted(sends, situation.message.id, since, channel) >= cap.count:
+            return cap
+    return None
+
+
+@dataclass(frozen=True)
+class FrequencyCapGate:
+    """Across channels: the message ends ``capped``."""
+
+    caps: FrequencyCaps = field(default_factory=FrequencyCaps)
+
+    def check(self, situation: Situation) -> Ruling:
+        if situation.message.broadcast_id is None or not self.caps.across:
+            return GO
+        cap = over(self.caps.across, situation)
+        if cap is None:
+            return GO
+        return Ruling(Verdict.DROP, Reason.CAPPED, detail=f"{cap} reached")
+
+
+@dataclass(frozen=True)
+class ChannelCapGate:
+    """One channel's own cap: that channel is skipped, the person's others may carry it."""
+
+    caps: FrequencyCaps = field(default_factory=FrequencyCaps)
+    _by_channel: Mapping[ChannelName, tuple[Cap, ...]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        by_channel = {c.channel: self.caps.of_channel(c.channel) for c in self.caps.caps if c.channel is not None}
+        object.__setattr__(self, "_by_channel", by_channel)
+
+    def check(self, situation: Situation, account: ChannelAccount) -> Ruling:
+        caps = self._by_channel.get(account.channel)
+        if situation.message.broadcast_id is None or not caps:
+            return GO
+        cap = over(caps, situation, account.channel)
+        if cap is None:
+            return GO
+        return Ruling(Verdict.SKIP, Reason.CAPPED, detail=f"capped: {cap} reached")
