@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.channels import Identity
 from core.context import Context
 from core.errors import Reject
 from core.events import EventKind
@@ -109,13 +110,21 @@ async def merge_confirmed(ctx: Context) -> None:
     await _ask_owner(ctx, code)
 
 
+def _account_shown(ctx: Context) -> str:
+    """The asking account as its owner can find it when the channel gave no name (VK's lookup failed): a
+    messenger account by its id there ("id12345", as the messenger's own links and settings show it), a phone or
+    an address as itself. The question reads "the VK account id12345" instead of a dash nobody can check."""
+    account = ctx.event.account_id
+    return f"id{account}" if ctx.services.channels.identity_of(ctx.event.channel) is Identity.ACCOUNT else account
+
+
 async def _ask_owner(ctx: Context, code: LinkCode) -> None:
     attempt = await _record(ctx, LinkOutcome.REQUESTED, code.id)
     owner = await ctx.tx.people.get(code.person_id)
     issuer = await _issuer(ctx, code)
     ctx.notify(owner.id, "link.approve", locale=owner.locale, via=issuer,
-               channel=ctx.services.channel_title(ctx.event.channel), who=ctx.sender.display_name or "—",
-               attempt=attempt.id)
+               channel=ctx.services.channel_title(ctx.event.channel), who=ctx.sender.display_name,
+               account=_account_shown(ctx), attempt=attempt.id)
     ctx.data["approver_channel"] = ctx.services.channel_title(code.channel)
 
 

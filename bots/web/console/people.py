@@ -16,7 +16,7 @@ from aiohttp import web
 from bots.web.console.app import config_of, redacts, render, staff_of
 from bots.web.console.auth import requires
 from bots.web.console.i18n import translator
-from bots.web.console.timeline import line_of
+from bots.web.console.timeline import lines_of
 from core.ports.staff import StaffRole
 from core.support.identity import CannotUndo, undo_merge
 from core.support.personal_data import ErasureRefused, erase_person, export_person
@@ -56,8 +56,7 @@ async def person_page(request: web.Request) -> web.Response:
         "balances": {str(account.value): balances.get(account, 0) for account in LedgerAccount
                      if account in balances}, "erased": erased,
         "phone": person.phone if whole else mask(person.phone), "email": person.email if whole else mask(person.email),
-        "lines": [line_of(i, config.templates, config.channels, person_id, translator(staff.user.locale))
-                  for i in items],
+        "lines": lines_of(items, config.templates, config.channels, person_id, staff.user.locale),
         "channels": config.channels, "may_erase": whole})
 
 

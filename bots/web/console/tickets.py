@@ -16,9 +16,8 @@ from aiohttp import web
 
 from bots.web.console.app import config_of, render, staff_of
 from bots.web.console.auth import form_value, requires
-from bots.web.console.i18n import translator
 from bots.web.console.pages import add_page
-from bots.web.console.timeline import line_of
+from bots.web.console.timeline import lines_of
 from core.errors import ConflictError
 from core.ports.staff import StaffRole
 from core.ports.tickets import OPEN_STATUSES, QueueFilter, TicketStatus
@@ -89,8 +88,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         items = await tx.timeline.of_person(ticket.person_id, before=before_at, limit=TIMELINE_PAGE)
         users = {u.id: u for u in await tx.staff.users()}
         others = [t for t in await tx.tickets.of_person(ticket.person_id) if t.id != ticket.id][:10]
-    t = translator(staff.user.locale)
-    lines = [line_of(item, config.templates, config.channels, person.id, t) for item in items]
+    lines = lines_of(items, config.templates, config.channels, person.id, staff.user.locale)
     canned_key = request.query.get("canned", "")
     draft = _canned(canned_key, person.locale, {"name": person.name or "", "ticket": ticket.id})
     return render(request, "ticket.html", {

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bots.web.console.i18n import translator
+from bots.web.console.pressed import pressed_labels
 from core.channels import ChannelDirectory, ChannelName, ChannelProfile, TextFormat
 from core.errors import CoreError
 from core.ports.timeline import TimelineItem
@@ -27,6 +28,7 @@ class Line:
     photo: str | None = None
     link: str = ""
     buttons: tuple[str, ...] = ()
+    code: str = ""  # a press shown by its label: the payload it sent, for staff who debug (a hover title)
 
 
 def _outbound(item: TimelineItem, templates: Templates) -> tuple[str, tuple[str, ...]]:
@@ -99,3 +101,17 @@ def line_of(item: TimelineItem, templates: Templates, channels: ChannelDirectory
             status = str(data["outcome"]) + (f" — {data['detail']}" if data.get("detail") else "")
             return Line(item, "tl_route", chosen, _route(data, channels, t), status)
     return Line(item, item.source, channel, str(data))
+
+
+def lines_of(items: Sequence[TimelineItem], templates: Templates, channels: ChannelDirectory, person_id: int,
+             locale: str = "ru") -> list[Line]:
+    """The timeline's lines, each press shown by the label the person pressed (``bots.web.console.pressed``):
+    one line alone cannot tell, the message it was pressed on is another line."""
+    t = translator(locale)
+    pressed = pressed_labels(items, templates, channels, SHOWN_AS, locale)
+    lines = []
+    for item in items:
+        line = line_of(item, templates, channels, person_id, t)
+        found = pressed.get((item.source, item.row_id))
+        lines.append(replace(line, text=found.label, code=found.code) if found else line)
+    return lines
