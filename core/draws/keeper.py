@@ -77,7 +77,7 @@ class DrawKeeper:
             log.info("draw %s (%s/%s): list frozen, %s participants, SHA-256 %s", draw.id, draw.campaign, draw.code,
                      frozen.participants, frozen.entries_hash)
         except ConflictError:
-            log.info("draw %s: its list is being frozen elsewhere", draw.id)
+            log.info("draw %s: its list was frozen elsewhere, or the draw was cancelled meanwhile", draw.id)
         except DrawRefused as e:
             self._say(draw, e)
 

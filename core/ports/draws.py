@@ -165,7 +165,9 @@ class DrawRepository(Protocol):
         ...
     async def keep_list(self, draw_id: int, data: bytes, entrants: Sequence[int] = ()) -> None:
         """The frozen entry list, exactly as exported, and who each row is (person ids in the list's order: the
-        pseudonyms are not reversible). ``ConflictError`` when the draw's list is kept already: it is frozen once."""
+        pseudonyms are not reversible). ``ConflictError`` when the draw's list is kept
+        already (it is frozen once) or the stored draw was cancelled (by another process after the freeze read
+        it): nothing changes then."""
         ...
     async def entry_list(self, draw_id: int) -> bytes | None: ...
     async def entrants(self, draw_id: int) -> list[int]:

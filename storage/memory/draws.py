@@ -85,9 +85,9 @@ class MemoryDraws:
         return sorted(self._t.changes.where(lambda c: c.draw_id == draw_id), key=lambda c: c.id)
 
     async def keep_list(self, draw_id: int, data: bytes, entrants: Sequence[int] = ()) -> None:
-        self._t.draws.one(draw_id)
-        if self._t.lists.get(draw_id) is not None:
-            raise ConflictError(f"draw {draw_id}: its list is kept already")
+        stored = self._t.draws.one(draw_id)
+        if self._t.lists.get(draw_id) is not None or stored.status is DrawStatus.CANCELLED:
+            raise ConflictError(f"draw {draw_id}: its list is kept already, or it was cancelled")
         self._t.lists.put(draw_id, bytes(data))
         self._t.entrants.put(draw_id, tuple(entrants))
 

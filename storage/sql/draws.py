@@ -105,10 +105,14 @@ class SqlDraws:
 
     async def keep_list(self, draw_id: int, data: bytes, entrants: Sequence[int] = ()) -> None:
         packed = b"".join(person.to_bytes(8, "big") for person in entrants)
-        result = await self.db.execute(update(draws).where(draws.c.id == draw_id, draws.c.entry_list.is_(None))
-                                       .values(entry_list=data, entrants=packed))
-        if result.rowcount == 0:  # frozen once: a second freeze (another process) finds it kept
-            raise ConflictError(f"draw {draw_id}: its list is kept already")
+        # conditional on the stored state, not on the draw the freeze read: a cancel committed since then (another
+        # process) makes it change nothing, so the freeze's save cannot write "scheduled" back over it; on
+        # PostgreSQL the row then stays locked by this transaction until the save
+        result = await self.db.execute(update(draws).where(
+            draws.c.id == draw_id, draws.c.entry_list.is_(None), draws.c.status != DrawStatus.CANCELLED.value)
+            .values(entry_list=data, entrants=packed))
+        if result.rowcount == 0:  # frozen once, or cancelled: another process got there first
+            raise ConflictError(f"draw {draw_id}: its list is kept already, or it was cancelled")
 
     async def entry_list(self, draw_id: int) -> bytes | None:
         value = await self.db.scalar(select(draws.c.entry_list).where(draws.c.id == draw_id))
