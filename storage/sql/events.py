@@ -20,7 +20,7 @@ from core.ports.events import START, Position
 from storage.sql.db import Db
 from storage.tables.events import domain_events, event_cursors
 
-ROWS_PER_STATEMENT = 150  # five values a row, within SQLite's 999 bound parameters
+_ADD = insert(domain_events)
 _SAFE = literal_column("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
 
 
@@ -45,9 +45,9 @@ class SqlEvents:
         events, self._unwritten = self._unwritten, []
         rows = [{"kind": e.kind.value, "version": e.version, "person_id": e.person_id, "occurred_at": e.occurred_at,
                  "data": dict(e.data)} for e in events]
-        # one statement of many rows: an outbox batch's message.sent events cost one round trip, not one each
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            await self.db.execute(insert(domain_events).values(rows[start:start + ROWS_PER_STATEMENT]))
+        # one executemany: SQLAlchemy batches it into multi-row INSERTs itself ("insertmanyvalues") from one
+        # cached statement; a fresh ``.values(rows)`` statement is compiled anew each time, 4x slower for 150 rows
+        await self.db.execute(_ADD, rows)
 
     @property
     def added(self) -> list[DomainEvent]:
