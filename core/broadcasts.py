@@ -34,6 +34,7 @@ from core.templates import Templates, texts_of
 __all__ = ["BroadcastError", "QuerySegment", "Segment", "Segments", "standard_segments"]
 
 PAGE = 1000
+MAX_SPREAD = timedelta(hours=72)  # a broadcast spread longer is better sent as two
 PREVIEW = ChannelProfile(ChannelName("preview"), "preview", TextFormat.PLAIN, max_text=4096)
 
 
@@ -92,9 +93,14 @@ async def preview(store: Store, templates: Templates, template: str, params: dic
 
 async def start(store: Store, templates: Templates, template: str, params: dict[str, Any], segment: Segment,
                 now: datetime, *, answer_within: timedelta | None = None, deadline: datetime | None = None,
-                advertising: bool = False, progress: Callable[[int], None] = lambda queued: None) -> Broadcast:
-    """Queue the notices, page by page; the platform's outbox sends them (bulk: replies go first)."""
+                advertising: bool = False, spread: timedelta | None = None,
+                progress: Callable[[int], None] = lambda queued: None) -> Broadcast:
+    """Queue the notices, page by page; the platform's outbox sends them (bulk: replies go first). With ``spread``,
+    the notices go evenly over that much time from now rather than at once (each still waits out quiet hours)."""
     check_template(templates, template, params)
+    if spread is not None and not timedelta(0) <= spread <= MAX_SPREAD:
+        raise BroadcastError(f"a broadcast can be spread over up to {MAX_SPREAD.days * 24} hours")
+    expected = await recipients(store, segment, advertising=advertising) if spread else 0
     async with store.transaction() as tx:
         broadcast = await tx.broadcasts.create(template, params, segment.name, now, advertising=advertising)
     after, queued = 0, 0
@@ -103,10 +109,12 @@ async def start(store: Store, templates: Templates, template: str, params: dict[
         async with store.transaction() as tx:
             page = await segment.page(tx, after, PAGE)
             kept: list[Recipient] = await wanted(tx, page, advertising)
-            for recipient in kept:
+            for index, recipient in enumerate(kept, start=queued):
+                # the i-th of the people counted goes i/n of the way through; any who joined since, at its end
+                due = now + spread * min(index / expected, 1.0) if spread and expected else None
                 enqueue(tx, OutgoingMessage(recipient.person_id, template, dict(params), recipient.locale,
                                             bulk=True, ack_window_seconds=window, deadline=deadline,
-                                            broadcast_id=broadcast.id), now)
+                                            broadcast_id=broadcast.id), now, not_before=due)
             queued += len(kept)
             await tx.broadcasts.set_people(broadcast.id, queued)
         progress(len(kept))

@@ -41,10 +41,12 @@ class _QueuedData(Mapping[str, Any]):
 
 
 def enqueue(tx: UnitOfWork, message: OutgoingMessage, now: datetime, *, reply: bool = False,
-            owner: str | None = None, lease_until: datetime | None = None) -> QueuedMessage:
+            owner: str | None = None, lease_until: datetime | None = None,
+            not_before: datetime | None = None) -> QueuedMessage:
     """Queue ``message``; ``reply``: it answers what the person just sent (else it is a notice: the outbox is woken
-    for it); ``owner``: leased to that worker, which sends it as soon as the unit commits."""
-    queued = tx.messages.enqueue(message, now, owner=owner, lease_until=lease_until)
+    for it); ``owner``: leased to that worker, which sends it as soon as the unit commits; ``not_before``: it waits
+    until then (a broadcast spread over hours)."""
+    queued = tx.messages.enqueue(message, now, owner=owner, lease_until=lease_until, not_before=not_before)
     tx.events.add(DomainEvent(Happened.MESSAGE_QUEUED, message.person_id, now, _QueuedData(queued, reply),
                               _QUEUED.version))
     return queued

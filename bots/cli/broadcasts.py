@@ -81,6 +81,8 @@ def register(app: typer.Typer, tools: Tools) -> None:
              answer_within_hours: Annotated[float | None, typer.Option(
                  help="ask for an answer; unanswered after this long, it goes to the next channel")] = None,
              deadline_hours: Annotated[float, typer.Option(help="with an answer asked for: stop trying after")] = 72,
+             spread_hours: Annotated[float | None, typer.Option(
+                 help="send evenly over this many hours rather than at once (quiet hours still kept)")] = None,
              advertising: Annotated[bool, typer.Option(
                  "--advertising", help="an advertisement: only to channels where people gave advertising "
                  "consent")] = False,
@@ -120,7 +122,8 @@ def register(app: typer.Typer, tools: Tools) -> None:
             with typer.progressbar(length=0, label="queueing", show_pos=True) as bar:
                 return await broadcasts.start(store, templates, template, params, chosen, now,
                                               answer_within=answer_within, deadline=deadline,
-                                              advertising=advertising, progress=lambda n: bar.update(n))
+                                              advertising=advertising, progress=lambda n: bar.update(n),
+                                              spread=timedelta(hours=spread_hours) if spread_hours else None)
 
         try:
             started = tools.run(queue)

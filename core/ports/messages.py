@@ -115,9 +115,9 @@ class MessageRepository(Protocol):
     async def inbound(self, person_id: int) -> list[LoggedMessage]: ...
 
     def enqueue(self, message: OutgoingMessage, now: datetime, *, owner: str | None = None,
-                lease_until: datetime | None = None) -> QueuedMessage:
+                lease_until: datetime | None = None, not_before: datetime | None = None) -> QueuedMessage:
         """Queue a message, written at commit (its id is set then). With ``owner``, it is leased
-        to that worker, which delivers it right after the commit."""
+        to that worker, which delivers it right after the commit; with ``not_before``, it waits until then."""
         ...
 
     async def claim_due(self, now: datetime, owner: str, lease_until: datetime, alive_since: datetime,

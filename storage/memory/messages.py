@@ -93,14 +93,14 @@ class MemoryMessages:
                                                key=lambda r: r.id)]
 
     def enqueue(self, message: OutgoingMessage, now: datetime, *, owner: str | None = None,
-                lease_until: datetime | None = None) -> QueuedMessage:
+                lease_until: datetime | None = None, not_before: datetime | None = None) -> QueuedMessage:
         self._persons.one(message.person_id)
         row = OutboxRow(
             id=self._t.outbox.next_id(), person_id=message.person_id, channel=message.channel,
             account_id=message.account_id, template=message.template, params=json_copy(message.params),
             locale=message.locale, bulk=message.bulk,
             status=MessageStatus.SENDING if owner is not None else MessageStatus.PENDING, attempts=0,
-            next_attempt_at=utc(now), created_at=utc(now), owner=owner,
+            next_attempt_at=utc(not_before or now), created_at=utc(now), owner=owner,
             leased_until=utc(lease_until) if owner is not None else None,
             ack_window_seconds=message.ack_window_seconds, deadline=utc(message.deadline),
             broadcast_id=message.broadcast_id)

@@ -69,7 +69,7 @@ class SqlMessages:
                               row.created_at) for row in rows]
 
     def enqueue(self, message: OutgoingMessage, now: datetime, *, owner: str | None = None,
-                lease_until: datetime | None = None) -> QueuedMessage:
+                lease_until: datetime | None = None, not_before: datetime | None = None) -> QueuedMessage:
         queued = QueuedMessage(0, message.person_id, message.channel, message.account_id, message.template,
                                copy.deepcopy(dict(message.params)), message.locale, 0, message.bulk,
                                message.ack_window_seconds, message.deadline, broadcast_id=message.broadcast_id)
@@ -77,7 +77,7 @@ class SqlMessages:
         values = {"person_id": message.person_id, "channel": message.channel, "external_id": message.account_id,
                   "template": message.template, "params": copy.deepcopy(queued.params), "locale": message.locale,
                   "status": (MessageStatus.SENDING if leased else MessageStatus.PENDING).value,
-                  "bulk": message.bulk, "attempts": 0, "next_attempt_at": lease_until if leased else now,
+                  "bulk": message.bulk, "attempts": 0, "next_attempt_at": lease_until if leased else not_before or now,
                   "lease_owner": owner, "created_at": now, "ack_window_s": message.ack_window_seconds,
                   "deadline": message.deadline, "round": 0, "tried": None, "broadcast_id": message.broadcast_id}
         if not self._new:

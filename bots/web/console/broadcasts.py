@@ -61,10 +61,12 @@ def _read(form: Any) -> dict[str, Any]:
               "params": form_value(form, "params", 10_000), "answer_within_hours":
               form_value(form, "answer_within_hours", 20).strip(), "deadline_hours":
               form_value(form, "deadline_hours", 20).strip() or "72",
+              "spread_hours": form_value(form, "spread_hours", 20).strip(),
               "advertising": "1" if form_value(form, "advertising", 5) else ""}
     values["parsed"] = _params(values["params"])
     values["answer_within"] = _hours(values["answer_within_hours"], "answer_within_hours")
     values["deadline"] = _hours(values["deadline_hours"], "deadline_hours")
+    values["spread"] = _hours(values["spread_hours"], "spread_hours")
     return values
 
 
@@ -101,7 +103,7 @@ async def confirm(request: web.Request) -> web.Response:
                                                       "preview": shown, "segment": segment})
 
 
-FIELDS = ("template", "segment", "params", "answer_within_hours", "deadline_hours", "advertising")
+FIELDS = ("template", "segment", "params", "answer_within_hours", "deadline_hours", "spread_hours", "advertising")
 
 
 def _echo(form: Any) -> dict[str, str]:
@@ -125,13 +127,14 @@ async def send(request: web.Request) -> web.Response:
         started = await broadcasts.start(config.store, config.templates, values["template"], values["parsed"],
                                          await _segment(config, values["segment"]), now,
                                          answer_within=answer_within, deadline=deadline,
-                                         advertising=bool(values["advertising"]))
+                                         advertising=bool(values["advertising"]),
+                                         spread=timedelta(hours=values["spread"]) if values["spread"] else None)
     except (FormError, BroadcastError) as e:
         return await _listing(request, _echo(form), str(e), status=400)
     async with config.store.transaction() as tx:
         await tx.staff.audit(staff.id, "broadcast_send", f"broadcast:{started.id}", now, {
             "template": started.template, "segment": started.segment, "people": started.people,
-            "advertising": started.advertising,
+            "advertising": started.advertising, "spread_hours": values["spread"],
             "confirmed_people": form_value(form, "people", 12)})
     raise web.HTTPFound(f"{config.mount}/broadcasts/{started.id}")
 
