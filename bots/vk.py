@@ -185,7 +185,6 @@ class VkChannel:
         # raw dicts rather than vkbottle's strict models: one unexpected field must not lose a message
         self.vk.on.raw_event(GroupEventType.MESSAGE_NEW, dict)(self._on_message_new)
         self.names = VkNames(api)
-        self._turn = self.names.turn
         self._polling: asyncio.Task[None] | None = None
 
     # receiving ---------------------------------------------------------------------------
@@ -346,7 +345,7 @@ class VkChannel:
 
     def draw_turns_from(self, turn: RequestTurn) -> None:
         """Every request VK counts besides a send waits for a turn of the community's bucket (all processes')."""
-        self._turn = self.names.turn = turn
+        self.names.turn = turn  # the name lookups and this channel's photo uploads both take it from there
 
     async def allows(self, account_id: str) -> bool | None:
         """``messages.isMessagesFromGroupAllowed``: may the community write to this person first?"""
@@ -363,8 +362,8 @@ class VkChannel:
         try:
             attachment = None
             if message.image is not None:  # photos.getMessagesUploadServer and photos.saveMessagesPhoto count too
-                await self._turn()
-                await self._turn()
+                await self.names.turn()
+                await self.names.turn()
                 attachment = await PhotoMessageUploader(self.api).upload(message.image, peer_id=int(account_id))
             await self.api.messages.send(peer_id=int(account_id), random_id=idempotency_key % 2**31,
                                          message=message.text, keyboard=keyboard(message, self.mini_app),

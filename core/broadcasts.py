@@ -27,6 +27,7 @@ from core.events import OutgoingMessage
 from core.gates import Reason
 from core.ports import Store
 from core.ports.broadcasts import Broadcast, Recipient
+from core.ports.messages import COUNTED_AS_SENT
 from core.queueing import enqueue
 from core.segments import BroadcastError, QuerySegment, Segment, Segments, standard_segments
 from core.templates import Templates, texts_of
@@ -143,7 +144,7 @@ class Report:
         return self.settled >= self.broadcast.people
 
 
-DELIVERED = (MessageStatus.SENT, MessageStatus.AWAITING_ACK, MessageStatus.ACKNOWLEDGED)
+DELIVERED = COUNTED_AS_SENT
 
 
 async def report(store: Store, broadcast_id: int) -> Report | None:

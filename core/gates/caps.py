@@ -12,7 +12,7 @@ last place — the earlier one goes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -111,15 +111,12 @@ class ChannelCapGate:
     """One channel's own cap: that channel is skipped, the person's others may carry it."""
 
     caps: FrequencyCaps = field(default_factory=FrequencyCaps)
-    _by_channel: Mapping[ChannelName, tuple[Cap, ...]] = field(init=False, default_factory=dict)
-
-    def __post_init__(self) -> None:
-        by_channel = {c.channel: self.caps.of_channel(c.channel) for c in self.caps.caps if c.channel is not None}
-        object.__setattr__(self, "_by_channel", by_channel)
 
     def check(self, situation: Situation, account: ChannelAccount) -> Ruling:
-        caps = self._by_channel.get(account.channel)
-        if situation.message.broadcast_id is None or not caps:
+        if situation.message.broadcast_id is None:
+            return GO
+        caps = self.caps.of_channel(account.channel)
+        if not caps:
             return GO
         cap = over(caps, situation, account.channel)
         if cap is None:

@@ -276,6 +276,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "update_received": ("Получено", "Received"), "update_dead": ("Отложено", "Set aside"),
     "update_attempts": ("Попыток", "Attempts"), "update_error": ("Ошибка", "Error"),
     "update_body": ("Содержимое", "Body"), "update_retry": ("Повторить", "Retry"),
+    "button_pressed": ("кнопка", "button"),  # a press no message or template names: "button <its code>"
     "done_update_retried": ("Сообщение отправлено на повторную обработку:", "Sent to be processed again:"),
 }
 

@@ -16,13 +16,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bots.web.console.i18n import translator
 from core.channels import ChannelDirectory, ChannelProfile
 from core.errors import CoreError
 from core.ports.timeline import TimelineItem
 from core.templates import Templates
 
 PRESS = re.compile(r"\[button (.*)\]", re.DOTALL)  # how ``InboundEvent.describe`` logs a press
-GENERIC = {"ru": "кнопка", "en": "button"}  # a press no message or template names
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ def pressed_labels(items: Iterable[TimelineItem], templates: Templates, channels
         return {}
     offered = [o for item in items if item.source == "outbound" and "template" in item.data
                and (o := _offered(item, templates, channels, fallback)) is not None]
+    button = translator(staff_locale)("button_pressed")
     result: dict[tuple[str, int], Pressed] = {}
     for item, (payload, surely) in presses:
         code = str(item.data.get("body") or "")
@@ -114,7 +115,7 @@ def pressed_labels(items: Iterable[TimelineItem], templates: Templates, channels
         if not surely:  # a typed command no message offered: shown as typed
             continue
         locale = _person_locale(item, offered, templates.default_locale)
-        label = template_label(payload, templates, locale) or f"{_generic(staff_locale)} {payload}".strip()
+        label = template_label(payload, templates, locale) or f"{button} {payload}".strip()
         result[(item.source, item.row_id)] = Pressed(label, code)
     return result
 
@@ -124,6 +125,3 @@ def _person_locale(press: TimelineItem, offered: Sequence[_Offered], default: st
     before = [o for o in offered if o.item.at <= press.at] or list(offered)
     return max(before, key=lambda o: o.item.at).locale if before else default
 
-
-def _generic(locale: str) -> str:
-    return GENERIC.get(locale, GENERIC["ru"])
