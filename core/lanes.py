@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Generic, Protocol, TypeVar
@@ -108,12 +109,17 @@ class Lanes(Generic[K, T]):
 
 
 class Poller:
-    """Runs ``look`` (how many it found) again at once while it finds ``full``, else after ``poll`` s or a wake."""
+    """Runs ``look`` (how many it found) again at once while it finds ``full``, else after ``poll`` s or a wake.
 
-    def __init__(self, look: Callable[[], Awaitable[int]], *, full: int, what: str) -> None:
+    ``jitter`` spreads each pause over ``poll`` ± that share: processes polling one queue at the same
+    cadence would otherwise keep their phases, and the one just ahead would take nearly everything
+    that comes due."""
+
+    def __init__(self, look: Callable[[], Awaitable[int]], *, full: int, what: str, jitter: float = 0.0) -> None:
         self.look = look
         self.full = full
         self.what = what
+        self.jitter = jitter
         self._wake = asyncio.Event()
         self.stopping = False
 
@@ -134,4 +140,5 @@ class Poller:
                 found = 0
             if found < self.full:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), poll)
+                    pause = poll * random.uniform(1 - self.jitter, 1 + self.jitter) if self.jitter else poll
+                    await asyncio.wait_for(self._wake.wait(), pause)

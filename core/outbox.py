@@ -75,7 +75,9 @@ class Outbox:
         self.max_in_flight = max_in_flight
         self.lanes: Lanes[tuple[str, str], QueuedMessage] = Lanes(lambda m: m.address, self._deliver_in_lane,
                                                                   done=self._forget, name="outbox lane")
-        self.poller = Poller(self._claim_more, full=1, what="due messages")
+        # again at once only after a full batch: a process that looped on every message coming due would take each
+        # one as it came, and the others sharing the queue (and the limits) would stand idle
+        self.poller = Poller(self._claim_more, full=1, what="due messages", jitter=0.5)
         self._leases: dict[int, datetime] = {}  # claimed messages: not sent once their lease is nearly over
         self._facts: dict[int, tuple[Facts, str | None]] = {}  # routed messages: what the router knew, the zone
         if bus is not None:
@@ -115,20 +117,28 @@ class Outbox:
         await self.poller.run(idle_poll)
 
     async def _claim_more(self) -> int:
-        return await self.claim_due() if self.in_flight < self.max_in_flight else 0
+        """1 when the batch came full (more is due at once), else 0."""
+        if self.in_flight >= self.max_in_flight:
+            return 0
+        limit = min(BATCH, self.max_in_flight - self.in_flight)
+        return 1 if len(await self._claim(limit)) >= limit else 0
 
     async def claim_due(self) -> int:
-        now = self.clock()
+        """Claim one batch of due messages and start them; how many went to lanes that were idle."""
         busy = self.lanes.busy
+        batch = await self._claim(min(BATCH, max(self.max_in_flight - self.in_flight, 1)))
+        return len([m for m in batch if m.address not in busy])
+
+    async def _claim(self, limit: int) -> list[QueuedMessage]:
+        now = self.clock()
         lease_until = now + DELIVERY_LEASE
         async with self.store.transaction() as tx:
-            batch = await tx.messages.claim_due(now, self.worker_id, lease_until, now - WORKER_SILENCE,
-                                                min(BATCH, max(self.max_in_flight - self.in_flight, 1)))
+            batch = await tx.messages.claim_due(now, self.worker_id, lease_until, now - WORKER_SILENCE, limit)
             await self._learn(tx, [m for m in batch if m.routed])
         for message in batch:
             self._leases[message.id] = lease_until
         self.submit(batch)
-        return len([m for m in batch if m.address not in busy])
+        return batch
 
     async def _learn(self, tx: UnitOfWork, messages: list[QueuedMessage]) -> None:
         """What the router needs for these messages, read at once for all of them."""

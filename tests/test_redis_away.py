@@ -244,7 +244,8 @@ async def test_two_platforms_send_on_within_telegrams_limit_while_redis_is_away_
     record_property("sends_per_second", {phase: round(rate, 1) for phase, rate in rates.items()})
     assert telegram.too_many == 0, f"{telegram.too_many} sends refused by Telegram's limit: the processes together " \
                                    f"went above it ({rates})"
-    assert rates["away"] >= 0.7 * PACE, f"sending slowed to {rates['away']:.1f}/s while Redis was away: stalled"
+    assert rates["away"] >= 0.7 * PACE, f"sending slowed to {rates['away']:.1f}/s while Redis was away: stalled, " \
+                                        f"or one process held the backlog while the other stood idle ({rates})"
     assert rates["back"] >= 0.7 * PACE, rates
     assert tat_at_back and tat_later and float(tat_later) > float(tat_at_back), \
         "the processes do not draw on Redis's bucket again"  # each send moves it on
