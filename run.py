@@ -36,6 +36,7 @@ from bots.web.console.throttling import networks
 from bots.web.draws_public import public_draw_routes
 from bots.web.scanner import scanner_routes
 from bots.web.serving import WebServer
+from core.broadcasts import Capping
 from core.bus import Bus, PublishingStore
 from core.campaigns import seed_at_start
 from core.channels import ChannelDirectory
@@ -286,7 +287,8 @@ async def bootstrap(configuration: Configuration, *, clock: Callable[[], datetim
         store, templates, directory, clock, settings.zone, settings.support_sla,
         session_lifetime=timedelta(hours=settings.console_session_hours),
         secure_cookies=web_url.startswith("https://"), beacons=drand, winner_hours=settings.draw_winner_hours,
-        seal=seal, trusted_proxies=networks(settings.console_trusted_proxies),
+        seal=seal, caps=FrequencyCaps.parse(settings.frequency_caps),
+        trusted_proxies=networks(settings.console_trusted_proxies),
         staff_networks=networks(settings.console_staff_networks)))
     app = build_app(settings.consent_version, [*routes, *(sandbox.routes() if sandbox else [])],
                     {"/console": staff_console})
@@ -388,7 +390,12 @@ def run_platform() -> None:
         raise typer.Exit(1) from e
 
 
-cli = build_cli(Tools(with_store, utc_now), run_platform)
+def capping(now: datetime) -> Capping:
+    settings = _settings()
+    return Capping(FrequencyCaps.parse(settings.frequency_caps), now, settings.zone)
+
+
+cli = build_cli(Tools(with_store, utc_now, capping=capping), run_platform)
 
 if __name__ == "__main__":
     cli()

@@ -5,7 +5,8 @@ draw's entrants or winners, … The platform builds its ``Segments`` once and ha
 command line. A broadcast is advertising or not, as the manager says: the advertising consent
 (``core.advertising``) keeps out of every segment the people no channel of theirs may carry it to, and the
 delivery gate rules on each channel when it goes. ``preview`` is what the confirmation shows: how many people,
-and the text in each of their languages. Notices are queued in pages, each page in its own transaction, so a
+how many of them have already had as many broadcasts as the frequency caps allow, and the text in each of their
+languages. Notices are queued in pages, each page in its own transaction, so a
 broadcast to a million people never holds one long transaction, and replies to people who are chatting still
 go first (bulk).
 """
@@ -19,12 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from core.advertising import wanted
 from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import MessageStatus
 from core.events import OutgoingMessage
 from core.gates import Reason
+from core.gates.caps import FrequencyCaps, at_cap
 from core.ports import Store
 from core.ports.broadcasts import Broadcast, Recipient
 from core.ports.messages import COUNTED_AS_SENT
@@ -61,16 +64,34 @@ async def recipients(store: Store, segment: Segment, *, advertising: bool = Fals
 
 
 async def _languages(store: Store, segment: Segment, advertising: bool) -> Counter[str]:
-    after, counted = 0, Counter[str]()
+    return (await _count(store, segment, advertising))[0]
+
+
+async def _count(store: Store, segment: Segment, advertising: bool, capping: Capping | None = None,
+                 ) -> tuple[Counter[str], int]:
+    """The people by language, and how many of them are at a frequency cap now."""
+    after, counted, capped = 0, Counter[str](), 0
     while True:
         async with store.transaction() as tx:
             page = await segment.page(tx, after, PAGE)
             kept = await wanted(tx, page, advertising)
+            if capping is not None and capping.caps.across and kept:
+                capped += len(await at_cap(tx, [r.person_id for r in kept], capping.caps, capping.now,
+                                           capping.zone))
         counted.update(r.locale for r in kept)
         if len(page) < PAGE:
-            return counted
+            return counted, capped
         after = page[-1].person_id
         await asyncio.sleep(0)  # inside the platform (the console), SQLite runs inline: let replies through
+
+
+@dataclass(frozen=True)
+class Capping:
+    """The frequency caps a preview counts against, at this moment, in this zone for people who set none."""
+
+    caps: FrequencyCaps
+    now: datetime
+    zone: ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -80,16 +101,20 @@ class Preview:
     people: int
     by_locale: dict[str, int]
     texts: dict[str, str]  # locale -> the rendered text (plain: as the plainest channel shows it)
+    # of ``people``, those already at a cap across channels: sent now, theirs would end ``capped``
+    at_cap: int = 0
+    caps: str = "off"
 
 
 async def preview(store: Store, templates: Templates, template: str, params: dict[str, Any], segment: Segment,
-                  *, advertising: bool = False) -> Preview:
+                  *, advertising: bool = False, capping: Capping | None = None) -> Preview:
     check_template(templates, template, params)
-    languages = await _languages(store, segment, advertising)
+    languages, capped = await _count(store, segment, advertising, capping)
     shown = sorted(languages) or [templates.default_locale]
     filled = {"message_id": "", "name": "", "rules_url": "", **params}
     texts = {locale: templates.render(template, PREVIEW, locale, filled).text for locale in shown}
-    return Preview(sum(languages.values()), dict(sorted(languages.items())), texts)
+    caps = str(FrequencyCaps(capping.caps.across)) if capping is not None else "off"
+    return Preview(sum(languages.values()), dict(sorted(languages.items())), texts, capped, caps)
 
 
 async def start(store: Store, templates: Templates, template: str, params: dict[str, Any], segment: Segment,

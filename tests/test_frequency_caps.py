@@ -5,6 +5,7 @@ the reason stored, and the broadcast's report counts it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +16,7 @@ from core.channels import ChannelName, ChannelProfile, TextFormat
 from core.delivery import MessageStatus
 from core.events import OutgoingMessage
 from core.gates import GO, Reason, Situation, Verdict
-from core.gates.caps import Cap, ChannelCapGate, FrequencyCapGate, FrequencyCaps, period_start
+from core.gates.caps import Cap, ChannelCapGate, FrequencyCapGate, FrequencyCaps, at_cap, period_start
 from core.gates.standard import standard_policy
 from core.identity import ChannelAccount
 from core.outbox import Outbox
@@ -23,7 +24,11 @@ from core.ports import Store
 from core.ports.messages import BroadcastSend, Outcome, QueuedMessage
 from core.router import Facts
 from core.templates import Templates
-from tests.test_broadcasts import REGISTERED
+from storage.database import create_engine, migrate
+from storage.sql import SqlStore
+from tests.test_broadcasts import REGISTERED, cli
+from tests.test_console import console_client
+from tests.test_console_manager import _login
 from tests.test_routing import TELEGRAM, VK, StandIn, VkStandIn
 
 MOSCOW, VLADIVOSTOK = ZoneInfo("Europe/Moscow"), ZoneInfo("Asia/Vladivostok")
@@ -184,3 +189,86 @@ async def test_through_the_outbox_a_capped_person_gets_nothing_more_and_the_repo
     while await outbox.claim_due():
         assert await outbox.drained(10)
     assert [m.text for _, m in channels[TELEGRAM].sent][-1] == "завтра"
+
+
+async def test_the_preview_counts_who_is_at_a_cap_now_each_in_their_own_day(store: Store) -> None:
+    """Two broadcasts each today under ``2/day``: the Moscow person is at the cap; the one in Vladivostok had theirs
+    yesterday by their clock (it is past midnight there); one with a broadcast in flight and one sent counts too."""
+    now = datetime(2026, 12, 9, 15, 30, tzinfo=UTC)  # 18:30 in Moscow, 01:30 the next day in Vladivostok
+    async with store.transaction() as tx:
+        moscow, far, in_flight, fresh = [await tx.people.create("ru", now) for _ in range(4)]
+        for person in (moscow, far, in_flight, fresh):
+            person.registered_at = now
+            await tx.people.save(person)
+        await tx.routes.set_time_zone(far.id, "Asia/Vladivostok", now)
+        for who in (moscow, moscow, far, far, in_flight, in_flight):
+            tx.messages.enqueue(OutgoingMessage(who.id, "notify.announcement", {"text": "x"}, "ru", bulk=True,
+                                                broadcast_id=1), now)
+    async with store.transaction() as tx:
+        ids = [e.id for e in await tx.messages.entries()]
+        await tx.messages.record([Outcome(i, MessageStatus.SENT, CHAT, "42") for i in ids[:2]], now)
+        await tx.messages.record([Outcome(i, MessageStatus.SENT, CHAT, "43") for i in ids[2:4]],
+                                 now - timedelta(hours=2))  # 23:30 yesterday in Vladivostok
+        await tx.messages.record([Outcome(ids[4], MessageStatus.SENT, CHAT, "44")], now)
+    async with store.transaction() as tx:
+        claimed = await tx.messages.claim_due(now, "w1", now + timedelta(minutes=2), now - timedelta(seconds=10), 9)
+    assert [m.id for m in claimed] == [ids[5]]  # the second to ``in_flight`` is being sent
+    capping = broadcasts.Capping(FrequencyCaps.parse("2/day, sms:1/day"), now, MOSCOW)
+    shown = await broadcasts.preview(store, Templates.load(), "notify.announcement", {"text": "y"}, REGISTERED,
+                                     capping=capping)
+    assert (shown.people, shown.at_cap, shown.caps) == (4, 2, "2/day")
+    async with store.transaction() as tx:
+        assert await at_cap(tx, [moscow.id, far.id, in_flight.id, fresh.id], capping.caps, now, MOSCOW) == \
+            {moscow.id, in_flight.id}
+    uncapped = await broadcasts.preview(store, Templates.load(), "notify.announcement", {"text": "y"}, REGISTERED)
+    assert (uncapped.people, uncapped.at_cap) == (4, 0)
+
+
+async def test_the_console_confirmation_says_how_many_are_at_a_cap(store: Store, clock) -> None:
+    clock.now = NOON
+    async with store.transaction() as tx:
+        capped, free = [await tx.people.create("ru", clock()) for _ in range(2)]
+        for person in (capped, free):
+            person.registered_at = clock()
+            await tx.people.save(person)
+        tx.messages.enqueue(OutgoingMessage(capped.id, "notify.announcement", {"text": "x"}, "ru", bulk=True,
+                                            broadcast_id=1), clock())
+    async with store.transaction() as tx:
+        (entry,) = await tx.messages.entries()
+        await tx.messages.record([Outcome(entry.id, MessageStatus.SENT, CHAT, "42")], clock())
+    http = await console_client(store, clock, caps=FrequencyCaps.parse("1/day, 5/week"))
+    try:
+        csrf = await _login(http, "ivan")
+        choice = {"csrf": csrf, "template": "notify.announcement", "segment": "registered", "params": "text=Ещё",
+                  "answer_within_hours": "", "deadline_hours": "72"}
+        page = await (await http.post("/console/broadcasts/confirm", data=choice)).text()
+        assert "<strong>2</strong> человек" in page
+        assert '<p class="at-cap">Из них <strong>1</strong> уже получили столько рассылок' in page
+        assert "(1/day, 5/week)" in page
+    finally:
+        await http.close()
+
+
+async def test_the_command_line_confirmation_says_how_many_are_at_a_cap(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "promo.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    await migrate(engine)
+    store = SqlStore(engine)
+    now = datetime.now(UTC)
+    async with store.transaction() as tx:
+        for _ in range(3):
+            person = await tx.people.create("ru", now)
+            person.registered_at = now
+            await tx.people.save(person)
+            tx.messages.enqueue(OutgoingMessage(person.id, "notify.announcement", {"text": "x"}, "ru", bulk=True,
+                                                broadcast_id=1), now)
+    async with store.transaction() as tx:
+        ids = [e.id for e in await tx.messages.entries()]
+        await tx.messages.record([Outcome(i, MessageStatus.SENT, CHAT, str(i)) for i in ids[:2]], now)
+    await store.close()
+    await engine.dispose()
+    monkeypatch.setenv("FREQUENCY_CAPS", "1/day")
+    said = cli(database, "send", "notify.announcement", "--segment", "registered", "--param", "text=Ещё").stdout
+    assert "3 people now (ru 3)" in said
+    assert "2 of them already had as many broadcasts as the caps allow (1/day): theirs would end capped" in said

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from core.broadcasts import Segments, standard_segments
+from core.broadcasts import Capping, Segments, standard_segments
 from core.ports import Store
 
 T = TypeVar("T")
@@ -26,6 +26,7 @@ class Tools:
     with_store: Callable[[Callable[[Store], Awaitable[Any]]], Any]
     now: Callable[[], datetime]
     segments: Segments = field(default_factory=standard_segments)  # who a broadcast can go to
+    capping: Callable[[datetime], Capping | None] = lambda now: None  # the frequency caps a preview counts against
 
     def run(self, work: Callable[[Store], Awaitable[T]]) -> T:
         return self.with_store(work)  # type: ignore[no-any-return]

@@ -100,7 +100,7 @@ def register(app: typer.Typer, tools: Tools) -> None:
             async with store.transaction() as tx:
                 found = await tools.segments.resolve(tx, segment)
             return found, await broadcasts.preview(store, templates, template, params, found,
-                                                   advertising=advertising)
+                                                   advertising=advertising, capping=tools.capping(tools.now()))
 
         try:
             chosen, shown = tools.run(look)
@@ -110,6 +110,9 @@ def register(app: typer.Typer, tools: Tools) -> None:
         kind = "advertising" if advertising else "not advertising"
         print(f"{template} to {segment} ({chosen.description}), {kind}: {shown.people} people now "
               f"({', '.join(f'{locale} {n}' for locale, n in shown.by_locale.items()) or 'nobody'})")
+        if shown.at_cap:
+            print(f"{shown.at_cap} of them already had as many broadcasts as the caps allow ({shown.caps}): "
+                  f"theirs would end capped if it went now")
         for locale, text in shown.texts.items():
             print(f"--- {locale} ---\n{text}")
         if not yes and not typer.confirm(f"Send it to these {shown.people} people?"):

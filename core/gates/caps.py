@@ -12,14 +12,17 @@ last place — the earlier one goes.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.advertising import SENDS_LOOKBACK
 from core.channels import ChannelName
 from core.gates import GO, Reason, Ruling, Situation, Verdict
 from core.identity import ChannelAccount
+from core.ports import UnitOfWork
 from core.ports.messages import BroadcastSend
 
 PERIODS = {"day": 1, "week": 7}
@@ -122,3 +125,22 @@ class ChannelCapGate:
         if cap is None:
             return GO
         return Ruling(Verdict.SKIP, Reason.CAPPED, detail=f"capped: {cap} reached")
+
+
+async def at_cap(tx: UnitOfWork, person_ids: list[int], caps: FrequencyCaps, now: datetime,
+                 zone: ZoneInfo) -> set[int]:
+    """Of these people, those a broadcast starting now would find at a cap across channels (what they were sent
+    in the window, and what is in flight to them), each in their own time zone or else ``zone``."""
+    if not caps.across or not person_ids:
+        return set()
+    sends = await tx.messages.broadcast_sends(person_ids, now - SENDS_LOOKBACK)
+    preferences = await tx.routes.preferences(person_ids)
+    found = set()
+    for person_id in person_ids:
+        preference = preferences.get(person_id)
+        own = ZoneInfo(preference.time_zone) if preference is not None and preference.time_zone else zone
+        theirs = sends.get(person_id, [])
+        # a new broadcast's message comes after everything in flight: each of those takes its place first
+        if any(counted(theirs, sys.maxsize, period_start(now, cap.period, own)) >= cap.count for cap in caps.across):
+            found.add(person_id)
+    return found

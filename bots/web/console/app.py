@@ -26,6 +26,7 @@ from bots.web.console.throttling import Network
 from core.broadcasts import Segments, standard_segments
 from core.channels import ChannelDirectory
 from core.draws import BeaconSource, SeedSeal
+from core.gates.caps import FrequencyCaps
 from core.ports import Store
 from core.ports.staff import StaffRole
 from core.support.redaction import redact_text
@@ -56,6 +57,7 @@ class ConsoleConfig:
     winner_hours: int = 72  # how long a winner has to confirm (DRAW_WINNER_HOURS)
     seal: SeedSeal | None = None  # DRAW_SEED_KEY: seeds are sealed at activation and opened at the draw
     segments: Segments = field(default_factory=standard_segments)  # who a broadcast can go to
+    caps: FrequencyCaps = field(default_factory=FrequencyCaps)  # FREQUENCY_CAPS: the preview counts who is at one
     trusted_proxies: tuple[Network, ...] = ()  # CONSOLE_TRUSTED_PROXIES: whose X-Forwarded-For is believed
     staff_networks: tuple[Network, ...] = ()  # CONSOLE_STAFF_NETWORKS: a name lockout lets a right password in
 

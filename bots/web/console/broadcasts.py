@@ -96,7 +96,8 @@ async def confirm(request: web.Request) -> web.Response:
         values = _read(form)
         segment = await _segment(config, values["segment"])
         shown = await broadcasts.preview(config.store, config.templates, values["template"], values["parsed"],
-                                         segment, advertising=bool(values["advertising"]))
+                                         segment, advertising=bool(values["advertising"]),
+                                         capping=broadcasts.Capping(config.caps, config.clock(), config.zone))
     except (FormError, BroadcastError) as e:
         return await _listing(request, _echo(form), str(e), status=400)
     return render(request, "broadcast_confirm.html", {"values": values, "people": shown.people,

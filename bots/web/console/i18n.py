@@ -241,6 +241,10 @@ WORDS: dict[str, tuple[str, str]] = {
                          "(/news). No broadcast goes where they stopped the news (/stop)."),
     "by_language": ("По языкам", "By language"), "preview_text": ("Текст", "Text"),
     "confirm_broadcast": ("Подтвердите рассылку", "Confirm the broadcast"),
+    "at_cap_before": ("Из них", "Of them,"),
+    "at_cap_after": ("уже получили столько рассылок, сколько разрешают лимиты частоты: если отправить сейчас, им "
+                     "она не придёт", "already had as many broadcasts as the frequency caps allow: sent now, theirs "
+                     "would end capped"),
     "will_reach": ("Сообщение получат", "It will go to"), "people_now": ("человек (сейчас в сегменте)",
                                                                          "people (in the segment now)"),
     "send_to": ("Отправить, получателей:", "Send, recipients:"), "cancel": ("Отмена", "Cancel"),
