@@ -94,6 +94,14 @@ class AccountGate(Protocol):
         ...
 
 
+def zone_named(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    """The person's zone by its name; ``default`` when they named none or one no longer known."""
+    if name:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo(name)
+    return default
+
+
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """The gates, in the order they rule; the zone for people who named none."""
@@ -103,10 +111,7 @@ class DeliveryPolicy:
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Moscow"))
 
     def zone_of(self, name: str | None) -> ZoneInfo:
-        if name:
-            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
-                return ZoneInfo(name)
-        return self.zone
+        return zone_named(name, self.zone)
 
     def ruling(self, situation: Situation) -> Ruling:
         """The first message gate's ruling that is not GO (GO when every gate lets it through)."""

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from core.advertising import SENDS_LOOKBACK
 from core.channels import ChannelName
-from core.gates import GO, Reason, Ruling, Situation, Verdict
+from core.gates import GO, Reason, Ruling, Situation, Verdict, zone_named
 from core.identity import ChannelAccount
 from core.ports import UnitOfWork
 from core.ports.messages import BroadcastSend
@@ -138,7 +138,7 @@ async def at_cap(tx: UnitOfWork, person_ids: list[int], caps: FrequencyCaps, now
     found = set()
     for person_id in person_ids:
         preference = preferences.get(person_id)
-        own = ZoneInfo(preference.time_zone) if preference is not None and preference.time_zone else zone
+        own = zone_named(preference.time_zone if preference is not None else None, zone)
         theirs = sends.get(person_id, [])
         # a new broadcast's message comes after everything in flight: each of those takes its place first
         if any(counted(theirs, sys.maxsize, period_start(now, cap.period, own)) >= cap.count for cap in caps.across):
