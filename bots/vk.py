@@ -314,6 +314,7 @@ class VkChannel:
         if pictures:
             return await self._document_event(account, pictures[0], who)
         if text:
+            who.pop("text", None)  # the attachment was no photo after all: the words are the message
             return InboundEvent.from_text(VK, account, text, **who)
         return InboundEvent(VK, account, EventKind.UNSUPPORTED, **who)
 
