@@ -75,7 +75,7 @@ async def _count(store: Store, segment: Segment, advertising: bool, capping: Cap
         async with store.transaction() as tx:
             page = await segment.page(tx, after, PAGE)
             kept = await wanted(tx, page, advertising)
-            if capping is not None and capping.caps.across and kept:
+            if capping is not None:
                 capped += len(await at_cap(tx, [r.person_id for r in kept], capping.caps, capping.now,
                                            capping.zone))
         counted.update(r.locale for r in kept)

@@ -140,5 +140,4 @@ class Poller:
                 found = 0
             if found < self.full:
                 with contextlib.suppress(TimeoutError):
-                    pause = poll * random.uniform(1 - self.jitter, 1 + self.jitter) if self.jitter else poll
-                    await asyncio.wait_for(self._wake.wait(), pause)
+                    await asyncio.wait_for(self._wake.wait(), poll * random.uniform(1 - self.jitter, 1 + self.jitter))

@@ -120,14 +120,17 @@ class Outbox:
         """1 when the batch came full (more is due at once), else 0."""
         if self.in_flight >= self.max_in_flight:
             return 0
-        limit = min(BATCH, self.max_in_flight - self.in_flight)
+        limit = self._batch()
         return 1 if len(await self._claim(limit)) >= limit else 0
 
     async def claim_due(self) -> int:
         """Claim one batch of due messages and start them; how many went to lanes that were idle."""
         busy = self.lanes.busy
-        batch = await self._claim(min(BATCH, max(self.max_in_flight - self.in_flight, 1)))
+        batch = await self._claim(self._batch())
         return len([m for m in batch if m.address not in busy])
+
+    def _batch(self) -> int:
+        return min(BATCH, max(self.max_in_flight - self.in_flight, 1))
 
     async def _claim(self, limit: int) -> list[QueuedMessage]:
         now = self.clock()

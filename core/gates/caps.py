@@ -84,14 +84,19 @@ def counted(sends: Sequence[BroadcastSend], message_id: int, since: datetime,
                and (s.sent_at >= since if s.sent_at is not None else s.message_id < message_id))
 
 
+def reached(caps: Sequence[Cap], sends: Sequence[BroadcastSend], message_id: int, now: datetime, zone: ZoneInfo,
+            channel: ChannelName | None = None) -> Cap | None:
+    """The first of ``caps`` that message ``message_id`` would go over, each period counted in ``zone``."""
+    for cap in caps:
+        if counted(sends, message_id, period_start(now, cap.period, zone), channel) >= cap.count:
+            return cap
+    return None
+
+
 def over(caps: Sequence[Cap], situation: Situation, channel: ChannelName | None = None) -> Cap | None:
     marketing = situation.facts.marketing
     sends = marketing.sends if marketing is not None else ()
-    for cap in caps:
-        since = period_start(situation.now, cap.period, situation.zone)
-        if counted(sends, situation.message.id, since, channel) >= cap.count:
-            return cap
-    return None
+    return reached(caps, sends, situation.message.id, situation.now, situation.zone, channel)
 
 
 @dataclass(frozen=True)
@@ -139,8 +144,7 @@ async def at_cap(tx: UnitOfWork, person_ids: list[int], caps: FrequencyCaps, now
     for person_id in person_ids:
         preference = preferences.get(person_id)
         own = zone_named(preference.time_zone if preference is not None else None, zone)
-        theirs = sends.get(person_id, [])
         # a new broadcast's message comes after everything in flight: each of those takes its place first
-        if any(counted(theirs, sys.maxsize, period_start(now, cap.period, own)) >= cap.count for cap in caps.across):
+        if reached(caps.across, sends.get(person_id, []), sys.maxsize, now, own) is not None:
             found.add(person_id)
     return found
